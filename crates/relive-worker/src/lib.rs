@@ -1,0 +1,123 @@
+//! The worker side of relive: stateful hot reloading for Rust.
+//!
+//! A relive worker is a crate built as a `cdylib` (loaded and reloaded by the host while it runs)
+//! and as a plain `lib` (linked statically into the shipped game). This crate gives it one macro,
+//! [`export!`], which turns a state type and a few functions into the library's exports, and one
+//! macro for the interface crate, [`interface!`], which fingerprints the API the host and the
+//! worker share.
+//!
+//! # Usage
+//!
+//! The interface crate (called `base` here) declares the context trait the host implements:
+//!
+//! ```ignore
+//! pub trait Context {
+//!     fn print(&mut self, line: &str);
+//! }
+//! relive_worker::interface!(dyn Context);
+//! ```
+//!
+//! The worker crate holds the state and the logic:
+//!
+//! ```ignore
+//! use base::Context;
+//!
+//! #[derive(Default, serde::Serialize, serde::Deserialize)]
+//! #[serde(default)] // a field added later starts from `State::default()`
+//! pub struct State {
+//!     frame: u64,
+//! }
+//!
+//! fn update(ctx: &mut dyn Context, state: &mut State) {
+//!     state.frame += 1;
+//!     ctx.print(&format!("frame {}", state.frame));
+//! }
+//!
+//! relive_worker::export! {
+//!     state: State,
+//!     context: dyn Context,
+//!     update: update,
+//! }
+//! ```
+//!
+//! # Safety model
+//!
+//! The user writes no `unsafe`. The state never leaves the worker's image as a Rust value: the
+//! host holds an opaque pointer and moves state between versions as bytes (MessagePack with field
+//! names, so fields can be added, removed and renamed). Every entry point catches panics, so a
+//! panic becomes an error on the host and never unwinds across `extern "C"`.
+//!
+//! # Known problems
+//!
+//! - Linux: a panic raised by the host's context implementation while a worker function is on the
+//!   stack aborts the process (the worker's copy of std does not catch another copy's panics).
+//!   Context methods must not panic.
+//! - A worker built with `panic = "abort"` cannot recover from a panic; the host refuses such a
+//!   library when the host itself unwinds.
+//! - Threads spawned by the worker must be joined before a reload: the old code is unmapped.
+//! - `static`s and `OnceLock`s of the worker start fresh in every version; keep what must survive
+//!   in the state or on the host.
+
+#![deny(missing_docs)]
+
+#[doc(hidden)]
+pub mod __private;
+pub mod abi;
+mod codec;
+mod macros;
+
+pub use codec::{DecodeError, EncodeError, OldState, decode, encode};
+
+/// The interface the host and the worker share, implemented by [`interface!`] for the context
+/// trait object (`dyn Context`).
+pub trait Interface {
+    /// Fingerprint of the interface crate's sources: when it differs between the host and a
+    /// worker, the host was built against another version of the interface and must restart.
+    const FINGERPRINT: u64;
+}
+
+/// A user's function: what [`export!`] lists under `update` and `functions`.
+pub type WorkerFn<C, S> = fn(&mut C, &mut S);
+
+/// What a worker exports, implemented by [`export!`] on a type named `ReliveExports`.
+///
+/// The host's static mode (`relive::StaticWorker`) calls these directly; the hot mode reaches the
+/// same functions through the `extern "C"` shims in [`abi::Exports`].
+pub trait Exports: 'static {
+    /// The context trait object, e.g. `dyn base::Context`.
+    type Context: ?Sized + Interface;
+    /// The state carried across reloads.
+    type State: serde::Serialize + serde::de::DeserializeOwned + Default + 'static;
+    /// The state version the worker declares; bump it when a [`Self::restore`] needs to migrate.
+    const STATE_VERSION: u32;
+    /// The exported functions by name; the first one is `update`.
+    const FUNCTIONS: &'static [(&'static str, WorkerFn<Self::Context, Self::State>)];
+
+    /// Runs one frame: the `update` function.
+    fn update(ctx: &mut Self::Context, state: &mut Self::State);
+
+    /// Turns a state saved by any version into this version's state.
+    ///
+    /// The default decodes it as this version's type, which tolerates added fields (with
+    /// `#[serde(default)]`), removed fields and renamed fields (with `#[serde(alias = "old")]`).
+    /// `export!` overrides it with the worker's `migrate` function when the saved version differs
+    /// from [`Self::STATE_VERSION`].
+    fn restore(old: OldState<'_>) -> Result<Self::State, DecodeError> {
+        old.decode()
+    }
+}
+
+/// Facts of the build that must match between the host and the worker.
+///
+/// Each side compiles this crate, so each carries its own build's facts; the host compares its
+/// copy with the one a library exports before it calls anything else in it.
+pub mod build {
+    /// `release (commit-hash)` of the rustc that built this crate.
+    pub const RUSTC: &str = env!("RELIVE_BUILD_RUSTC");
+    /// The target triple.
+    pub const TARGET: &str = env!("RELIVE_BUILD_TARGET");
+    /// Code-generation flags (`RUSTFLAGS` without lint levels).
+    pub const FLAGS: &str = env!("RELIVE_BUILD_FLAGS");
+    /// This crate's version: host and worker must use the same relive.
+    pub const RELIVE_VERSION: &str = env!("CARGO_PKG_VERSION");
+}
