@@ -1,1 +1,117 @@
+//! Stateful hot reloading for Rust: the host side.
+//!
+//! A relive program has three crates: an interface crate (a context trait the host implements,
+//! declared with [`relive_worker::interface!`]), a worker crate (the logic and its state, exported
+//! with [`relive_worker::export!`], built as a `cdylib` and a `lib`) and a host binary (window,
+//! input, files: everything that must outlive a reload). While the host runs, a new build of the
+//! worker is swapped in at the next call, and the state is carried across by serializing it in the
+//! old code and deserializing it in the new code.
+//!
+//! # Usage
+//!
+//! In the host's `Cargo.toml`, the worker is an optional dependency used only by ship builds:
+//!
+//! ```toml
+//! [dependencies]
+//! relive = "0.1"
+//! base = { path = "../base" }
+//! worker = { path = "../worker", optional = true }
+//!
+//! [features]
+//! static = ["dep:worker", "relive/static"]
+//! ```
+//!
+//! In the host's code, [`worker!`] names the worker type for both modes:
+//!
+//! ```ignore
+//! relive::worker!(type Game = worker for dyn base::Context);
+//!
+//! fn main() -> Result<(), relive::Error> {
+//!     let mut game = Game::new("worker")?;
+//!     let mut ctx = MyContext::default(); // implements base::Context
+//!     loop {
+//!         if let Err(e) = game.update(&mut ctx) {
+//!             eprintln!("{e}"); // a panic in the worker: fix the code and save
+//!         }
+//!     }
+//! }
+//! ```
+//!
+//! Without the `static` feature `Game` is [`Worker<dyn base::Context>`](Worker), which loads
+//! `libworker.so` and reloads it when it is rebuilt; with it, `Game` is
+//! [`StaticWorker<worker::ReliveExports>`](StaticWorker), a plain function call.
+//!
+//! # Safety model
+//!
+//! The user writes no `unsafe`. One module ([`library`](crate) internals) touches the dynamic
+//! loader. A library is loaded only after its ELF headers are complete, from a fresh copy, and is
+//! used only after its fingerprint (compiler, target, codegen flags, panic strategy, relive version,
+//! context type, interface sources) equals the host's. The host never holds a pointer into a worker
+//! image after closing it: the state is an opaque pointer dropped by the library that created it,
+//! and function handles ([`Func`]) are names resolved again in each version.
+//!
+//! # Known problems
+//!
+//! - Linux x86_64 with glibc only. Host and worker must come from the same compiler and flags;
+//!   a mismatch is refused, never loaded.
+//! - A panic in the host's context implementation while the worker is on the stack aborts (each
+//!   copy of std catches only its own panics).
+//! - The worker's threads must be joined before it is reloaded; a stale mapping is reported as
+//!   [`Event::StaleMapping`].
+//! - Thread-local destructors of the worker are skipped (their values leak) so that old versions
+//!   can be unmapped; the host executable must export `__cxa_thread_atexit_impl` for that (rust-lld
+//!   and GNU ld do by default; relive warns when it is not in effect).
 
+#![deny(missing_docs)]
+
+mod error;
+mod event;
+mod snapshot;
+mod static_worker;
+
+#[cfg(not(feature = "static"))]
+mod copies;
+#[cfg(not(feature = "static"))]
+mod elf;
+#[cfg(not(feature = "static"))]
+mod hot;
+#[cfg(not(feature = "static"))]
+mod library;
+#[cfg(not(feature = "static"))]
+pub mod locate;
+#[cfg(not(feature = "static"))]
+mod maps;
+#[cfg(not(feature = "static"))]
+mod tls;
+#[cfg(not(feature = "static"))]
+mod watch;
+
+pub use error::{Error, FingerprintPart};
+pub use event::{Event, SwapTimings};
+#[cfg(not(feature = "static"))]
+pub use hot::Worker;
+pub use relive_worker::{Exports, Interface};
+pub use snapshot::{Format, Snapshot};
+pub use static_worker::StaticWorker;
+#[cfg(not(feature = "static"))]
+pub use tls::interposer_active;
+
+/// A handle to an exported worker function, from `func(name)`; valid across reloads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Func(pub(crate) usize);
+
+/// Names the worker type for the host, hot or static depending on the host's `static` feature.
+///
+/// `relive::worker!(type Game = worker_crate for dyn base::Context);` expands to
+/// `type Game = relive::Worker<dyn base::Context>;` normally and to
+/// `type Game = relive::StaticWorker<worker_crate::ReliveExports>;` when the host crate is built
+/// with its `static` feature (which must also enable `relive/static` and the worker dependency).
+#[macro_export]
+macro_rules! worker {
+    ($vis:vis type $name:ident = $krate:ident for $ctx:ty) => {
+        #[cfg(not(feature = "static"))]
+        $vis type $name = $crate::Worker<$ctx>;
+        #[cfg(feature = "static")]
+        $vis type $name = $crate::StaticWorker<$krate::ReliveExports>;
+    };
+}

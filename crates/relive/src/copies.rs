@@ -1,0 +1,149 @@
+//! Versioned copies of the worker library, one per version, in a private directory.
+//!
+//! glibc returns the already-loaded image for a path (or inode) that is still loaded, so every
+//! version is loaded from a fresh file. A copy (not a hard link) also protects the mapped image
+//! from a writer that rewrites the built file in place. The directory,
+//! `<library dir>/.relive/<crate>.<pid>/`, is created `0700`; the current and the previous copy
+//! are kept (the previous one for rollback and post-mortems), older ones removed, and the whole
+//! directory is removed when the worker is dropped. Directories left by dead processes are removed
+//! on the next start.
+
+use std::fs;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
+
+/// The private directory of one host process for one worker crate.
+#[derive(Debug)]
+pub(crate) struct Copies {
+    dir: PathBuf,
+    stem: String,
+    kept: Vec<PathBuf>,
+}
+
+impl Copies {
+    /// Creates the directory for the library at `library`.
+    pub(crate) fn new(library: &Path) -> Result<Copies, Error> {
+        let parent = library.parent().unwrap_or(Path::new("."));
+        let root = parent.join(".relive");
+        make_private_dir(&root)?;
+        let stem = library
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "worker".to_owned());
+        remove_dead(&root, &stem);
+        let dir = root.join(format!("{stem}.{}", std::process::id()));
+        if dir.exists() {
+            let _ = fs::remove_dir_all(&dir);
+        }
+        make_private_dir(&dir)?;
+        Ok(Copies {
+            dir,
+            stem,
+            kept: Vec::new(),
+        })
+    }
+
+    /// Copies `source` as version `version` and returns the copy's path.
+    pub(crate) fn add(&mut self, source: &Path, version: u64) -> Result<PathBuf, Error> {
+        let dest = self.dir.join(format!("{}.v{version}.so", self.stem));
+        fs::copy(source, &dest).map_err(|e| Error::io("cannot copy the worker library", source, e))?;
+        self.kept.push(dest.clone());
+        Ok(dest)
+    }
+
+    /// Forgets a copy that was never loaded or was refused.
+    pub(crate) fn discard(&mut self, copy: &Path) {
+        self.kept.retain(|p| p != copy);
+        let _ = fs::remove_file(copy);
+    }
+
+    /// Keeps `current` and the copy before it, removing older ones.
+    pub(crate) fn prune(&mut self, current: &Path) {
+        let Some(at) = self.kept.iter().position(|p| p == current) else {
+            return;
+        };
+        let keep_from = at.saturating_sub(1);
+        for old in self.kept.drain(..keep_from) {
+            let _ = fs::remove_file(old);
+        }
+    }
+
+    /// The directory.
+    #[cfg(test)]
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for Copies {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn make_private_dir(dir: &Path) -> Result<(), Error> {
+    match fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+                .map_err(|e| Error::io("cannot make private", dir, e))
+        }
+        Err(e) => Err(Error::io("cannot create", dir, e)),
+    }
+}
+
+/// Removes the copy directories of processes that no longer run.
+fn remove_dead(root: &Path, stem: &str) {
+    let Ok(entries) = fs::read_dir(root) else {
+        return;
+    };
+    let prefix = format!("{stem}.");
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
+            continue;
+        };
+        if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copies_are_private_versioned_and_pruned_to_current_and_previous() {
+        let tmp = tempfile::tempdir().unwrap();
+        let lib = tmp.path().join("libw.so");
+        fs::write(&lib, b"v").unwrap();
+        let mut copies = Copies::new(&lib).unwrap();
+        let mode = fs::metadata(copies.dir()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        let root_mode = fs::metadata(tmp.path().join(".relive")).unwrap().permissions().mode() & 0o777;
+        assert_eq!(root_mode, 0o700);
+        let v1 = copies.add(&lib, 1).unwrap();
+        let v2 = copies.add(&lib, 2).unwrap();
+        let v3 = copies.add(&lib, 3).unwrap();
+        copies.prune(&v3);
+        assert!(!v1.exists());
+        assert!(v2.exists() && v3.exists());
+        let dir = copies.dir().to_owned();
+        drop(copies);
+        assert!(!dir.exists());
+    }
+
+    #[test]
+    fn directories_of_dead_processes_are_removed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let lib = tmp.path().join("libw.so");
+        fs::write(&lib, b"v").unwrap();
+        let dead = tmp.path().join(".relive/libw.999999999");
+        fs::create_dir_all(&dead).unwrap();
+        let _copies = Copies::new(&lib).unwrap();
+        assert!(!dead.exists());
+    }
+}

@@ -1,0 +1,142 @@
+//! What the host reports about its worker: loads, reloads, failures and panics.
+//!
+//! Every [`Event`] is also logged through `log`; [`crate::Worker::subscribe`] hands out a channel
+//! for tools (the CLI writes them as JSON lines).
+
+use std::path::PathBuf;
+#[cfg(not(feature = "static"))]
+use std::sync::mpsc::{Receiver, Sender, channel};
+#[cfg(not(feature = "static"))]
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// Timings of one swap.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct SwapTimings {
+    /// From the file system event to the new library loaded and checked (off the frame path).
+    #[serde(with = "micros")]
+    pub prepare: Duration,
+    /// From the file system event to the swap done.
+    #[serde(with = "micros")]
+    pub detect_to_swap: Duration,
+    /// The pause of the calling thread: save, load, drop and close.
+    #[serde(with = "micros")]
+    pub pause: Duration,
+    /// Encoding the state in the old version.
+    #[serde(with = "micros")]
+    pub save: Duration,
+    /// Decoding it in the new version.
+    #[serde(with = "micros")]
+    pub load: Duration,
+    /// Dropping the old state and closing the old library.
+    #[serde(with = "micros")]
+    pub unload: Duration,
+}
+
+mod micros {
+    use std::time::Duration;
+
+    pub(super) fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+    }
+}
+
+/// One thing that happened to the worker.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Event {
+    /// The first version was loaded.
+    Loaded {
+        /// Version number (1 for the first).
+        version: u64,
+        /// The versioned copy that was loaded.
+        path: PathBuf,
+    },
+    /// A new version replaced the running one, with the state carried over.
+    Reloaded {
+        /// The new version.
+        version: u64,
+        /// Size of the carried state in bytes.
+        state_bytes: usize,
+        /// How long it took.
+        timings: SwapTimings,
+    },
+    /// A new build was refused or could not take over; the previous version keeps running.
+    ReloadFailed {
+        /// The version number the build would have had.
+        version: u64,
+        /// The version still running.
+        running: u64,
+        /// Why, in words.
+        reason: String,
+    },
+    /// A worker function panicked; the state is kept.
+    Panicked {
+        /// The running version.
+        version: u64,
+        /// The function.
+        function: String,
+        /// The panic message.
+        message: String,
+        /// `file:line:column`, if known.
+        location: Option<String>,
+    },
+    /// The old version's image was still mapped after it was closed (it will leak).
+    StaleMapping {
+        /// The version that stayed mapped.
+        version: u64,
+        /// Its copy.
+        path: PathBuf,
+    },
+    /// An old version was closed and is gone from the process's mappings.
+    Unloaded {
+        /// The version.
+        version: u64,
+    },
+}
+
+/// The subscribers of one worker.
+#[cfg(not(feature = "static"))]
+#[derive(Clone, Default)]
+pub(crate) struct Bus {
+    senders: Arc<Mutex<Vec<Sender<Event>>>>,
+}
+
+#[cfg(not(feature = "static"))]
+impl Bus {
+    pub(crate) fn subscribe(&self) -> Receiver<Event> {
+        let (tx, rx) = channel();
+        self.lock().push(tx);
+        rx
+    }
+
+    pub(crate) fn emit(&self, event: Event) {
+        match &event {
+            Event::Loaded { version, path } => log::info!("version {version}: loaded {}", path.display()),
+            Event::Reloaded { version, timings, .. } => {
+                log::info!("version {version}: reloaded in {:?} (pause {:?})", timings.detect_to_swap, timings.pause)
+            }
+            Event::ReloadFailed { reason, .. } => log::error!("{reason}"),
+            Event::Panicked {
+                version,
+                function,
+                message,
+                ..
+            } => log::error!("version {version}: worker panicked in `{function}`: {message}"),
+            Event::StaleMapping { version, path } => log::warn!(
+                "version {version} is still mapped after dlclose ({}): each reload will leak memory; \
+                 a thread the worker spawned or a thread-local destructor may keep it alive",
+                path.display()
+            ),
+            Event::Unloaded { version } => log::debug!("version {version}: unmapped"),
+        }
+        self.lock().retain(|tx| tx.send(event.clone()).is_ok());
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Sender<Event>>> {
+        self.senders.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}

@@ -1,0 +1,389 @@
+//! [`Worker`]: the hot-reloading host side of one worker library.
+
+use std::ffi::c_void;
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+use std::ptr::NonNull;
+use std::sync::mpsc::Receiver;
+use std::time::{Duration, Instant};
+
+use relive_worker::Interface;
+use relive_worker::abi::CallFn;
+
+use crate::copies::Copies;
+use crate::error::Error;
+use crate::event::{Bus, Event, SwapTimings};
+use crate::library::{CallError, Library};
+use crate::snapshot::{Format, Snapshot};
+use crate::watch::{Loader, Prepared};
+use crate::Func;
+
+/// A worker library that is reloaded while the host runs, with its state carried across.
+///
+/// `C` is the context trait object the host implements, e.g. `dyn base::Context`. Each call
+/// ([`update`](Worker::update), [`call`](Worker::call)) first swaps in a newer build if one is
+/// ready; checking costs one atomic load. The swap saves the state in the old version, loads it in
+/// the new one, and only then drops the old state and closes the old library: when the new code
+/// cannot read the state, the old version keeps running with it.
+pub struct Worker<C: ?Sized + Interface> {
+    lib: Library,
+    version: u64,
+    state: NonNull<c_void>,
+    /// Names handed out as [`Func`]s; index 0 is `update`.
+    names: Vec<String>,
+    /// `names` resolved in `lib`.
+    resolved: Vec<Option<CallFn>>,
+    loader: Loader,
+    bus: Bus,
+    source: PathBuf,
+    _context: PhantomData<fn(&mut C)>,
+}
+
+impl<C: ?Sized + Interface + 'static> Worker<C> {
+    /// Loads the worker crate `crate_name`, found through `RELIVE_WORKER_LIB` or next to the
+    /// running executable in cargo's target directory (see [`crate::locate`]).
+    pub fn new(crate_name: &str) -> Result<Self, Error> {
+        Worker::open(crate::locate::locate(crate_name)?)
+    }
+
+    /// Loads the worker library at `path` (the file cargo builds) and watches it for new builds.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
+        let source = std::fs::canonicalize(path.as_ref()).map_err(|e| Error::io("cannot find", path.as_ref(), e))?;
+        let mut copies = Copies::new(&source)?;
+        let copy = copies.add(&source, 1)?;
+        let lib = match Library::open::<C>(&copy) {
+            Ok(lib) => lib,
+            Err(e) => {
+                copies.discard(&copy);
+                return Err(e);
+            }
+        };
+        let bus = Bus::default();
+        let state = match lib.create() {
+            Ok(state) => state,
+            Err(e) => {
+                let err = call_error(e, "create", 1);
+                let _ = lib.close();
+                return Err(err);
+            }
+        };
+        let loader = match Loader::start::<C>(&source, copies, 2, bus.clone()) {
+            Ok(loader) => loader,
+            Err(e) => {
+                // SAFETY: the state was just created by this library.
+                let _ = unsafe { lib.drop_state(state) };
+                let _ = lib.close();
+                return Err(e);
+            }
+        };
+        bus.emit(Event::Loaded {
+            version: 1,
+            path: lib.path().to_owned(),
+        });
+        let update = lib.function("update");
+        Ok(Worker {
+            lib,
+            version: 1,
+            state: NonNull::new(state).unwrap_or(NonNull::dangling()),
+            names: vec!["update".to_owned()],
+            resolved: vec![update],
+            loader,
+            bus,
+            source,
+            _context: PhantomData,
+        })
+    }
+
+    /// Runs the worker's `update`, after swapping in a new build if one is ready.
+    ///
+    /// A panic in the worker is returned as [`Error::Panicked`]; the state stays as the panic left
+    /// it and the next call (or the next build) continues from it.
+    #[inline]
+    pub fn update(&mut self, ctx: &mut C) -> Result<(), Error> {
+        self.call(Func(0), ctx)
+    }
+
+    /// Looks up an exported function by name, for [`Worker::call`]. The handle stays valid across
+    /// reloads; a version that no longer exports it answers [`Error::NoSuchFunction`].
+    pub fn func(&mut self, name: &str) -> Result<Func, Error> {
+        if let Some(i) = self.names.iter().position(|n| n == name) {
+            return Ok(Func(i));
+        }
+        let f = self.lib.function(name).ok_or_else(|| Error::NoSuchFunction { name: name.to_owned() })?;
+        self.names.push(name.to_owned());
+        self.resolved.push(Some(f));
+        Ok(Func(self.names.len() - 1))
+    }
+
+    /// Calls an exported function, after swapping in a new build if one is ready.
+    #[inline]
+    pub fn call(&mut self, f: Func, ctx: &mut C) -> Result<(), Error> {
+        if self.loader.is_ready() {
+            let _ = self.reload();
+        }
+        let Some(Some(shim)) = self.resolved.get(f.0).copied() else {
+            return Err(Error::NoSuchFunction {
+                name: self.names.get(f.0).cloned().unwrap_or_default(),
+            });
+        };
+        // SAFETY: `shim` was resolved in `self.lib` (resolved is rebuilt at every swap) and
+        // `self.state` was created by it.
+        match unsafe { self.lib.call(shim, ctx, self.state.as_ptr()) } {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.report(e, f)),
+        }
+    }
+
+    #[cold]
+    fn report(&self, e: CallError, f: Func) -> Error {
+        let err = call_error(e, &self.names[f.0], self.version);
+        if let Error::Panicked {
+            function,
+            message,
+            location,
+            ..
+        } = &err
+        {
+            self.bus.emit(Event::Panicked {
+                version: self.version,
+                function: function.clone(),
+                message: message.clone(),
+                location: location.clone(),
+            });
+        }
+        err
+    }
+
+    /// Swaps in the newest prepared build now, if there is one. `Ok(true)` when a swap happened.
+    ///
+    /// [`update`](Worker::update) and [`call`](Worker::call) do this on their own; a failure is
+    /// then reported as an [`Event::ReloadFailed`] and the old version keeps running.
+    pub fn reload(&mut self) -> Result<bool, Error> {
+        match self.loader.take() {
+            Some(prepared) => self.swap(prepared).map(|()| true),
+            None => Ok(false),
+        }
+    }
+
+    /// Waits up to `timeout` for a new build to be prepared, then swaps it in. `Ok(true)` when a
+    /// swap happened. Meant for tools and tests; a game loop just calls [`Worker::update`].
+    pub fn wait_and_reload(&mut self, timeout: Duration) -> Result<bool, Error> {
+        match self.loader.wait(timeout) {
+            Some(prepared) => self.swap(prepared).map(|()| true),
+            None => Ok(false),
+        }
+    }
+
+    fn swap(&mut self, prepared: Prepared) -> Result<(), Error> {
+        let start = Instant::now();
+        let Prepared {
+            lib: new,
+            version,
+            detected,
+            prepare,
+        } = prepared;
+        let fail = |this: &Self, new: Library, err: Error| {
+            this.bus.emit(Event::ReloadFailed {
+                version,
+                running: this.version,
+                reason: err.to_string(),
+            });
+            let closed = new.path().to_owned();
+            let _ = new.before_unload();
+            let _ = new.close();
+            let _ = std::fs::remove_file(closed);
+            Err(err)
+        };
+
+        // SAFETY: the state was created by `self.lib`.
+        let bytes = match unsafe { self.lib.save(self.state.as_ptr()) } {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                let err = match e {
+                    CallError::Panicked { .. } => call_error(e, "save", self.version),
+                    CallError::Failed(message) => Error::Save {
+                        version: self.version,
+                        message,
+                    },
+                };
+                return fail(self, new, err);
+            }
+        };
+        let saved = Instant::now();
+        let new_state = match new.load(&bytes, self.lib.state_version()) {
+            Ok(state) => state,
+            Err(CallError::Failed(message)) => {
+                let err = Error::IncompatibleState {
+                    version,
+                    from_version: self.version,
+                    from_state_version: self.lib.state_version(),
+                    state_version: new.state_version(),
+                    message,
+                };
+                return fail(self, new, err);
+            }
+            Err(e) => {
+                let err = call_error(e, "load", version);
+                return fail(self, new, err);
+            }
+        };
+        let loaded = Instant::now();
+
+        let resolved = self.names.iter().map(|n| new.function(n)).collect();
+        let old_lib = std::mem::replace(&mut self.lib, new);
+        let old_state = std::mem::replace(&mut self.state, NonNull::new(new_state).unwrap_or(NonNull::dangling()));
+        let old_version = std::mem::replace(&mut self.version, version);
+        self.resolved = resolved;
+
+        // SAFETY: `old_state` was created by `old_lib` and nothing refers to it any more.
+        if let Err(e) = unsafe { old_lib.drop_state(old_state.as_ptr()) } {
+            self.report_unload(e, "drop", old_version);
+        }
+        if let Err(e) = old_lib.before_unload() {
+            self.report_unload(e, "before_unload", old_version);
+        }
+        let old_path = old_lib.path().to_owned();
+        if let Err(e) = old_lib.close() {
+            log::warn!("{e}");
+        }
+        let done = Instant::now();
+        self.loader.swapped(version, self.lib.path().to_owned(), (old_version, old_path));
+        self.bus.emit(Event::Reloaded {
+            version,
+            state_bytes: bytes.len(),
+            timings: SwapTimings {
+                prepare,
+                detect_to_swap: done - detected,
+                pause: done - start,
+                save: saved - start,
+                load: loaded - saved,
+                unload: done - loaded,
+            },
+        });
+        Ok(())
+    }
+
+    fn report_unload(&self, e: CallError, function: &str, version: u64) {
+        if let CallError::Panicked { message, location } = e {
+            self.bus.emit(Event::Panicked {
+                version,
+                function: function.to_owned(),
+                message,
+                location,
+            });
+        }
+    }
+
+    /// Takes the current state out as a [`Snapshot`] (the state stays in place).
+    pub fn snapshot(&self) -> Result<Snapshot, Error> {
+        // SAFETY: the state was created by `self.lib`.
+        match unsafe { self.lib.save(self.state.as_ptr()) } {
+            Ok(bytes) => Ok(Snapshot {
+                state_type: self.lib.state_type().to_owned(),
+                state_version: self.lib.state_version(),
+                bytes,
+            }),
+            Err(CallError::Failed(message)) => Err(Error::Save {
+                version: self.version,
+                message,
+            }),
+            Err(e) => Err(call_error(e, "save", self.version)),
+        }
+    }
+
+    /// Replaces the state with one decoded from `snapshot` (through the worker's tolerant decode
+    /// and `migrate`). On failure the current state is unchanged.
+    pub fn restore(&mut self, snapshot: &Snapshot) -> Result<(), Error> {
+        let new_state = match self.lib.load(&snapshot.bytes, snapshot.state_version) {
+            Ok(state) => state,
+            Err(CallError::Failed(message)) => return Err(Error::BadValue { message }),
+            Err(e) => return Err(call_error(e, "load", self.version)),
+        };
+        self.replace_state(new_state);
+        Ok(())
+    }
+
+    /// Replaces the state with a fresh `Default` one. The only way relive ever resets a state.
+    pub fn reset(&mut self) -> Result<(), Error> {
+        let new_state = self.lib.create().map_err(|e| call_error(e, "create", self.version))?;
+        self.replace_state(new_state);
+        Ok(())
+    }
+
+    fn replace_state(&mut self, new_state: *mut c_void) {
+        let old = std::mem::replace(&mut self.state, NonNull::new(new_state).unwrap_or(NonNull::dangling()));
+        // SAFETY: the old state was created by `self.lib` and nothing refers to it any more.
+        if let Err(e) = unsafe { self.lib.drop_state(old.as_ptr()) } {
+            self.report_unload(e, "drop", self.version);
+        }
+    }
+
+    /// Writes the state to `path` atomically.
+    pub fn save_snapshot(&self, path: impl AsRef<Path>, format: Format) -> Result<(), Error> {
+        self.snapshot()?.write(path.as_ref(), format)
+    }
+
+    /// Restores the state from a snapshot file of either format.
+    pub fn load_snapshot(&mut self, path: impl AsRef<Path>) -> Result<(), Error> {
+        let snapshot = Snapshot::read(path.as_ref())?;
+        self.restore(&snapshot)
+    }
+
+    /// The state as JSON, produced from the worker's serde implementation.
+    pub fn state_json(&self) -> Result<serde_json::Value, Error> {
+        self.snapshot()?.to_json()
+    }
+
+    /// Replaces the state with `value`, decoded by the worker like a reload would. A value that
+    /// does not fit the state type is refused with the decoder's message.
+    pub fn set_state_json(&mut self, value: &serde_json::Value) -> Result<(), Error> {
+        let snapshot = Snapshot::from_json(self.lib.state_type(), self.lib.state_version(), value)?;
+        self.restore(&snapshot)
+    }
+
+    /// The running version: 1 for the first load, counting every build relive tried since.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The versioned copy of the running library.
+    pub fn library_path(&self) -> &Path {
+        self.lib.path()
+    }
+
+    /// The library file relive watches for new builds.
+    pub fn source_path(&self) -> &Path {
+        &self.source
+    }
+
+    /// A channel receiving every [`Event`] from now on.
+    pub fn subscribe(&self) -> Receiver<Event> {
+        self.bus.subscribe()
+    }
+}
+
+impl<C: ?Sized + Interface> Drop for Worker<C> {
+    fn drop(&mut self) {
+        // SAFETY: the state was created by `self.lib` and is dropped once, here.
+        let _ = unsafe { self.lib.drop_state(self.state.as_ptr()) };
+        let _ = self.lib.before_unload();
+        // The library itself closes when the field drops; the loader thread stops after it.
+    }
+}
+
+/// Turns a worker call's failure into an [`Error`].
+fn call_error(e: CallError, function: &str, version: u64) -> Error {
+    match e {
+        CallError::Panicked { message, location } => Error::Panicked {
+            function: function.to_owned(),
+            version,
+            message,
+            location,
+        },
+        CallError::Failed(message) => Error::Failed {
+            function: function.to_owned(),
+            version,
+            message,
+        },
+    }
+}

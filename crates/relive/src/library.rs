@@ -1,0 +1,341 @@
+//! The one module that touches the dynamic loader.
+//!
+//! A [`Library`] is one loaded worker version: the `dlopen` handle, a copy of its
+//! [`Exports`](relive_worker::abi::Exports) and the calls into it. Every pointer it holds points
+//! into that image, so none of them outlives the `Library`: the raw exports are private, and the
+//! state pointer the worker hands out is owned by [`crate::hot::Worker`], which drops it through the
+//! same `Library` before closing it.
+
+use std::ffi::c_void;
+use std::path::{Path, PathBuf};
+
+use relive_worker::Interface;
+use relive_worker::abi::{
+    self, ABI_VERSION, EXPORTS_SYMBOL, Exports, ExportsFn, PART_LOCATION, PART_MESSAGE, PART_STATE, STATUS_ABI_MISMATCH,
+    STATUS_OK, STATUS_PANICKED, Sink,
+};
+
+use crate::error::{Error, FingerprintPart};
+
+/// What a worker entry point reported when it did not succeed.
+#[derive(Debug)]
+pub(crate) enum CallError {
+    /// It panicked.
+    Panicked { message: String, location: Option<String> },
+    /// It returned an error (a decode failure, an I/O error).
+    Failed(String),
+}
+
+/// Collects what an entry point writes to its sink.
+#[derive(Default)]
+struct Collected {
+    message: Vec<u8>,
+    location: Vec<u8>,
+    state: Vec<u8>,
+}
+
+unsafe extern "C" fn collect(data: *mut c_void, part: u32, ptr: *const u8, len: usize) {
+    if len == 0 || ptr.is_null() {
+        return;
+    }
+    // SAFETY: `data` is the `Collected` the host put in this sink for the duration of the call,
+    // and the worker passes a readable range of `len` bytes.
+    let (collected, bytes) = unsafe { (&mut *(data as *mut Collected), std::slice::from_raw_parts(ptr, len)) };
+    match part {
+        PART_MESSAGE => collected.message.extend_from_slice(bytes),
+        PART_LOCATION => collected.location.extend_from_slice(bytes),
+        PART_STATE => collected.state.extend_from_slice(bytes),
+        _ => {}
+    }
+}
+
+impl Collected {
+    fn sink(&mut self) -> Sink {
+        Sink {
+            data: (self as *mut Collected).cast(),
+            write: collect,
+        }
+    }
+
+    fn into_error(self, status: u32) -> CallError {
+        let message = String::from_utf8_lossy(&self.message).into_owned();
+        if status == STATUS_PANICKED {
+            let location = (!self.location.is_empty()).then(|| String::from_utf8_lossy(&self.location).into_owned());
+            CallError::Panicked { message, location }
+        } else {
+            CallError::Failed(message)
+        }
+    }
+}
+
+/// A loaded, checked worker library.
+pub(crate) struct Library {
+    exports: Exports,
+    functions: Vec<(String, abi::CallFn)>,
+    state_type: String,
+    path: PathBuf,
+    // Declared last: dropped (dlclosed) after everything that points into it.
+    lib: libloading::Library,
+}
+
+// SAFETY: the exports are plain function pointers and strings into an image that stays mapped
+// while the `Library` lives; moving the handle to another thread does not invalidate them. The
+// worker functions themselves are only called from the thread that owns the `Worker`.
+unsafe impl Send for Library {}
+
+impl Library {
+    /// Loads `path` (a fresh versioned copy) and checks it against this host's build.
+    pub(crate) fn open<C: ?Sized + Interface>(path: &Path) -> Result<Library, Error> {
+        crate::elf::check(path).map_err(|reason| Error::NotALibrary {
+            path: path.to_owned(),
+            reason,
+        })?;
+        crate::tls::ensure_linked();
+        // RTLD_NOW: an unresolved symbol fails here rather than at a call. RTLD_LOCAL: two
+        // versions loaded at once do not see each other's symbols.
+        let flags = libloading::os::unix::RTLD_NOW | libloading::os::unix::RTLD_LOCAL;
+        // SAFETY: loading runs the library's initialisers. The file passed the ELF check, lives in
+        // relive's own versioned-copy directory, and Rust cdylibs run no user code on load.
+        let lib = unsafe { libloading::os::unix::Library::open(Some(path), flags) }.map_err(|e| Error::Load {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        let lib: libloading::Library = lib.into();
+        // SAFETY: the symbol, when present, is the function `relive_worker::export!` generates,
+        // whose signature is `ExportsFn`; the handshake below checks the ABI before any use.
+        let exports_fn: ExportsFn = match unsafe { lib.get::<ExportsFn>(EXPORTS_SYMBOL) } {
+            Ok(symbol) => *symbol,
+            Err(_) => return Err(Error::MissingExports { path: path.to_owned() }),
+        };
+        let mut exports = std::mem::MaybeUninit::<Exports>::uninit();
+        // SAFETY: `exports` is writable for `size_of::<Exports>()` bytes, which we pass; the
+        // worker writes only when its ABI version and size agree with ours.
+        let status = unsafe { exports_fn(ABI_VERSION, size_of::<Exports>(), exports.as_mut_ptr()) };
+        if status == STATUS_ABI_MISMATCH {
+            return Err(Error::AbiMismatch { path: path.to_owned() });
+        }
+        if status != STATUS_OK {
+            return Err(Error::Load {
+                path: path.to_owned(),
+                message: "the worker's export function failed".to_owned(),
+            });
+        }
+        // SAFETY: STATUS_OK means the worker wrote a whole `Exports`.
+        let exports = unsafe { exports.assume_init() };
+        check_fingerprint::<C>(path, &exports)?;
+        let functions = (0..exports.function_count)
+            .map(|i| {
+                // SAFETY: `functions` points at `function_count` entries in the worker's image,
+                // which is loaded; each name is a static string there.
+                unsafe {
+                    let f = *exports.functions.add(i);
+                    (f.name.to_string_lossy(), f.call)
+                }
+            })
+            .collect();
+        // SAFETY: a static string in the loaded image.
+        let state_type = unsafe { exports.state_type.to_string_lossy() };
+        Ok(Library {
+            exports,
+            functions,
+            state_type,
+            path: path.to_owned(),
+            lib,
+        })
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn state_version(&self) -> u32 {
+        self.exports.state_version
+    }
+
+    pub(crate) fn state_type(&self) -> &str {
+        &self.state_type
+    }
+
+    /// The shim of the function called `name`.
+    pub(crate) fn function(&self, name: &str) -> Option<abi::CallFn> {
+        self.functions.iter().find(|(n, _)| n == name).map(|(_, f)| *f)
+    }
+
+    /// Creates a default state.
+    pub(crate) fn create(&self) -> Result<*mut c_void, CallError> {
+        let mut out = std::ptr::null_mut();
+        let mut collected = Collected::default();
+        let sink = collected.sink();
+        // SAFETY: `out` and `sink` live across the call.
+        let status = unsafe { (self.exports.create)(&mut out, &sink) };
+        if status == STATUS_OK && !out.is_null() {
+            Ok(out)
+        } else {
+            Err(collected.into_error(status))
+        }
+    }
+
+    /// Decodes `bytes` (saved by a worker declaring `from_version`) into a new state.
+    pub(crate) fn load(&self, bytes: &[u8], from_version: u32) -> Result<*mut c_void, CallError> {
+        let mut out = std::ptr::null_mut();
+        let mut collected = Collected::default();
+        let sink = collected.sink();
+        // SAFETY: `bytes`, `out` and `sink` live across the call.
+        let status = unsafe { (self.exports.load)(bytes.as_ptr(), bytes.len(), from_version, &mut out, &sink) };
+        if status == STATUS_OK && !out.is_null() {
+            Ok(out)
+        } else {
+            Err(collected.into_error(status))
+        }
+    }
+
+    /// Encodes the state.
+    ///
+    /// # Safety
+    ///
+    /// `state` must be a live state created by this library.
+    pub(crate) unsafe fn save(&self, state: *mut c_void) -> Result<Vec<u8>, CallError> {
+        let mut collected = Collected::default();
+        let sink = collected.sink();
+        // SAFETY: the caller guarantees the state belongs to this library; `sink` lives across
+        // the call.
+        let status = unsafe { (self.exports.save)(state, &sink) };
+        if status == STATUS_OK {
+            Ok(collected.state)
+        } else {
+            Err(collected.into_error(status))
+        }
+    }
+
+    /// Drops the state.
+    ///
+    /// # Safety
+    ///
+    /// `state` must be a live state created by this library; it is gone after the call, even when
+    /// its `Drop` panicked.
+    pub(crate) unsafe fn drop_state(&self, state: *mut c_void) -> Result<(), CallError> {
+        let mut collected = Collected::default();
+        let sink = collected.sink();
+        // SAFETY: the caller gives up a state this library created.
+        let status = unsafe { (self.exports.drop_state)(state, &sink) };
+        if status == STATUS_OK {
+            Ok(())
+        } else {
+            Err(collected.into_error(status))
+        }
+    }
+
+    /// Calls a function shim of this library.
+    ///
+    /// # Safety
+    ///
+    /// `f` must come from [`Library::function`] of this library and `state` must be a live state
+    /// created by it.
+    #[inline]
+    pub(crate) unsafe fn call<C: ?Sized>(&self, f: abi::CallFn, ctx: &mut C, state: *mut c_void) -> Result<(), CallError> {
+        let mut ctx: &mut C = ctx;
+        let mut collected = Collected::default();
+        let sink = collected.sink();
+        // SAFETY: the context reference lives across the call and matches the worker's context
+        // type (checked at load); the caller guarantees `f` and `state` belong to this library.
+        let status = unsafe { f((&mut ctx as *mut &mut C).cast(), state, &sink) };
+        if status == STATUS_OK {
+            Ok(())
+        } else {
+            Err(collected.into_error(status))
+        }
+    }
+
+    /// Lets the worker flush its output before the library is closed.
+    pub(crate) fn before_unload(&self) -> Result<(), CallError> {
+        let mut collected = Collected::default();
+        let sink = collected.sink();
+        // SAFETY: `sink` lives across the call.
+        let status = unsafe { (self.exports.before_unload)(&sink) };
+        if status == STATUS_OK {
+            Ok(())
+        } else {
+            Err(collected.into_error(status))
+        }
+    }
+
+    /// Closes the library and reports whether its image is still mapped.
+    pub(crate) fn close(self) -> Result<(), Error> {
+        let Library { path, lib, .. } = self;
+        lib.close().map_err(|e| Error::Load {
+            path: path.clone(),
+            message: format!("dlclose failed: {e}"),
+        })
+    }
+}
+
+/// Compares the worker's build facts with this host's.
+fn check_fingerprint<C: ?Sized + Interface>(path: &Path, exports: &Exports) -> Result<(), Error> {
+    use relive_worker::build;
+    let host_panic = if cfg!(panic = "unwind") { "unwind" } else { "abort" };
+    let host_context = std::any::type_name::<C>();
+    let interface = format!("{:016x}", C::FINGERPRINT);
+    // SAFETY: each string points into the loaded image, which stays mapped during this call.
+    let worker = unsafe {
+        [
+            exports.rustc.to_string_lossy(),
+            exports.target.to_string_lossy(),
+            exports.flags.to_string_lossy(),
+            exports.panic_strategy.to_string_lossy(),
+            exports.relive_version.to_string_lossy(),
+            exports.context_type.to_string_lossy(),
+            format!("{:016x}", exports.interface_fingerprint),
+        ]
+    };
+    let host = [
+        build::RUSTC,
+        build::TARGET,
+        build::FLAGS,
+        host_panic,
+        build::RELIVE_VERSION,
+        host_context,
+        interface.as_str(),
+    ];
+    let parts = [
+        (
+            FingerprintPart::Rustc,
+            "build the host and the worker with the same toolchain, then restart the host",
+        ),
+        (
+            FingerprintPart::Target,
+            "build the worker for the host's target, then restart the host",
+        ),
+        (
+            FingerprintPart::Flags,
+            "build the host and the worker with the same RUSTFLAGS, then restart the host",
+        ),
+        (
+            FingerprintPart::PanicStrategy,
+            "use `panic = \"unwind\"` in both profiles, then restart the host",
+        ),
+        (
+            FingerprintPart::ReliveVersion,
+            "use the same relive version in the host and the worker, then restart the host",
+        ),
+        (
+            FingerprintPart::ContextType,
+            "the worker expects another context type: make `context:` in `export!` the host's",
+        ),
+        (
+            FingerprintPart::Interface,
+            "the interface crate changed: restart the host (cargo relive run does it for you)",
+        ),
+    ];
+    for (i, (part, hint)) in parts.into_iter().enumerate() {
+        if worker[i] != host[i] {
+            return Err(Error::FingerprintMismatch {
+                path: path.to_owned(),
+                part,
+                worker: worker[i].clone(),
+                host: host[i].to_owned(),
+                hint,
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,117 @@
+//! Lets a worker that uses `thread_local!` with a destructor be unloaded.
+//!
+//! A Rust library registers a thread-local destructor through glibc's
+//! `__cxa_thread_atexit_impl`, which also marks the library as "in use" until the thread exits, so
+//! `dlclose` never unmaps it: every reload would leave the old image behind. The host executable
+//! defines the same symbol, which interposes glibc's for every library loaded after it. For objects
+//! in a relive worker copy the destructor is skipped (the value is leaked) so the library can go;
+//! every other object's registration is forwarded to glibc unchanged.
+//!
+//! See rust-lang/rust#59629 and #88737.
+
+use std::ffi::{CStr, c_int, c_void};
+use std::sync::atomic::{AtomicPtr, Ordering};
+
+/// Marker in the path of every versioned copy relive loads (see [`crate::copies`]).
+pub(crate) const COPY_DIR_MARKER: &str = "/.relive/";
+
+type AtexitFn = unsafe extern "C" fn(dtor: unsafe extern "C" fn(*mut c_void), obj: *mut c_void, dso: *mut c_void) -> c_int;
+
+static REAL: AtomicPtr<c_void> = AtomicPtr::new(std::ptr::null_mut());
+
+/// Interposes glibc's registration of thread-local destructors.
+///
+/// # Safety
+///
+/// Called by the C runtime with the arguments of glibc's function of the same name.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn __cxa_thread_atexit_impl(
+    dtor: unsafe extern "C" fn(*mut c_void),
+    obj: *mut c_void,
+    dso_symbol: *mut c_void,
+) -> c_int {
+    // SAFETY: `dladdr` only reads the loader's tables for the given address.
+    if unsafe { belongs_to_worker(dso_symbol) } {
+        // The destructor is skipped: the value leaks, the library can be unmapped.
+        return 0;
+    }
+    let mut real = REAL.load(Ordering::Acquire);
+    if real.is_null() {
+        // SAFETY: RTLD_NEXT finds the next definition after this executable, glibc's; the name
+        // is NUL-terminated.
+        real = unsafe { libc_dlsym(RTLD_NEXT, c"__cxa_thread_atexit_impl".as_ptr()) };
+        REAL.store(real, Ordering::Release);
+    }
+    if real.is_null() {
+        // No glibc implementation: the caller falls back to its own list when we fail.
+        return -1;
+    }
+    // SAFETY: `real` is glibc's `__cxa_thread_atexit_impl`, whose signature is `AtexitFn`.
+    unsafe {
+        let real: AtexitFn = std::mem::transmute::<*mut c_void, AtexitFn>(real);
+        real(dtor, obj, dso_symbol)
+    }
+}
+
+const RTLD_NEXT: *mut c_void = -1isize as *mut c_void;
+
+#[repr(C)]
+struct DlInfo {
+    dli_fname: *const std::ffi::c_char,
+    dli_fbase: *mut c_void,
+    dli_sname: *const std::ffi::c_char,
+    dli_saddr: *mut c_void,
+}
+
+unsafe extern "C" {
+    #[link_name = "dlsym"]
+    fn libc_dlsym(handle: *mut c_void, symbol: *const std::ffi::c_char) -> *mut c_void;
+    fn dladdr(addr: *const c_void, info: *mut DlInfo) -> c_int;
+}
+
+/// Whether `addr` lies in a relive worker copy.
+///
+/// # Safety
+///
+/// Any address may be passed; `dladdr` does not dereference it.
+unsafe fn belongs_to_worker(addr: *mut c_void) -> bool {
+    let mut info = DlInfo {
+        dli_fname: std::ptr::null(),
+        dli_fbase: std::ptr::null_mut(),
+        dli_sname: std::ptr::null(),
+        dli_saddr: std::ptr::null_mut(),
+    };
+    // SAFETY: `info` is writable; dladdr tolerates any address.
+    if unsafe { dladdr(addr, &mut info) } == 0 || info.dli_fname.is_null() {
+        return false;
+    }
+    // SAFETY: dladdr returned a NUL-terminated path owned by the loader, valid while the object
+    // is loaded, which it is: we are running its TLS initialisation.
+    let name = unsafe { CStr::from_ptr(info.dli_fname) };
+    name.to_str().is_ok_and(|n| n.contains(COPY_DIR_MARKER))
+}
+
+/// Makes sure the interposer is linked into the executable, and warns when it is not in effect.
+pub(crate) fn ensure_linked() {
+    let ours = std::hint::black_box(__cxa_thread_atexit_impl as AtexitFn) as *mut c_void;
+    static CHECKED: std::sync::Once = std::sync::Once::new();
+    CHECKED.call_once(|| {
+        // SAFETY: RTLD_DEFAULT (null) looks the name up in the global scope; NUL-terminated name.
+        let found = unsafe { libc_dlsym(std::ptr::null_mut(), c"__cxa_thread_atexit_impl".as_ptr()) };
+        if found != ours {
+            log::warn!(
+                "relive's __cxa_thread_atexit_impl is not the one the loader sees (it found {found:p}, ours is {ours:p}): \
+                 a worker using thread_local! with a destructor will stay mapped after each reload. \
+                 Link the host with `-C link-arg=-Wl,--export-dynamic-symbol=__cxa_thread_atexit_impl`"
+            );
+        }
+    });
+}
+
+/// Whether the interposer is the definition the dynamic loader resolves.
+pub fn interposer_active() -> bool {
+    let ours = __cxa_thread_atexit_impl as AtexitFn as *mut c_void;
+    // SAFETY: as in `ensure_linked`.
+    let found = unsafe { libc_dlsym(std::ptr::null_mut(), c"__cxa_thread_atexit_impl".as_ptr()) };
+    found == ours
+}
