@@ -247,7 +247,6 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
             log::warn!("{e}");
         }
         let done = Instant::now();
-        self.loader.swapped(version, self.lib.path().to_owned(), (old_version, old_path));
         self.bus.emit(Event::Reloaded {
             version,
             state_bytes: bytes.len(),
@@ -260,6 +259,8 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
                 unload: done - loaded,
             },
         });
+        // After `Reloaded`, so that subscribers see it before the unload check's event.
+        self.loader.swapped(version, self.lib.path().to_owned(), (old_version, old_path));
         Ok(())
     }
 

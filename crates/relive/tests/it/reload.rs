@@ -1,0 +1,94 @@
+//! A new build replaces the running one at the next call, with the state carried over and the old
+//! image gone from memory.
+
+use fixture_base::Context;
+use relive::{Event, Worker};
+
+use crate::support::{BUILD_WAIT, Fixture, Host, is_mapped, wait_for};
+
+#[test]
+fn edited_worker_runs_new_code_with_the_state_carried_and_the_old_image_unmapped() {
+    let fx = Fixture::new("plain", "edit");
+    let mut worker = Worker::<dyn Context>::open(fx.lib()).unwrap();
+    let events = worker.subscribe();
+    let mut host = Host::default();
+    for i in 1..=3 {
+        host.input = i;
+        worker.update(&mut host).unwrap();
+    }
+    let rename = worker.func("rename").unwrap();
+    worker.call(rename, &mut host).unwrap();
+    assert_eq!(host.last(), "v1 counter=3 label= inputs=3");
+    let old_copy = worker.library_path().to_owned();
+    assert!(is_mapped(&old_copy));
+
+    fx.edit("const STEP: u64 = 1;", "const STEP: u64 = 10;");
+    fx.edit("let tag = \"v1\";", "let tag = \"v2\";");
+    fx.build().unwrap();
+    assert!(worker.wait_and_reload(BUILD_WAIT).unwrap(), "no new build seen");
+
+    host.input = 4;
+    worker.update(&mut host).unwrap();
+    assert_eq!(host.last(), "v2 counter=13 label=label3 inputs=4");
+    assert_eq!(worker.version(), 2);
+    // A function handle taken before the swap calls the new version's function.
+    host.input = 9;
+    worker.call(rename, &mut host).unwrap();
+    worker.update(&mut host).unwrap();
+    assert_eq!(host.last(), "v2 counter=23 label=label9 inputs=5");
+
+    let timings = wait_for(&events, "reloaded", |e| match e {
+        Event::Reloaded { version: 2, timings, .. } => Some(*timings),
+        _ => None,
+    });
+    assert!(timings.pause <= timings.detect_to_swap);
+    wait_for(&events, "unloaded", |e| matches!(e, Event::Unloaded { version: 1 }).then_some(()));
+    assert!(!is_mapped(&old_copy), "version 1 is still mapped");
+}
+
+#[test]
+fn thread_local_worker_is_unmapped_after_reload() {
+    assert!(relive::interposer_active(), "the test host does not interpose __cxa_thread_atexit_impl");
+    let fx = Fixture::new("tls", "unmap");
+    let mut worker = Worker::<dyn Context>::open(fx.lib()).unwrap();
+    let events = worker.subscribe();
+    let mut host = Host::default();
+    worker.update(&mut host).unwrap();
+    worker.update(&mut host).unwrap();
+    assert_eq!(host.last(), "tls1 frames=2 seen=2");
+    let old_copy = worker.library_path().to_owned();
+
+    fx.edit("let tag = \"tls1\";", "let tag = \"tls2\";");
+    fx.build().unwrap();
+    assert!(worker.wait_and_reload(BUILD_WAIT).unwrap());
+    worker.update(&mut host).unwrap();
+    // The thread-local starts fresh in the new image; the state carried on.
+    assert_eq!(host.last(), "tls2 frames=3 seen=1");
+    let outcome = wait_for(&events, "unload check", |e| match e {
+        Event::Unloaded { version: 1 } => Some(Ok(())),
+        Event::StaleMapping { version: 1, path } => Some(Err(path.clone())),
+        _ => None,
+    });
+    assert_eq!(outcome, Ok(()), "the thread-local destructor pinned version 1");
+    assert!(!is_mapped(&old_copy));
+}
+
+#[test]
+fn boxed_trait_object_and_closure_are_rebuilt_by_the_new_code() {
+    let fx = Fixture::new("boxed", "rebuild");
+    let mut worker = Worker::<dyn Context>::open(fx.lib()).unwrap();
+    let events = worker.subscribe();
+    let mut host = Host::default();
+    worker.update(&mut host).unwrap();
+    worker.update(&mut host).unwrap();
+    assert_eq!(host.last(), "square1 scaled=4");
+
+    fx.edit("format!(\"square{}\", self.0)", "format!(\"SQUARE{}\", self.0 * 100)");
+    fx.edit("Box::new(|x| x * 2)", "Box::new(|x| x * 3)");
+    fx.build().unwrap();
+    assert!(worker.wait_and_reload(BUILD_WAIT).unwrap());
+    worker.update(&mut host).unwrap();
+    // Made by the new code from the carried `size`: no vtable of version 1 is used.
+    assert_eq!(host.last(), "SQUARE300 scaled=9");
+    wait_for(&events, "unloaded", |e| matches!(e, Event::Unloaded { version: 1 }).then_some(()));
+}

@@ -1,0 +1,190 @@
+//! Real fixture crates: copied per test into a temp dir, edited there, built with cargo.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::mpsc::Receiver;
+use std::time::{Duration, Instant};
+
+use fixture_base::Context;
+use relive::Event;
+
+/// The test host's context: records what the worker emits.
+#[derive(Default)]
+pub struct Host {
+    pub lines: Vec<String>,
+    pub input: i64,
+}
+
+impl Context for Host {
+    fn emit(&mut self, line: &str) {
+        self.lines.push(line.to_owned());
+    }
+
+    fn input(&self) -> i64 {
+        self.input
+    }
+}
+
+impl Host {
+    pub fn last(&self) -> &str {
+        self.lines.last().map(String::as_str).unwrap_or("")
+    }
+}
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+pub fn fixtures() -> PathBuf {
+    repo().join("fixtures")
+}
+
+/// The target dir all fixture builds share (not the outer one: its lock is held by `cargo test`).
+pub fn fixture_target() -> PathBuf {
+    repo().join("target/fixtures")
+}
+
+/// A private, editable copy of one fixture crate.
+pub struct Fixture {
+    _tmp: tempfile::TempDir,
+    pub dir: PathBuf,
+    pub name: String,
+    target: PathBuf,
+    rustflags: Option<String>,
+}
+
+impl Fixture {
+    /// Copies `fixtures/<template>` as a crate named `<template>_<test>` and builds it.
+    pub fn new(template: &str, test: &str) -> Fixture {
+        let fx = Fixture::copy(template, test);
+        fx.build().unwrap_or_else(|e| panic!("fixture {template} does not build:\n{e}"));
+        fx
+    }
+
+    /// Copies without building.
+    pub fn copy(template: &str, test: &str) -> Fixture {
+        let tmp = tempfile::Builder::new().prefix("relive-it-").tempdir().unwrap();
+        let name = format!("{template}_{test}");
+        let dir = tmp.path().join(&name);
+        std::fs::create_dir_all(dir.join("src")).unwrap();
+        let src = fixtures().join(template);
+        for entry in std::fs::read_dir(src.join("src")).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), dir.join("src").join(entry.file_name())).unwrap();
+        }
+        let manifest = std::fs::read_to_string(src.join("Cargo.toml")).unwrap();
+        let fixtures_dir = fixtures();
+        let manifest = manifest
+            .replace(&format!("name = \"{template}\""), &format!("name = \"{name}\""))
+            .replace("path = \"../../", &format!("path = \"{}/", repo().display()))
+            .replace("path = \"../", &format!("path = \"{}/", fixtures_dir.display()));
+        let manifest = format!("{manifest}\n[workspace]\n\n[profile.dev]\ndebug = \"line-tables-only\"\n");
+        std::fs::write(dir.join("Cargo.toml"), manifest).unwrap();
+        std::fs::copy(fixtures_dir.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+        Fixture {
+            _tmp: tmp,
+            dir,
+            name,
+            target: fixture_target(),
+            rustflags: None,
+        }
+    }
+
+    /// Builds with another target dir and RUSTFLAGS (for a build that differs from the host's).
+    pub fn with_flags(mut self, target: PathBuf, rustflags: &str) -> Fixture {
+        self.target = target;
+        self.rustflags = Some(rustflags.to_owned());
+        self
+    }
+
+    /// The library cargo writes (and relive watches).
+    pub fn lib(&self) -> PathBuf {
+        self.target.join("debug").join(format!("lib{}.so", self.name))
+    }
+
+    /// Replaces `from` (which must be there) with `to` in `src/lib.rs`.
+    pub fn edit(&self, from: &str, to: &str) {
+        let path = self.dir.join("src/lib.rs");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "`{from}` is not in {}", path.display());
+        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    }
+
+    /// Replaces every `from` (which must be there) with `to` in `src/lib.rs`.
+    pub fn edit_all(&self, from: &str, to: &str) {
+        let path = self.dir.join("src/lib.rs");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "`{from}` is not in {}", path.display());
+        std::fs::write(&path, text.replace(from, to)).unwrap();
+    }
+
+    /// Sets one of the fixture's `const NAME: bool = false; // EDIT` knobs to true.
+    pub fn knob(&self, name: &str) {
+        self.edit(&format!("const {name}: bool = false;"), &format!("const {name}: bool = true;"));
+    }
+
+    /// `cargo build` of the copy; the compiler's output on failure.
+    pub fn build(&self) -> Result<(), String> {
+        let mut cmd = Command::new(env!("CARGO"));
+        cmd.arg("build")
+            .arg("--quiet")
+            .arg("--manifest-path")
+            .arg(self.dir.join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(&self.target)
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS");
+        if let Some(flags) = &self.rustflags {
+            cmd.env("RUSTFLAGS", flags);
+        }
+        let out = cmd.output().unwrap();
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+}
+
+/// Waits for the first event that `pick` accepts, failing the test after 60 s.
+pub fn wait_for<T>(events: &Receiver<Event>, what: &str, mut pick: impl FnMut(&Event) -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match events.recv_timeout(left) {
+            Ok(event) => {
+                if let Some(t) = pick(&event) {
+                    return t;
+                }
+                seen.push(event);
+            }
+            Err(_) => panic!("no {what} within 60 s; events seen: {seen:#?}"),
+        }
+    }
+}
+
+/// How long a test waits for a build to be picked up.
+pub const BUILD_WAIT: Duration = Duration::from_secs(60);
+
+/// Whether any mapping of this process comes from `path`.
+pub fn is_mapped(path: &Path) -> bool {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    let wanted = path.to_string_lossy();
+    maps.lines().any(|l| {
+        l.find('/')
+            .map(|at| &l[at..])
+            .is_some_and(|p| p.strip_suffix(" (deleted)").unwrap_or(p) == wanted)
+    })
+}
+
+/// Resident set size of this process in KiB.
+pub fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
