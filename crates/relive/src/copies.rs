@@ -3,7 +3,7 @@
 //! glibc returns the already-loaded image for a path (or inode) that is still loaded, so every
 //! version is loaded from a fresh file. A copy (not a hard link) also protects the mapped image
 //! from a writer that rewrites the built file in place. The directory,
-//! `<library dir>/.relive/<crate>.<pid>/`, is created `0700`; the current and the previous copy
+//! `<library dir>/.relive/<library>.<pid>.<n>/`, is created `0700`; the current and the previous copy
 //! are kept (the previous one for rollback and post-mortems), older ones removed, and the whole
 //! directory is removed when the worker is dropped. Directories left by dead processes are removed
 //! on the next start.
@@ -11,6 +11,7 @@
 use std::fs;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::Error;
 
@@ -33,7 +34,11 @@ impl Copies {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "worker".to_owned());
         remove_dead(&root, &stem);
-        let dir = root.join(format!("{stem}.{}", std::process::id()));
+        // Unique per worker: two workers of one crate in a process must never share a path, or
+        // the loader would hand the second one the first one's image.
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = root.join(format!("{stem}.{}.{n}", std::process::id()));
         if dir.exists() {
             let _ = fs::remove_dir_all(&dir);
         }
@@ -102,7 +107,12 @@ fn remove_dead(root: &Path, stem: &str) {
     let prefix = format!("{stem}.");
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
+        // `<stem>.<pid>.<n>`
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&prefix))
+            .and_then(|rest| rest.split('.').next())
+        else {
             continue;
         };
         if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
@@ -141,7 +151,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let lib = tmp.path().join("libw.so");
         fs::write(&lib, b"v").unwrap();
-        let dead = tmp.path().join(".relive/libw.999999999");
+        let dead = tmp.path().join(".relive/libw.999999999.0");
         fs::create_dir_all(&dead).unwrap();
         let _copies = Copies::new(&lib).unwrap();
         assert!(!dead.exists());

@@ -191,16 +191,17 @@ struct LoaderThread {
 
 impl LoaderThread {
     fn run<C: ?Sized + Interface + 'static>(mut self, commands: Receiver<Command>) {
-        // A build that looked incomplete: reported if nothing else happens within SETTLE.
-        let mut unsettled: Option<(Instant, String)> = None;
+        // A build that looked incomplete: (first event, last event, why). Reported when no event
+        // came for SETTLE: a writer still at work keeps sending events.
+        let mut unsettled: Option<(Instant, Instant, String)> = None;
         loop {
             let command = match &unsettled {
-                Some((since, _)) => {
-                    let left = SETTLE.saturating_sub(since.elapsed());
+                Some((_, last, _)) => {
+                    let left = SETTLE.saturating_sub(last.elapsed());
                     match commands.recv_timeout(left) {
                         Ok(c) => c,
                         Err(RecvTimeoutError::Timeout) => {
-                            if let Some((_, reason)) = unsettled.take() {
+                            if let Some((_, _, reason)) = unsettled.take() {
                                 self.fail(reason);
                             }
                             continue;
@@ -214,9 +215,8 @@ impl LoaderThread {
                 },
             };
             match command {
-                Command::Changed(detected) => {
+                Command::Changed(at) => {
                     // Coalesce a burst of events into one attempt.
-                    let mut detected = detected;
                     let mut rest = Vec::new();
                     while let Ok(c) = commands.try_recv() {
                         match c {
@@ -228,10 +228,11 @@ impl LoaderThread {
                     for c in rest {
                         self.handle_other(c);
                     }
-                    if let Some((since, _)) = &unsettled {
-                        detected = detected.min(*since);
-                    }
-                    unsettled = self.attempt::<C>(detected).err().map(|reason| (detected, reason));
+                    let first = unsettled.as_ref().map_or(at, |(first, _, _)| *first);
+                    unsettled = self
+                        .attempt::<C>(first)
+                        .err()
+                        .map(|reason| (first, Instant::now(), reason));
                 }
                 Command::Stop => return,
                 other => self.handle_other(other),

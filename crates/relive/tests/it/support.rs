@@ -90,6 +90,33 @@ impl Fixture {
         }
     }
 
+    /// Gives the copy its own copy of the interface crate, at `<tmp>/base`, with the same
+    /// sources (so the same fingerprint) until [`Fixture::edit_base`] changes them.
+    pub fn with_own_base(self) -> Fixture {
+        let base = self.dir.parent().unwrap().join("base");
+        std::fs::create_dir_all(base.join("src")).unwrap();
+        let src = fixtures().join("base");
+        std::fs::copy(src.join("src/lib.rs"), base.join("src/lib.rs")).unwrap();
+        let manifest = std::fs::read_to_string(src.join("Cargo.toml"))
+            .unwrap()
+            .replace("path = \"../../", &format!("path = \"{}/", repo().display()));
+        std::fs::write(base.join("Cargo.toml"), manifest).unwrap();
+        let manifest_path = self.dir.join("Cargo.toml");
+        let manifest = std::fs::read_to_string(&manifest_path)
+            .unwrap()
+            .replace(&fixtures().join("base").display().to_string(), &base.display().to_string());
+        std::fs::write(manifest_path, manifest).unwrap();
+        self
+    }
+
+    /// Replaces `from` with `to` in the own interface crate's `src/lib.rs`.
+    pub fn edit_base(&self, from: &str, to: &str) {
+        let path = self.dir.parent().unwrap().join("base/src/lib.rs");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "`{from}` is not in {}", path.display());
+        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    }
+
     /// Builds with another target dir and RUSTFLAGS (for a build that differs from the host's).
     pub fn with_flags(mut self, target: PathBuf, rustflags: &str) -> Fixture {
         self.target = target;
