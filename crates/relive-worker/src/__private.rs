@@ -45,10 +45,7 @@ static LAST_PANIC: Mutex<Option<(String, String)>> = Mutex::new(None);
 
 fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
-        let message = info
-            .payload_as_str()
-            .map(str::to_owned)
-            .unwrap_or_else(|| "panic with a non-string payload".to_owned());
+        let message = payload_message(info.payload());
         let location = info
             .location()
             .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
@@ -56,6 +53,14 @@ fn install_panic_hook() {
         let mut last = LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner());
         *last = Some((message, location));
     }));
+}
+
+fn payload_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic with a non-string payload".to_owned())
 }
 
 /// Writes `bytes` to part `part` of `sink`.
@@ -79,14 +84,8 @@ fn guard(f: impl FnOnce() -> Result<(), String>) -> Outcome {
         Ok(Err(message)) => Err((STATUS_FAILED, message, String::new())),
         Err(payload) => {
             let recorded = LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()).take();
-            let (message, location) = recorded.unwrap_or_else(|| {
-                let message = payload
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| payload.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "panic with a non-string payload".to_owned());
-                (message, String::new())
-            });
+            let (message, location) =
+                recorded.unwrap_or_else(|| (payload_message(&*payload), String::new()));
             // A payload whose own Drop panics must not escape either.
             let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
             Err((STATUS_PANICKED, message, location))

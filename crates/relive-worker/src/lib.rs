@@ -79,6 +79,9 @@ pub trait Interface {
 /// A user's function: what [`export!`] lists under `update` and `functions`.
 pub type WorkerFn<C, S> = fn(&mut C, &mut S);
 
+/// A user's function with the name it is exported under.
+pub type NamedFn<C, S> = (&'static str, WorkerFn<C, S>);
+
 /// What a worker exports, implemented by [`export!`] on a type named `ReliveExports`.
 ///
 /// The host's static mode (`relive::StaticWorker`) calls these directly; the hot mode reaches the
@@ -91,7 +94,7 @@ pub trait Exports: 'static {
     /// The state version the worker declares; bump it when a [`Self::restore`] needs to migrate.
     const STATE_VERSION: u32;
     /// The exported functions by name; the first one is `update`.
-    const FUNCTIONS: &'static [(&'static str, WorkerFn<Self::Context, Self::State>)];
+    const FUNCTIONS: &'static [NamedFn<Self::Context, Self::State>];
 
     /// Runs one frame: the `update` function.
     fn update(ctx: &mut Self::Context, state: &mut Self::State);

@@ -36,7 +36,7 @@ macro_rules! export {
             type Context = $ctx;
             type State = $state;
             const STATE_VERSION: u32 = $crate::__first!($($version,)? 0);
-            const FUNCTIONS: &'static [(&'static str, $crate::WorkerFn<$ctx, $state>)] = &[
+            const FUNCTIONS: &'static [$crate::NamedFn<$ctx, $state>] = &[
                 ("update", |ctx, state| $update(ctx, state)),
                 $($((::core::stringify!($func), |ctx, state| $func(ctx, state)),)*)?
             ];

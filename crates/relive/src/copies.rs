@@ -53,7 +53,8 @@ impl Copies {
     /// Copies `source` as version `version` and returns the copy's path.
     pub(crate) fn add(&mut self, source: &Path, version: u64) -> Result<PathBuf, Error> {
         let dest = self.dir.join(format!("{}.v{version}.so", self.stem));
-        fs::copy(source, &dest).map_err(|e| Error::io("cannot copy the worker library", source, e))?;
+        fs::copy(source, &dest)
+            .map_err(|e| Error::io("cannot copy the worker library", source, e))?;
         self.kept.push(dest.clone());
         Ok(dest)
     }
@@ -133,7 +134,11 @@ mod tests {
         let mut copies = Copies::new(&lib).unwrap();
         let mode = fs::metadata(copies.dir()).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o700);
-        let root_mode = fs::metadata(tmp.path().join(".relive")).unwrap().permissions().mode() & 0o777;
+        let root_mode = fs::metadata(tmp.path().join(".relive"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(root_mode, 0o700);
         let v1 = copies.add(&lib, 1).unwrap();
         let v2 = copies.add(&lib, 2).unwrap();

@@ -35,7 +35,9 @@ pub(crate) fn check_header(bytes: &[u8], len: u64) -> Result<(), String> {
         return Err("it is not an ELF file".to_owned());
     }
     if bytes.len() < EHDR_LEN {
-        return Err(format!("it is truncated ({len} bytes, shorter than an ELF header)"));
+        return Err(format!(
+            "it is truncated ({len} bytes, shorter than an ELF header)"
+        ));
     }
     if bytes[4] != 2 || bytes[5] != 1 {
         return Err("it is not a 64-bit little-endian ELF file".to_owned());
@@ -52,11 +54,20 @@ pub(crate) fn check_header(bytes: &[u8], len: u64) -> Result<(), String> {
     }
     const EM_X86_64: u16 = 62;
     const EM_AARCH64: u16 = 183;
-    let expected = if cfg!(target_arch = "aarch64") { EM_AARCH64 } else { EM_X86_64 };
+    let expected = if cfg!(target_arch = "aarch64") {
+        EM_AARCH64
+    } else {
+        EM_X86_64
+    };
     if u16_at(18) != expected {
-        return Err(format!("it is built for another machine (ELF machine {})", u16_at(18)));
+        return Err(format!(
+            "it is built for another machine (ELF machine {})",
+            u16_at(18)
+        ));
     }
-    let table_end = |offset: u64, count: u16, entry: u16| offset.saturating_add(u64::from(count) * u64::from(entry));
+    let table_end = |offset: u64, count: u16, entry: u16| {
+        offset.saturating_add(u64::from(count) * u64::from(entry))
+    };
     let ph_end = table_end(u64_at(32), u16_at(56), u16_at(54));
     let sh_end = table_end(u64_at(40), u16_at(60), u16_at(58));
     let needed = ph_end.max(sh_end);

@@ -86,7 +86,10 @@ pub enum Error {
     },
 
     /// A worker entry point panicked. The state is still there and usable.
-    #[error("the worker panicked in `{function}` (version {version}): {message}{}", location_suffix(location))]
+    #[error(
+        "the worker panicked in `{function}` (version {version}): {message}{}",
+        location_suffix(location)
+    )]
     Panicked {
         /// The entry point (`update`, `save`, `load`, a function name, …).
         function: String,
@@ -136,7 +139,9 @@ pub enum Error {
     },
 
     /// The worker exports no function with that name.
-    #[error("the worker exports no function `{name}`; add it to `functions: [...]` in `relive_worker::export!`")]
+    #[error(
+        "the worker exports no function `{name}`; add it to `functions: [...]` in `relive_worker::export!`"
+    )]
     NoSuchFunction {
         /// The requested name.
         name: String,

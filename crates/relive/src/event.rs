@@ -115,9 +115,17 @@ impl Bus {
 
     pub(crate) fn emit(&self, event: Event) {
         match &event {
-            Event::Loaded { version, path } => log::info!("version {version}: loaded {}", path.display()),
-            Event::Reloaded { version, timings, .. } => {
-                log::info!("version {version}: reloaded in {:?} (pause {:?})", timings.detect_to_swap, timings.pause)
+            Event::Loaded { version, path } => {
+                log::info!("version {version}: loaded {}", path.display())
+            }
+            Event::Reloaded {
+                version, timings, ..
+            } => {
+                log::info!(
+                    "version {version}: reloaded in {:?} (pause {:?})",
+                    timings.detect_to_swap,
+                    timings.pause
+                )
             }
             Event::ReloadFailed { reason, .. } => log::error!("{reason}"),
             Event::Panicked {

@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 use relive_worker::Interface;
 use relive_worker::abi::CallFn;
 
+use crate::Func;
 use crate::copies::Copies;
 use crate::error::Error;
 use crate::event::{Bus, Event, SwapTimings};
 use crate::library::{CallError, Library};
 use crate::snapshot::{Format, Snapshot};
 use crate::watch::{Loader, Prepared};
-use crate::Func;
 
 /// A worker library that is reloaded while the host runs, with its state carried across.
 ///
@@ -48,7 +48,8 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
 
     /// Loads the worker library at `path` (the file cargo builds) and watches it for new builds.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
-        let source = std::fs::canonicalize(path.as_ref()).map_err(|e| Error::io("cannot find", path.as_ref(), e))?;
+        let source = std::fs::canonicalize(path.as_ref())
+            .map_err(|e| Error::io("cannot find", path.as_ref(), e))?;
         let mut copies = Copies::new(&source)?;
         let copy = copies.add(&source, 1)?;
         let lib = match Library::open::<C>(&copy) {
@@ -103,13 +104,25 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
         self.call(Func(0), ctx)
     }
 
+    /// Whether a new build is loaded and waiting for the next call: one atomic load, cheap enough
+    /// for every frame (a status overlay can show it).
+    #[inline]
+    pub fn is_new_build_ready(&self) -> bool {
+        self.loader.is_ready()
+    }
+
     /// Looks up an exported function by name, for [`Worker::call`]. The handle stays valid across
     /// reloads; a version that no longer exports it answers [`Error::NoSuchFunction`].
     pub fn func(&mut self, name: &str) -> Result<Func, Error> {
         if let Some(i) = self.names.iter().position(|n| n == name) {
             return Ok(Func(i));
         }
-        let f = self.lib.function(name).ok_or_else(|| Error::NoSuchFunction { name: name.to_owned() })?;
+        let f = self
+            .lib
+            .function(name)
+            .ok_or_else(|| Error::NoSuchFunction {
+                name: name.to_owned(),
+            })?;
         self.names.push(name.to_owned());
         self.resolved.push(Some(f));
         Ok(Func(self.names.len() - 1))
@@ -231,7 +244,10 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
 
         let resolved = self.names.iter().map(|n| new.function(n)).collect();
         let old_lib = std::mem::replace(&mut self.lib, new);
-        let old_state = std::mem::replace(&mut self.state, NonNull::new(new_state).unwrap_or(NonNull::dangling()));
+        let old_state = std::mem::replace(
+            &mut self.state,
+            NonNull::new(new_state).unwrap_or(NonNull::dangling()),
+        );
         let old_version = std::mem::replace(&mut self.version, version);
         self.resolved = resolved;
 
@@ -260,7 +276,8 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
             },
         });
         // After `Reloaded`, so that subscribers see it before the unload check's event.
-        self.loader.swapped(version, self.lib.path().to_owned(), (old_version, old_path));
+        self.loader
+            .swapped(version, self.lib.path().to_owned(), (old_version, old_path));
         Ok(())
     }
 
@@ -306,13 +323,19 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
 
     /// Replaces the state with a fresh `Default` one. The only way relive ever resets a state.
     pub fn reset(&mut self) -> Result<(), Error> {
-        let new_state = self.lib.create().map_err(|e| call_error(e, "create", self.version))?;
+        let new_state = self
+            .lib
+            .create()
+            .map_err(|e| call_error(e, "create", self.version))?;
         self.replace_state(new_state);
         Ok(())
     }
 
     fn replace_state(&mut self, new_state: *mut c_void) {
-        let old = std::mem::replace(&mut self.state, NonNull::new(new_state).unwrap_or(NonNull::dangling()));
+        let old = std::mem::replace(
+            &mut self.state,
+            NonNull::new(new_state).unwrap_or(NonNull::dangling()),
+        );
         // SAFETY: the old state was created by `self.lib` and nothing refers to it any more.
         if let Err(e) = unsafe { self.lib.drop_state(old.as_ptr()) } {
             self.report_unload(e, "drop", self.version);

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use relive_worker::Interface;
 use relive_worker::abi::{
-    self, ABI_VERSION, EXPORTS_SYMBOL, Exports, ExportsFn, PART_LOCATION, PART_MESSAGE, PART_STATE, STATUS_ABI_MISMATCH,
-    STATUS_OK, STATUS_PANICKED, Sink,
+    self, ABI_VERSION, EXPORTS_SYMBOL, Exports, ExportsFn, PART_LOCATION, PART_MESSAGE, PART_STATE,
+    STATUS_ABI_MISMATCH, STATUS_OK, STATUS_PANICKED, Sink,
 };
 
 use crate::error::{Error, FingerprintPart};
@@ -21,7 +21,10 @@ use crate::error::{Error, FingerprintPart};
 #[derive(Debug)]
 pub(crate) enum CallError {
     /// It panicked.
-    Panicked { message: String, location: Option<String> },
+    Panicked {
+        message: String,
+        location: Option<String>,
+    },
     /// It returned an error (a decode failure, an I/O error).
     Failed(String),
 }
@@ -40,7 +43,12 @@ unsafe extern "C" fn collect(data: *mut c_void, part: u32, ptr: *const u8, len: 
     }
     // SAFETY: `data` is the `Collected` the host put in this sink for the duration of the call,
     // and the worker passes a readable range of `len` bytes.
-    let (collected, bytes) = unsafe { (&mut *(data as *mut Collected), std::slice::from_raw_parts(ptr, len)) };
+    let (collected, bytes) = unsafe {
+        (
+            &mut *(data as *mut Collected),
+            std::slice::from_raw_parts(ptr, len),
+        )
+    };
     match part {
         PART_MESSAGE => collected.message.extend_from_slice(bytes),
         PART_LOCATION => collected.location.extend_from_slice(bytes),
@@ -60,7 +68,8 @@ impl Collected {
     fn into_error(self, status: u32) -> CallError {
         let message = String::from_utf8_lossy(&self.message).into_owned();
         if status == STATUS_PANICKED {
-            let location = (!self.location.is_empty()).then(|| String::from_utf8_lossy(&self.location).into_owned());
+            let location = (!self.location.is_empty())
+                .then(|| String::from_utf8_lossy(&self.location).into_owned());
             CallError::Panicked { message, location }
         } else {
             CallError::Failed(message)
@@ -96,23 +105,32 @@ impl Library {
         let flags = libloading::os::unix::RTLD_NOW | libloading::os::unix::RTLD_LOCAL;
         // SAFETY: loading runs the library's initialisers. The file passed the ELF check, lives in
         // relive's own versioned-copy directory, and Rust cdylibs run no user code on load.
-        let lib = unsafe { libloading::os::unix::Library::open(Some(path), flags) }.map_err(|e| Error::Load {
-            path: path.to_owned(),
-            message: e.to_string(),
-        })?;
+        let lib =
+            unsafe { libloading::os::unix::Library::open(Some(path), flags) }.map_err(|e| {
+                Error::Load {
+                    path: path.to_owned(),
+                    message: e.to_string(),
+                }
+            })?;
         let lib: libloading::Library = lib.into();
         // SAFETY: the symbol, when present, is the function `relive_worker::export!` generates,
         // whose signature is `ExportsFn`; the handshake below checks the ABI before any use.
         let exports_fn: ExportsFn = match unsafe { lib.get::<ExportsFn>(EXPORTS_SYMBOL) } {
             Ok(symbol) => *symbol,
-            Err(_) => return Err(Error::MissingExports { path: path.to_owned() }),
+            Err(_) => {
+                return Err(Error::MissingExports {
+                    path: path.to_owned(),
+                });
+            }
         };
         let mut exports = std::mem::MaybeUninit::<Exports>::uninit();
         // SAFETY: `exports` is writable for `size_of::<Exports>()` bytes, which we pass; the
         // worker writes only when its ABI version and size agree with ours.
         let status = unsafe { exports_fn(ABI_VERSION, size_of::<Exports>(), exports.as_mut_ptr()) };
         if status == STATUS_ABI_MISMATCH {
-            return Err(Error::AbiMismatch { path: path.to_owned() });
+            return Err(Error::AbiMismatch {
+                path: path.to_owned(),
+            });
         }
         if status != STATUS_OK {
             return Err(Error::Load {
@@ -158,7 +176,10 @@ impl Library {
 
     /// The shim of the function called `name`.
     pub(crate) fn function(&self, name: &str) -> Option<abi::CallFn> {
-        self.functions.iter().find(|(n, _)| n == name).map(|(_, f)| *f)
+        self.functions
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, f)| *f)
     }
 
     /// Creates a default state.
@@ -181,7 +202,9 @@ impl Library {
         let mut collected = Collected::default();
         let sink = collected.sink();
         // SAFETY: `bytes`, `out` and `sink` live across the call.
-        let status = unsafe { (self.exports.load)(bytes.as_ptr(), bytes.len(), from_version, &mut out, &sink) };
+        let status = unsafe {
+            (self.exports.load)(bytes.as_ptr(), bytes.len(), from_version, &mut out, &sink)
+        };
         if status == STATUS_OK && !out.is_null() {
             Ok(out)
         } else {
@@ -232,7 +255,12 @@ impl Library {
     /// `f` must come from [`Library::function`] of this library and `state` must be a live state
     /// created by it.
     #[inline]
-    pub(crate) unsafe fn call<C: ?Sized>(&self, f: abi::CallFn, ctx: &mut C, state: *mut c_void) -> Result<(), CallError> {
+    pub(crate) unsafe fn call<C: ?Sized>(
+        &self,
+        f: abi::CallFn,
+        ctx: &mut C,
+        state: *mut c_void,
+    ) -> Result<(), CallError> {
         let mut ctx: &mut C = ctx;
         let mut collected = Collected::default();
         let sink = collected.sink();
@@ -272,7 +300,11 @@ impl Library {
 /// Compares the worker's build facts with this host's.
 fn check_fingerprint<C: ?Sized + Interface>(path: &Path, exports: &Exports) -> Result<(), Error> {
     use relive_worker::build;
-    let host_panic = if cfg!(panic = "unwind") { "unwind" } else { "abort" };
+    let host_panic = if cfg!(panic = "unwind") {
+        "unwind"
+    } else {
+        "abort"
+    };
     let host_context = std::any::type_name::<C>();
     let interface = format!("{:016x}", C::FINGERPRINT);
     // SAFETY: each string points into the loaded image, which stays mapped during this call.

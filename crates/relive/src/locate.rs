@@ -23,21 +23,25 @@ pub fn locate(crate_name: &str) -> Result<PathBuf, Error> {
         };
     }
     let file = library_file_name(crate_name);
-    let exe = std::env::current_exe().map_err(|e| Error::io("cannot find the running executable", "", e))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::io("cannot find the running executable", "", e))?;
     let tried: Vec<PathBuf> = exe
         .ancestors()
         .skip(1)
         .take(2)
         .map(|dir| dir.join(&file))
         .collect();
-    tried.iter().find(|p| p.is_file()).cloned().ok_or_else(|| Error::NotFound {
-        crate_name: crate_name.to_owned(),
-        tried,
-    })
+    tried
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .ok_or_else(|| Error::NotFound {
+            crate_name: crate_name.to_owned(),
+            tried,
+        })
 }
 
 /// `lib<crate_name>.so`, with `-` turned into `_` as cargo does.
 pub fn library_file_name(crate_name: &str) -> String {
     format!("lib{}.so", crate_name.replace('-', "_"))
 }
-

@@ -14,6 +14,44 @@ pub(crate) fn is_mapped(path: &Path) -> std::io::Result<bool> {
     }))
 }
 
+/// Touches every page of the readable mappings of `path`, so that the first calls into a freshly
+/// loaded library do not page-fault on the frame thread. Returns the number of pages touched.
+///
+/// # Safety
+///
+/// `path` must be a library that stays loaded for the whole call.
+pub(crate) unsafe fn prefault(path: &Path) -> std::io::Result<usize> {
+    let maps = std::fs::read_to_string("/proc/self/maps")?;
+    let wanted = path.to_string_lossy();
+    let mut touched = 0;
+    for line in maps.lines() {
+        let Some(at) = line.find('/') else { continue };
+        if line[at..] != *wanted {
+            continue;
+        }
+        let mut fields = line.split_whitespace();
+        let (Some(range), Some(perms)) = (fields.next(), fields.next()) else {
+            continue;
+        };
+        if !perms.starts_with('r') {
+            continue;
+        }
+        let Some((start, end)) = range.split_once('-') else { continue };
+        let (Ok(start), Ok(end)) = (usize::from_str_radix(start, 16), usize::from_str_radix(end, 16)) else {
+            continue;
+        };
+        let mut page = start;
+        while page < end {
+            // SAFETY: the range is a readable mapping of the library, which the caller keeps
+            // loaded; a volatile read of one byte per page only faults the page in.
+            unsafe { std::ptr::read_volatile(page as *const u8) };
+            touched += 1;
+            page += 4096;
+        }
+    }
+    Ok(touched)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -49,12 +49,20 @@ struct JsonSnapshot {
 impl Snapshot {
     /// The state as a JSON value.
     pub fn to_json(&self) -> Result<serde_json::Value, Error> {
-        relive_worker::decode(&self.bytes).map_err(|e| Error::BadValue { message: e.to_string() })
+        relive_worker::decode(&self.bytes).map_err(|e| Error::BadValue {
+            message: e.to_string(),
+        })
     }
 
     /// A snapshot holding `value`, for a state of `state_type` at `state_version`.
-    pub fn from_json(state_type: &str, state_version: u32, value: &serde_json::Value) -> Result<Snapshot, Error> {
-        let bytes = relive_worker::encode(value).map_err(|e| Error::BadValue { message: e.to_string() })?;
+    pub fn from_json(
+        state_type: &str,
+        state_version: u32,
+        value: &serde_json::Value,
+    ) -> Result<Snapshot, Error> {
+        let bytes = relive_worker::encode(value).map_err(|e| Error::BadValue {
+            message: e.to_string(),
+        })?;
         Ok(Snapshot {
             state_type: state_type.to_owned(),
             state_version,
@@ -85,7 +93,9 @@ impl Snapshot {
                     state_version: self.state_version,
                     state: self.to_json()?,
                 };
-                let mut out = serde_json::to_vec_pretty(&doc).map_err(|e| Error::BadValue { message: e.to_string() })?;
+                let mut out = serde_json::to_vec_pretty(&doc).map_err(|e| Error::BadValue {
+                    message: e.to_string(),
+                })?;
                 out.push(b'\n');
                 Ok(out)
             }
@@ -102,9 +112,13 @@ impl Snapshot {
             return parse_binary(data).map_err(bad);
         }
         if data.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
-            let doc: JsonSnapshot = serde_json::from_slice(data).map_err(|e| bad(format!("invalid JSON snapshot: {e}")))?;
+            let doc: JsonSnapshot = serde_json::from_slice(data)
+                .map_err(|e| bad(format!("invalid JSON snapshot: {e}")))?;
             if doc.relive_snapshot != FORMAT_VERSION {
-                return Err(bad(format!("unknown snapshot format {}", doc.relive_snapshot)));
+                return Err(bad(format!(
+                    "unknown snapshot format {}",
+                    doc.relive_snapshot
+                )));
             }
             return Snapshot::from_json(&doc.state_type, doc.state_version, &doc.state);
         }
@@ -139,7 +153,13 @@ impl<'a> Reader<'a> {
             .at
             .checked_add(n)
             .filter(|end| *end <= self.data.len())
-            .ok_or_else(|| format!("truncated: {} bytes, needs at least {}", self.data.len(), self.at.saturating_add(n)))?;
+            .ok_or_else(|| {
+                format!(
+                    "truncated: {} bytes, needs at least {}",
+                    self.data.len(),
+                    self.at.saturating_add(n)
+                )
+            })?;
         let out = &self.data[self.at..end];
         self.at = end;
         Ok(out)
@@ -158,14 +178,18 @@ impl<'a> Reader<'a> {
 }
 
 fn parse_binary(data: &[u8]) -> Result<Snapshot, String> {
-    let mut r = Reader { data, at: MAGIC.len() };
+    let mut r = Reader {
+        data,
+        at: MAGIC.len(),
+    };
     let format = r.u32()?;
     if format != FORMAT_VERSION {
         return Err(format!("unknown snapshot format {format}"));
     }
     let state_version = r.u32()?;
     let name_len = r.u32()? as usize;
-    let state_type = String::from_utf8(r.take(name_len)?.to_vec()).map_err(|_| "state type is not UTF-8".to_owned())?;
+    let state_type = String::from_utf8(r.take(name_len)?.to_vec())
+        .map_err(|_| "state type is not UTF-8".to_owned())?;
     let len = usize::try_from(r.u64()?).map_err(|_| "state too large".to_owned())?;
     let bytes = r.take(len)?.to_vec();
     let body_end = r.at;
@@ -173,7 +197,10 @@ fn parse_binary(data: &[u8]) -> Result<Snapshot, String> {
         return Err("checksum mismatch: the file is corrupted".to_owned());
     }
     if r.at != data.len() {
-        return Err(format!("{} unexpected bytes after the snapshot", data.len() - r.at));
+        return Err(format!(
+            "{} unexpected bytes after the snapshot",
+            data.len() - r.at
+        ));
     }
     Ok(Snapshot {
         state_type,
@@ -184,8 +211,14 @@ fn parse_binary(data: &[u8]) -> Result<Snapshot, String> {
 
 /// Writes `data` to `path` so that a reader sees the old file or the new one, never a mix.
 pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> Result<(), Error> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let result = (|| {
         let mut file = std::fs::File::create(&tmp)?;
@@ -208,7 +241,12 @@ mod tests {
     use super::*;
 
     fn sample() -> Snapshot {
-        Snapshot::from_json("game::State", 3, &serde_json::json!({"x": 1.5, "name": "hero", "items": [1, 2]})).unwrap()
+        Snapshot::from_json(
+            "game::State",
+            3,
+            &serde_json::json!({"x": 1.5, "name": "hero", "items": [1, 2]}),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -226,7 +264,10 @@ mod tests {
         let bytes = sample().to_bytes(Format::Binary).unwrap();
         let path = Path::new("s.bin");
         for len in 0..bytes.len() {
-            assert!(Snapshot::from_bytes(path, &bytes[..len]).is_err(), "accepted {len} bytes");
+            assert!(
+                Snapshot::from_bytes(path, &bytes[..len]).is_err(),
+                "accepted {len} bytes"
+            );
         }
         for i in MAGIC.len()..bytes.len() {
             let mut bad = bytes.clone();
@@ -239,7 +280,10 @@ mod tests {
     #[test]
     fn json_snapshot_is_pretty_and_names_its_state() {
         let text = String::from_utf8(sample().to_bytes(Format::Json).unwrap()).unwrap();
-        assert!(text.contains("\n  \"state_type\": \"game::State\""), "{text}");
+        assert!(
+            text.contains("\n  \"state_type\": \"game::State\""),
+            "{text}"
+        );
         assert!(text.contains("\"name\": \"hero\""), "{text}");
     }
 
@@ -252,7 +296,12 @@ mod tests {
         // A directory where the temp file would go makes the write fail.
         let blocker = dir.path().join(format!(".s.tmp-{}", std::process::id()));
         std::fs::create_dir(&blocker).unwrap();
-        assert!(Snapshot::from_json("x", 0, &serde_json::json!(1)).unwrap().write(&path, Format::Binary).is_err());
+        assert!(
+            Snapshot::from_json("x", 0, &serde_json::json!(1))
+                .unwrap()
+                .write(&path, Format::Binary)
+                .is_err()
+        );
         assert_eq!(std::fs::read(&path).unwrap(), before);
     }
 }

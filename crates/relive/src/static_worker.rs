@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use relive_worker::{Exports, OldState};
 
+use crate::Func;
 use crate::error::Error;
 use crate::event::Event;
 use crate::snapshot::{Format, Snapshot};
-use crate::Func;
 
 /// The same API as [`crate::Worker`], for a worker crate linked statically.
 ///
@@ -46,7 +46,9 @@ impl<W: Exports> StaticWorker<W> {
             .iter()
             .position(|(n, _)| *n == name)
             .map(Func)
-            .ok_or_else(|| Error::NoSuchFunction { name: name.to_owned() })
+            .ok_or_else(|| Error::NoSuchFunction {
+                name: name.to_owned(),
+            })
     }
 
     /// Calls an exported function.
@@ -57,8 +59,16 @@ impl<W: Exports> StaticWorker<W> {
                 function(ctx, &mut self.state);
                 Ok(())
             }
-            None => Err(Error::NoSuchFunction { name: format!("#{}", f.0) }),
+            None => Err(Error::NoSuchFunction {
+                name: format!("#{}", f.0),
+            }),
         }
+    }
+
+    /// Always `false`: a static worker never changes.
+    #[inline(always)]
+    pub fn is_new_build_ready(&self) -> bool {
+        false
     }
 
     /// Does nothing: a static worker never changes. Always `Ok(false)`.
@@ -87,8 +97,12 @@ impl<W: Exports> StaticWorker<W> {
 
     /// Replaces the state with one decoded from `snapshot`; on failure the state is unchanged.
     pub fn restore(&mut self, snapshot: &Snapshot) -> Result<(), Error> {
-        self.state = W::restore(OldState::new(&snapshot.bytes, snapshot.state_version))
-            .map_err(|e| Error::BadValue { message: e.to_string() })?;
+        self.state =
+            W::restore(OldState::new(&snapshot.bytes, snapshot.state_version)).map_err(|e| {
+                Error::BadValue {
+                    message: e.to_string(),
+                }
+            })?;
         Ok(())
     }
 
@@ -116,7 +130,8 @@ impl<W: Exports> StaticWorker<W> {
 
     /// Replaces the state with `value`; a value that does not fit is refused.
     pub fn set_state_json(&mut self, value: &serde_json::Value) -> Result<(), Error> {
-        let snapshot = Snapshot::from_json(std::any::type_name::<W::State>(), W::STATE_VERSION, value)?;
+        let snapshot =
+            Snapshot::from_json(std::any::type_name::<W::State>(), W::STATE_VERSION, value)?;
         self.restore(&snapshot)
     }
 

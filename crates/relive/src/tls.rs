@@ -15,7 +15,11 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 /// Marker in the path of every versioned copy relive loads (see [`crate::copies`]).
 pub(crate) const COPY_DIR_MARKER: &str = "/.relive/";
 
-type AtexitFn = unsafe extern "C" fn(dtor: unsafe extern "C" fn(*mut c_void), obj: *mut c_void, dso: *mut c_void) -> c_int;
+type AtexitFn = unsafe extern "C" fn(
+    dtor: unsafe extern "C" fn(*mut c_void),
+    obj: *mut c_void,
+    dso: *mut c_void,
+) -> c_int;
 
 static REAL: AtomicPtr<c_void> = AtomicPtr::new(std::ptr::null_mut());
 

@@ -38,7 +38,10 @@ pub(crate) enum Command {
     /// The library file changed at this instant.
     Changed(Instant),
     /// The frame thread swapped to `current` and closed `closed`.
-    Swapped { current: PathBuf, closed: (u64, PathBuf) },
+    Swapped {
+        current: PathBuf,
+        closed: (u64, PathBuf),
+    },
     /// A prepared library was refused; its copy can go.
     Discard(PathBuf),
     Stop,
@@ -76,7 +79,9 @@ impl Loader {
             let Ok(event) = res else { return };
             let relevant = matches!(
                 event.kind,
-                EventKind::Create(_) | EventKind::Modify(_) | EventKind::Access(notify::event::AccessKind::Close(_))
+                EventKind::Create(_)
+                    | EventKind::Modify(_)
+                    | EventKind::Access(notify::event::AccessKind::Close(_))
             ) && event.paths.iter().any(|p| p == &file);
             if relevant {
                 let _ = events.send(Command::Changed(Instant::now()));
@@ -248,7 +253,9 @@ impl LoaderThread {
                 match crate::maps::is_mapped(&path) {
                     Ok(false) => self.bus.emit(Event::Unloaded { version }),
                     Ok(true) => self.bus.emit(Event::StaleMapping { version, path }),
-                    Err(e) => log::warn!("cannot read /proc/self/maps to check version {version} left: {e}"),
+                    Err(e) => log::warn!(
+                        "cannot read /proc/self/maps to check version {version} left: {e}"
+                    ),
                 }
             }
             Command::Discard(path) => self.copies.discard(&path),
@@ -266,7 +273,10 @@ impl LoaderThread {
             return Ok(());
         }
         if let Err(reason) = crate::elf::check(&self.source) {
-            return Err(format!("{} is not a loadable library: {reason}", self.source.display()));
+            return Err(format!(
+                "{} is not a loadable library: {reason}",
+                self.source.display()
+            ));
         }
         self.last_seen = Some(id);
         let version = self.next_version;
@@ -280,6 +290,11 @@ impl LoaderThread {
         };
         match Library::open::<C>(&copy) {
             Ok(lib) => {
+                // Fault the new image in here rather than on the frame thread during the swap.
+                // SAFETY: `lib` keeps the library loaded for the whole call.
+                if let Err(e) = unsafe { crate::maps::prefault(lib.path()) } {
+                    log::debug!("cannot prefault {}: {e}", lib.path().display());
+                }
                 let prepared = Prepared {
                     lib,
                     version,
@@ -303,7 +318,10 @@ impl LoaderThread {
         self.last_seen = file_id(&self.source);
         let version = self.next_version;
         self.next_version += 1;
-        self.fail_version(version, format!("{reason}; the previous version keeps running"));
+        self.fail_version(
+            version,
+            format!("{reason}; the previous version keeps running"),
+        );
     }
 
     fn fail_version(&self, version: u64, reason: String) {

@@ -44,19 +44,32 @@ fn setup(test: &str) -> Setup {
 
 /// Rewrites the file in place (same inode), as `cp` or a careless tool would.
 fn write_in_place(path: &Path, bytes: &[u8]) {
-    let mut f = std::fs::OpenOptions::new().write(true).truncate(true).open(path).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(path)
+        .unwrap();
     f.write_all(bytes).unwrap();
     f.sync_all().unwrap();
 }
 
 fn expect_refusal(s: &mut Setup, contains: &str) {
     let reason = wait_for(&s.events, "reload failed", |e| match e {
-        Event::ReloadFailed { reason, running: 1, .. } => Some(reason.clone()),
+        Event::ReloadFailed {
+            reason, running: 1, ..
+        } => Some(reason.clone()),
         _ => None,
     });
-    assert!(reason.contains(contains), "reason `{reason}` lacks `{contains}`");
+    assert!(
+        reason.contains(contains),
+        "reason `{reason}` lacks `{contains}`"
+    );
     s.worker.update(&mut s.host).unwrap();
-    assert!(s.host.last().starts_with("v1 "), "old version not running: {}", s.host.last());
+    assert!(
+        s.host.last().starts_with("v1 "),
+        "old version not running: {}",
+        s.host.last()
+    );
 }
 
 fn expect_v2_after_fix(s: &mut Setup) {
@@ -81,7 +94,9 @@ fn truncated_library_is_refused_and_the_old_version_keeps_running() {
 #[test]
 fn random_bytes_are_refused_as_not_elf() {
     let mut s = setup("random");
-    let noise: Vec<u8> = (0..100_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let noise: Vec<u8> = (0..100_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     write_in_place(&s.fx.lib(), &noise);
     expect_refusal(&mut s, "not an ELF file");
     expect_v2_after_fix(&mut s);
@@ -101,7 +116,11 @@ fn library_without_the_exports_is_refused() {
 fn slowly_written_library_is_loaded_once_complete_and_never_refused() {
     let mut s = setup("slow");
     let lib = s.fx.lib();
-    let mut f = std::fs::OpenOptions::new().write(true).truncate(true).open(&lib).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&lib)
+        .unwrap();
     for chunk in s.v2.chunks(256 * 1024) {
         f.write_all(chunk).unwrap();
         f.flush().unwrap();
@@ -113,7 +132,10 @@ fn slowly_written_library_is_loaded_once_complete_and_never_refused() {
     s.worker.update(&mut s.host).unwrap();
     assert!(s.host.last().starts_with("v2 "), "{}", s.host.last());
     while let Ok(e) = s.events.try_recv() {
-        assert!(!matches!(e, Event::ReloadFailed { .. }), "refused while being written: {e:?}");
+        assert!(
+            !matches!(e, Event::ReloadFailed { .. }),
+            "refused while being written: {e:?}"
+        );
     }
 }
 
@@ -126,7 +148,10 @@ fn worker_built_against_an_edited_interface_is_refused_with_restart_advice() {
     let mut host = Host::default();
     worker.update(&mut host).unwrap();
 
-    fx.edit_base("    fn input(&self) -> i64;", "    fn input(&self) -> i64;\n    fn extra(&self) -> u8 { 0 }");
+    fx.edit_base(
+        "    fn input(&self) -> i64;",
+        "    fn input(&self) -> i64;\n    fn extra(&self) -> u8 { 0 }",
+    );
     fx.edit("let tag = \"v1\";", "let tag = \"v2\";");
     fx.build().unwrap();
     let reason = wait_for(&events, "reload failed", |e| match e {
@@ -140,7 +165,9 @@ fn worker_built_against_an_edited_interface_is_refused_with_restart_advice() {
 
     // Loading it fresh gives the typed error.
     match Worker::<dyn Context>::open(fx.lib()) {
-        Err(Error::FingerprintMismatch { part, .. }) => assert_eq!(part, FingerprintPart::Interface),
+        Err(Error::FingerprintMismatch { part, .. }) => {
+            assert_eq!(part, FingerprintPart::Interface)
+        }
         Err(other) => panic!("expected a fingerprint mismatch, got {other}"),
         Ok(_) => panic!("a worker built against another interface was loaded"),
     }
@@ -148,11 +175,16 @@ fn worker_built_against_an_edited_interface_is_refused_with_restart_advice() {
 
 #[test]
 fn worker_built_with_other_codegen_flags_is_refused() {
-    let fx = Fixture::copy("plain", "flags").with_flags(fixture_target().with_file_name("fixtures-flags"), "-Cforce-frame-pointers=yes");
+    let fx = Fixture::copy("plain", "flags").with_flags(
+        fixture_target().with_file_name("fixtures-flags"),
+        "-Cforce-frame-pointers=yes",
+    );
     fx.build().unwrap();
     match Worker::<dyn Context>::open(fx.lib()) {
         Err(err @ Error::FingerprintMismatch { .. }) => {
-            let Error::FingerprintMismatch { part, worker, .. } = &err else { unreachable!() };
+            let Error::FingerprintMismatch { part, worker, .. } = &err else {
+                unreachable!()
+            };
             assert_eq!(*part, FingerprintPart::Flags);
             assert!(worker.contains("force-frame-pointers"), "{worker}");
             assert!(err.to_string().contains("same RUSTFLAGS"), "{err}");

@@ -1,6 +1,8 @@
 //! relive's integration tests: real fixture crates built with cargo, loaded, edited, rebuilt and
 //! reloaded by a real `relive::Worker` in this process.
 
+#![cfg(not(feature = "static"))]
+#![allow(clippy::unwrap_used)]
 mod bad_library;
 mod panics;
 mod reload;

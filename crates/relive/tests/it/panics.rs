@@ -13,7 +13,11 @@ fn panicked(err: &Error) -> (&str, &str, &str) {
             message,
             location,
             ..
-        } => (function.as_str(), message.as_str(), location.as_deref().unwrap_or("")),
+        } => (
+            function.as_str(),
+            message.as_str(),
+            location.as_deref().unwrap_or(""),
+        ),
         other => panic!("expected a panic error, got {other}"),
     }
 }
@@ -54,7 +58,10 @@ fn panic_in_update_is_an_error_until_the_fixed_build_arrives() {
     let mut host = Host::default();
     worker.update(&mut host).unwrap();
 
-    fx.edit("state.counter += STEP;", "state.counter += STEP; if state.counter > 1 { panic!(\"bad frame\") }");
+    fx.edit(
+        "state.counter += STEP;",
+        "state.counter += STEP; if state.counter > 1 { panic!(\"bad frame\") }",
+    );
     fx.build().unwrap();
     assert!(worker.wait_and_reload(BUILD_WAIT).unwrap());
     for _ in 0..3 {
@@ -74,7 +81,9 @@ fn panic_in_create_fails_the_first_load_with_the_message() {
     let fx = Fixture::copy("plain", "panic_create");
     fx.knob("PANIC_IN_CREATE");
     fx.build().unwrap();
-    let err = Worker::<dyn Context>::open(fx.lib()).err().expect("a panicking create must fail");
+    let err = Worker::<dyn Context>::open(fx.lib())
+        .err()
+        .expect("a panicking create must fail");
     let (function, message, _) = panicked(&err);
     assert_eq!((function, message), ("create", "panic in create"));
 }
@@ -128,7 +137,10 @@ fn panic_in_the_old_state_drop_is_reported_and_the_swap_completes() {
     let mut host = Host::default();
     worker.update(&mut host).unwrap();
 
-    fx.edit("const PANIC_IN_DROP: bool = true;", "const PANIC_IN_DROP: bool = false;");
+    fx.edit(
+        "const PANIC_IN_DROP: bool = true;",
+        "const PANIC_IN_DROP: bool = false;",
+    );
     fx.edit("let tag = \"v1\";", "let tag = \"v2\";");
     fx.build().unwrap();
     assert!(worker.wait_and_reload(BUILD_WAIT).unwrap());

@@ -25,7 +25,10 @@ fn edited_worker_runs_new_code_with_the_state_carried_and_the_old_image_unmapped
     fx.edit("const STEP: u64 = 1;", "const STEP: u64 = 10;");
     fx.edit("let tag = \"v1\";", "let tag = \"v2\";");
     fx.build().unwrap();
-    assert!(worker.wait_and_reload(BUILD_WAIT).unwrap(), "no new build seen");
+    assert!(
+        worker.wait_and_reload(BUILD_WAIT).unwrap(),
+        "no new build seen"
+    );
 
     host.input = 4;
     worker.update(&mut host).unwrap();
@@ -38,17 +41,26 @@ fn edited_worker_runs_new_code_with_the_state_carried_and_the_old_image_unmapped
     assert_eq!(host.last(), "v2 counter=23 label=label9 inputs=5");
 
     let timings = wait_for(&events, "reloaded", |e| match e {
-        Event::Reloaded { version: 2, timings, .. } => Some(*timings),
+        Event::Reloaded {
+            version: 2,
+            timings,
+            ..
+        } => Some(*timings),
         _ => None,
     });
     assert!(timings.pause <= timings.detect_to_swap);
-    wait_for(&events, "unloaded", |e| matches!(e, Event::Unloaded { version: 1 }).then_some(()));
+    wait_for(&events, "unloaded", |e| {
+        matches!(e, Event::Unloaded { version: 1 }).then_some(())
+    });
     assert!(!is_mapped(&old_copy), "version 1 is still mapped");
 }
 
 #[test]
 fn thread_local_worker_is_unmapped_after_reload() {
-    assert!(relive::interposer_active(), "the test host does not interpose __cxa_thread_atexit_impl");
+    assert!(
+        relive::interposer_active(),
+        "the test host does not interpose __cxa_thread_atexit_impl"
+    );
     let fx = Fixture::new("tls", "unmap");
     let mut worker = Worker::<dyn Context>::open(fx.lib()).unwrap();
     let events = worker.subscribe();
@@ -69,7 +81,11 @@ fn thread_local_worker_is_unmapped_after_reload() {
         Event::StaleMapping { version: 1, path } => Some(Err(path.clone())),
         _ => None,
     });
-    assert_eq!(outcome, Ok(()), "the thread-local destructor pinned version 1");
+    assert_eq!(
+        outcome,
+        Ok(()),
+        "the thread-local destructor pinned version 1"
+    );
     assert!(!is_mapped(&old_copy));
 }
 
@@ -83,12 +99,17 @@ fn boxed_trait_object_and_closure_are_rebuilt_by_the_new_code() {
     worker.update(&mut host).unwrap();
     assert_eq!(host.last(), "square1 scaled=4");
 
-    fx.edit("format!(\"square{}\", self.0)", "format!(\"SQUARE{}\", self.0 * 100)");
+    fx.edit(
+        "format!(\"square{}\", self.0)",
+        "format!(\"SQUARE{}\", self.0 * 100)",
+    );
     fx.edit("Box::new(|x| x * 2)", "Box::new(|x| x * 3)");
     fx.build().unwrap();
     assert!(worker.wait_and_reload(BUILD_WAIT).unwrap());
     worker.update(&mut host).unwrap();
     // Made by the new code from the carried `size`: no vtable of version 1 is used.
     assert_eq!(host.last(), "SQUARE300 scaled=9");
-    wait_for(&events, "unloaded", |e| matches!(e, Event::Unloaded { version: 1 }).then_some(()));
+    wait_for(&events, "unloaded", |e| {
+        matches!(e, Event::Unloaded { version: 1 }).then_some(())
+    });
 }

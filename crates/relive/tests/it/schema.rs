@@ -9,10 +9,16 @@ use crate::support::{BUILD_WAIT, Fixture, Host, wait_for};
 
 /// Runs version 1 for three frames (counter=3, label=label7), applies `edit`, reloads, runs one
 /// frame and returns the worker, its host and its events.
-fn run_then_reload(test: &str, edit: impl FnOnce(&Fixture)) -> (Fixture, Worker<dyn Context>, Host, Result<bool, Error>) {
+fn run_then_reload(
+    test: &str,
+    edit: impl FnOnce(&Fixture),
+) -> (Fixture, Worker<dyn Context>, Host, Result<bool, Error>) {
     let fx = Fixture::new("plain", test);
     let mut worker = Worker::<dyn Context>::open(fx.lib()).unwrap();
-    let mut host = Host { input: 7, ..Host::default() };
+    let mut host = Host {
+        input: 7,
+        ..Host::default()
+    };
     let rename = worker.func("rename").unwrap();
     worker.call(rename, &mut host).unwrap();
     for _ in 0..3 {
@@ -30,7 +36,10 @@ fn state_survives_adding_a_field() {
     let (_fx, mut worker, mut host, reloaded) = run_then_reload("add_field", |fx| {
         fx.edit("// EDIT: fields", "pub lives: u32,");
         fx.edit("// EDIT: defaults", "lives: 3,");
-        fx.edit("let tag = \"v1\";", "let tag = format!(\"lives{}\", state.lives);");
+        fx.edit(
+            "let tag = \"v1\";",
+            "let tag = format!(\"lives{}\", state.lives);",
+        );
     });
     assert!(reloaded.unwrap());
     worker.update(&mut host).unwrap();
@@ -42,8 +51,14 @@ fn state_survives_removing_a_field() {
     let (_fx, mut worker, mut host, reloaded) = run_then_reload("remove_field", |fx| {
         fx.edit("    pub label: String,\n", "");
         fx.edit("            label: String::new(),\n", "");
-        fx.edit("state.label = format!(\"label{}\", ctx.input());", "let _ = (ctx, state);");
-        fx.edit("\"{tag} counter={} label={} inputs={}\",", "\"{tag} counter={} inputs={}\",");
+        fx.edit(
+            "state.label = format!(\"label{}\", ctx.input());",
+            "let _ = (ctx, state);",
+        );
+        fx.edit(
+            "\"{tag} counter={} label={} inputs={}\",",
+            "\"{tag} counter={} inputs={}\",",
+        );
         fx.edit("        state.label,\n", "");
         fx.edit("let tag = \"v1\";", "let tag = \"nolabel\";");
     });
@@ -58,7 +73,10 @@ fn state_survives_removing_a_field() {
 #[test]
 fn state_survives_renaming_a_field_with_an_alias() {
     let (_fx, mut worker, mut host, reloaded) = run_then_reload("rename_field", |fx| {
-        fx.edit("    pub label: String,", "    #[serde(alias = \"label\")]\n    pub title: String,");
+        fx.edit(
+            "    pub label: String,",
+            "    #[serde(alias = \"label\")]\n    pub title: String,",
+        );
         fx.edit("label: String::new(),", "title: String::new(),");
         fx.edit_all("state.label", "state.title");
         fx.edit("let tag = \"v1\";", "let tag = \"renamed\";");
@@ -104,7 +122,10 @@ fn unreadable_state_keeps_the_old_version_running_then_a_fixed_build_carries_it(
     let (fx, mut worker, mut host, reloaded) = run_then_reload("incompatible", |fx| {
         fx.edit("    pub label: String,", "    pub label: u32,");
         fx.edit("label: String::new(),", "label: 0,");
-        fx.edit("state.label = format!(\"label{}\", ctx.input());", "state.label = ctx.input() as u32;");
+        fx.edit(
+            "state.label = format!(\"label{}\", ctx.input());",
+            "state.label = ctx.input() as u32;",
+        );
         fx.edit("let tag = \"v1\";", "let tag = \"v2\";");
     });
     let events = worker.subscribe();
@@ -124,11 +145,16 @@ fn unreadable_state_keeps_the_old_version_running_then_a_fixed_build_carries_it(
     // Going back to a compatible type, with new behaviour: the state is all there.
     fx.edit("    pub label: u32,", "    pub label: String,");
     fx.edit("label: 0,", "label: String::new(),");
-    fx.edit("state.label = ctx.input() as u32;", "state.label = format!(\"label{}\", ctx.input());");
+    fx.edit(
+        "state.label = ctx.input() as u32;",
+        "state.label = format!(\"label{}\", ctx.input());",
+    );
     fx.edit("let tag = \"v2\";", "let tag = \"v3\";");
     fx.build().unwrap();
     assert!(worker.wait_and_reload(BUILD_WAIT).unwrap());
     worker.update(&mut host).unwrap();
     assert_eq!(host.last(), "v3 counter=5 label=label7 inputs=5");
-    wait_for(&events, "reloaded", |e| matches!(e, Event::Reloaded { version: 3, .. }).then_some(()));
+    wait_for(&events, "reloaded", |e| {
+        matches!(e, Event::Reloaded { version: 3, .. }).then_some(())
+    });
 }

@@ -32,7 +32,10 @@ impl Host {
 }
 
 pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 pub fn fixtures() -> PathBuf {
@@ -57,13 +60,17 @@ impl Fixture {
     /// Copies `fixtures/<template>` as a crate named `<template>_<test>` and builds it.
     pub fn new(template: &str, test: &str) -> Fixture {
         let fx = Fixture::copy(template, test);
-        fx.build().unwrap_or_else(|e| panic!("fixture {template} does not build:\n{e}"));
+        fx.build()
+            .unwrap_or_else(|e| panic!("fixture {template} does not build:\n{e}"));
         fx
     }
 
     /// Copies without building.
     pub fn copy(template: &str, test: &str) -> Fixture {
-        let tmp = tempfile::Builder::new().prefix("relive-it-").tempdir().unwrap();
+        let tmp = tempfile::Builder::new()
+            .prefix("relive-it-")
+            .tempdir()
+            .unwrap();
         let name = format!("{template}_{test}");
         let dir = tmp.path().join(&name);
         std::fs::create_dir_all(dir.join("src")).unwrap();
@@ -75,10 +82,20 @@ impl Fixture {
         let manifest = std::fs::read_to_string(src.join("Cargo.toml")).unwrap();
         let fixtures_dir = fixtures();
         let manifest = manifest
-            .replace(&format!("name = \"{template}\""), &format!("name = \"{name}\""))
-            .replace("path = \"../../", &format!("path = \"{}/", repo().display()))
-            .replace("path = \"../", &format!("path = \"{}/", fixtures_dir.display()));
-        let manifest = format!("{manifest}\n[workspace]\n\n[profile.dev]\ndebug = \"line-tables-only\"\n");
+            .replace(
+                &format!("name = \"{template}\""),
+                &format!("name = \"{name}\""),
+            )
+            .replace(
+                "path = \"../../",
+                &format!("path = \"{}/", repo().display()),
+            )
+            .replace(
+                "path = \"../",
+                &format!("path = \"{}/", fixtures_dir.display()),
+            );
+        let manifest =
+            format!("{manifest}\n[workspace]\n\n[profile.dev]\ndebug = \"line-tables-only\"\n");
         std::fs::write(dir.join("Cargo.toml"), manifest).unwrap();
         std::fs::copy(fixtures_dir.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
         Fixture {
@@ -99,12 +116,16 @@ impl Fixture {
         std::fs::copy(src.join("src/lib.rs"), base.join("src/lib.rs")).unwrap();
         let manifest = std::fs::read_to_string(src.join("Cargo.toml"))
             .unwrap()
-            .replace("path = \"../../", &format!("path = \"{}/", repo().display()));
+            .replace(
+                "path = \"../../",
+                &format!("path = \"{}/", repo().display()),
+            );
         std::fs::write(base.join("Cargo.toml"), manifest).unwrap();
         let manifest_path = self.dir.join("Cargo.toml");
-        let manifest = std::fs::read_to_string(&manifest_path)
-            .unwrap()
-            .replace(&fixtures().join("base").display().to_string(), &base.display().to_string());
+        let manifest = std::fs::read_to_string(&manifest_path).unwrap().replace(
+            &fixtures().join("base").display().to_string(),
+            &base.display().to_string(),
+        );
         std::fs::write(manifest_path, manifest).unwrap();
         self
     }
@@ -126,7 +147,9 @@ impl Fixture {
 
     /// The library cargo writes (and relive watches).
     pub fn lib(&self) -> PathBuf {
-        self.target.join("debug").join(format!("lib{}.so", self.name))
+        self.target
+            .join("debug")
+            .join(format!("lib{}.so", self.name))
     }
 
     /// Replaces `from` (which must be there) with `to` in `src/lib.rs`.
@@ -147,7 +170,10 @@ impl Fixture {
 
     /// Sets one of the fixture's `const NAME: bool = false; // EDIT` knobs to true.
     pub fn knob(&self, name: &str) {
-        self.edit(&format!("const {name}: bool = false;"), &format!("const {name}: bool = true;"));
+        self.edit(
+            &format!("const {name}: bool = false;"),
+            &format!("const {name}: bool = true;"),
+        );
     }
 
     /// `cargo build` of the copy; the compiler's output on failure.
@@ -175,7 +201,11 @@ impl Fixture {
 }
 
 /// Waits for the first event that `pick` accepts, failing the test after 60 s.
-pub fn wait_for<T>(events: &Receiver<Event>, what: &str, mut pick: impl FnMut(&Event) -> Option<T>) -> T {
+pub fn wait_for<T>(
+    events: &Receiver<Event>,
+    what: &str,
+    mut pick: impl FnMut(&Event) -> Option<T>,
+) -> T {
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut seen = Vec::new();
     loop {

@@ -1,0 +1,120 @@
+//! Reload pause and per-frame check cost, each against a baseline measured in the same run.
+//!
+//! `cargo bench -p relive --bench reload`. The host is built with the bench profile; the worker
+//! is a debug build of `fixtures/plain` (what a developer reloads), with a state of about 1 KB.
+
+#![allow(clippy::unwrap_used)]
+
+#[allow(dead_code)]
+#[path = "../tests/it/support.rs"]
+mod support;
+
+use std::hint::black_box;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use fixture_base::Context;
+use relive::{Event, Worker};
+use support::{BUILD_WAIT, Fixture, Host};
+
+const RELOADS: usize = 60;
+
+fn replace(path: &Path, bytes: &[u8]) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+fn percentiles(mut v: Vec<Duration>) -> (Duration, Duration, Duration) {
+    v.sort();
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    (at(0.1), at(0.5), at(0.9))
+}
+
+fn fmt((p10, p50, p90): (Duration, Duration, Duration)) -> String {
+    format!("{p50:>10.2?}  (p10 {p10:.2?}, p90 {p90:.2?})")
+}
+
+fn main() {
+    let fx = Fixture::new("plain", "bench");
+    let lib = fx.lib();
+    let v1 = std::fs::read(&lib).unwrap();
+    fx.edit("let tag = \"v1\";", "let tag = \"v2\";");
+    fx.build().unwrap();
+    let v2 = std::fs::read(&lib).unwrap();
+    replace(&lib, &v1);
+
+    let mut worker = Worker::<dyn Context>::open(&lib).unwrap();
+    let events = worker.subscribe();
+    let mut host = Host::default();
+    for i in 0..120 {
+        host.input = i * 10_000_000_019;
+        worker.update(&mut host).unwrap();
+    }
+    let state_bytes = worker.snapshot().unwrap().bytes.len();
+
+    // Per-frame "new build?" check, against the mtime poll a hand-made reloader does.
+    let n = 20_000_000u32;
+    let t = Instant::now();
+    for _ in 0..n {
+        black_box(black_box(&worker).is_new_build_ready());
+    }
+    let check_ns = t.elapsed().as_nanos() as f64 / f64::from(n);
+    let m = 200_000u32;
+    let t = Instant::now();
+    for _ in 0..m {
+        black_box(std::fs::metadata(black_box(&lib)).and_then(|md| md.modified()).ok());
+    }
+    let mtime_ns = t.elapsed().as_nanos() as f64 / f64::from(m);
+
+    // Reload pause on the calling thread, over RELOADS swaps.
+    let mut pauses = Vec::new();
+    let mut saves = Vec::new();
+    let mut loads = Vec::new();
+    let mut unloads = Vec::new();
+    let mut detect = Vec::new();
+    for i in 0..RELOADS {
+        replace(&lib, if i % 2 == 0 { &v2 } else { &v1 });
+        assert!(worker.wait_and_reload(BUILD_WAIT).unwrap());
+        worker.update(&mut host).unwrap();
+    }
+    while let Ok(e) = events.recv_timeout(Duration::from_secs(2)) {
+        if let Event::Reloaded { timings, .. } = e {
+            pauses.push(timings.pause);
+            saves.push(timings.save);
+            loads.push(timings.load);
+            unloads.push(timings.unload);
+            detect.push(timings.detect_to_swap);
+        }
+    }
+
+    // Baseline: what a reloader that loads on the frame thread pays (copy to a fresh path,
+    // dlopen, one symbol, dlclose), with no state at all.
+    let dir = tempfile::tempdir().unwrap();
+    let mut sync = Vec::new();
+    for i in 0..RELOADS {
+        let t = Instant::now();
+        let copy = dir.path().join(format!("v{i}.so"));
+        std::fs::copy(&lib, &copy).unwrap();
+        // SAFETY: the copy is a relive fixture worker; loading it runs no user code.
+        let handle = unsafe { libloading::Library::new(&copy) }.unwrap();
+        // SAFETY: only the symbol's presence is checked; it is not called.
+        let symbol = unsafe { handle.get::<unsafe extern "C" fn()>(b"relive_worker_exports_v1\0") };
+        assert!(symbol.is_ok());
+        drop(symbol);
+        handle.close().unwrap();
+        sync.push(t.elapsed());
+    }
+
+    let pause = percentiles(pauses.clone());
+    let sync_p = percentiles(sync);
+    println!("relive reload bench ({RELOADS} reloads, debug worker {:.1} MB, state {state_bytes} bytes)", v1.len() as f64 / 1e6);
+    println!("  per-frame check (is_new_build_ready)   {check_ns:>8.2}ns");
+    println!("  baseline: fs::metadata().modified()    {mtime_ns:>8.0}ns   ratio {:.5}", check_ns / mtime_ns);
+    println!("  reload pause (save+load+drop+dlclose)  {}", fmt(pause));
+    println!("    save                                 {}", fmt(percentiles(saves)));
+    println!("    load                                 {}", fmt(percentiles(loads)));
+    println!("    drop + dlclose                       {}", fmt(percentiles(unloads)));
+    println!("  detect -> swap (includes wait for frame) {}", fmt(percentiles(detect)));
+    println!("  baseline: copy+dlopen+dlsym+dlclose    {}   ratio {:.3}", fmt(sync_p), pause.1.as_secs_f64() / sync_p.1.as_secs_f64());
+}
