@@ -8,20 +8,17 @@
 //!
 //! # Usage
 //!
-//! The interface crate (called `base` here) declares the context trait the host implements:
+//! The interface crate (called `base`) declares the context trait the host implements, and the
+//! worker crate holds the state and the logic. Here both sit in one file:
 //!
-//! ```ignore
+//! ```
+//! // In the interface crate:
 //! pub trait Context {
 //!     fn print(&mut self, line: &str);
 //! }
 //! relive_worker::interface!(dyn Context);
-//! ```
 //!
-//! The worker crate holds the state and the logic:
-//!
-//! ```ignore
-//! use base::Context;
-//!
+//! // In the worker crate:
 //! #[derive(Default, serde::Serialize, serde::Deserialize)]
 //! #[serde(default)] // a field added later starts from `State::default()`
 //! pub struct State {
@@ -33,11 +30,31 @@
 //!     ctx.print(&format!("frame {}", state.frame));
 //! }
 //!
+//! fn draw(ctx: &mut dyn Context, state: &mut State) {
+//!     ctx.print(&"#".repeat(state.frame as usize));
+//! }
+//!
 //! relive_worker::export! {
 //!     state: State,
 //!     context: dyn Context,
 //!     update: update,
+//!     functions: [draw],
 //! }
+//!
+//! # fn main() {
+//! // The static (ship) mode calls the same functions directly:
+//! use relive_worker::Exports;
+//! struct Out(Vec<String>);
+//! impl Context for Out {
+//!     fn print(&mut self, line: &str) { self.0.push(line.to_owned()) }
+//! }
+//! let (mut out, mut state) = (Out(Vec::new()), State::default());
+//! ReliveExports::update(&mut out, &mut state);
+//! let (name, draw) = ReliveExports::FUNCTIONS[1];
+//! draw(&mut out, &mut state);
+//! assert_eq!(name, "draw");
+//! assert_eq!(out.0, ["frame 1", "#"]);
+//! # }
 //! ```
 //!
 //! # Safety model

@@ -3,7 +3,7 @@
 
 /// Turns a state type and the worker's functions into the library's exports.
 ///
-/// ```ignore
+/// ```text
 /// relive_worker::export! {
 ///     state: State,                 // Serialize + Deserialize + Default
 ///     context: dyn base::Context,   // the interface crate's context, see `interface!`
@@ -109,7 +109,7 @@ macro_rules! export {
 
 /// Declares the context trait object of an interface crate and fingerprints the crate's sources.
 ///
-/// ```ignore
+/// ```text
 /// pub trait Context { fn print(&mut self, line: &str); }
 /// relive_worker::interface!(dyn Context);
 /// // or, for an interface spread over several files:

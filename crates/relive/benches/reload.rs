@@ -63,7 +63,11 @@ fn main() {
     let m = 200_000u32;
     let t = Instant::now();
     for _ in 0..m {
-        black_box(std::fs::metadata(black_box(&lib)).and_then(|md| md.modified()).ok());
+        black_box(
+            std::fs::metadata(black_box(&lib))
+                .and_then(|md| md.modified())
+                .ok(),
+        );
     }
     let mtime_ns = t.elapsed().as_nanos() as f64 / f64::from(m);
 
@@ -108,13 +112,35 @@ fn main() {
 
     let pause = percentiles(pauses.clone());
     let sync_p = percentiles(sync);
-    println!("relive reload bench ({RELOADS} reloads, debug worker {:.1} MB, state {state_bytes} bytes)", v1.len() as f64 / 1e6);
+    println!(
+        "relive reload bench ({RELOADS} reloads, debug worker {:.1} MB, state {state_bytes} bytes)",
+        v1.len() as f64 / 1e6
+    );
     println!("  per-frame check (is_new_build_ready)   {check_ns:>8.2}ns");
-    println!("  baseline: fs::metadata().modified()    {mtime_ns:>8.0}ns   ratio {:.5}", check_ns / mtime_ns);
+    println!(
+        "  baseline: fs::metadata().modified()    {mtime_ns:>8.0}ns   ratio {:.5}",
+        check_ns / mtime_ns
+    );
     println!("  reload pause (save+load+drop+dlclose)  {}", fmt(pause));
-    println!("    save                                 {}", fmt(percentiles(saves)));
-    println!("    load                                 {}", fmt(percentiles(loads)));
-    println!("    drop + dlclose                       {}", fmt(percentiles(unloads)));
-    println!("  detect -> swap (includes wait for frame) {}", fmt(percentiles(detect)));
-    println!("  baseline: copy+dlopen+dlsym+dlclose    {}   ratio {:.3}", fmt(sync_p), pause.1.as_secs_f64() / sync_p.1.as_secs_f64());
+    println!(
+        "    save                                 {}",
+        fmt(percentiles(saves))
+    );
+    println!(
+        "    load                                 {}",
+        fmt(percentiles(loads))
+    );
+    println!(
+        "    drop + dlclose                       {}",
+        fmt(percentiles(unloads))
+    );
+    println!(
+        "  detect -> swap (includes wait for frame) {}",
+        fmt(percentiles(detect))
+    );
+    println!(
+        "  baseline: copy+dlopen+dlsym+dlclose    {}   ratio {:.3}",
+        fmt(sync_p),
+        pause.1.as_secs_f64() / sync_p.1.as_secs_f64()
+    );
 }

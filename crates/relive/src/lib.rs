@@ -23,15 +23,28 @@
 //!
 //! In the host's code, [`worker!`] names the worker type for both modes:
 //!
-//! ```ignore
-//! relive::worker!(type Game = worker for dyn base::Context);
+//! ```no_run
+//! # pub trait Context { fn show(&mut self, line: &str); }
+//! # relive_worker::interface!(dyn Context);
+//! // `Context` is the interface crate's trait, `base::Context` in a real project.
+//! relive::worker!(type Game = worker for dyn Context);
+//!
+//! struct Terminal;
+//! impl Context for Terminal {
+//!     fn show(&mut self, line: &str) {
+//!         println!("{line}");
+//!     }
+//! }
 //!
 //! fn main() -> Result<(), relive::Error> {
 //!     let mut game = Game::new("worker")?;
-//!     let mut ctx = MyContext::default(); // implements base::Context
+//!     let events = game.subscribe();
 //!     loop {
-//!         if let Err(e) = game.update(&mut ctx) {
+//!         if let Err(e) = game.update(&mut Terminal) {
 //!             eprintln!("{e}"); // a panic in the worker: fix the code and save
+//!         }
+//!         while let Ok(event) = events.try_recv() {
+//!             eprintln!("{event:?}");
 //!         }
 //!     }
 //! }
@@ -43,8 +56,7 @@
 //!
 //! # Safety model
 //!
-//! The user writes no `unsafe`. One module ([`library`](crate) internals) touches the dynamic
-//! loader. A library is loaded only after its ELF headers are complete, from a fresh copy, and is
+//! The user writes no `unsafe`. One internal module touches the dynamic loader. A library is loaded only after its ELF headers are complete, from a fresh copy, and is
 //! used only after its fingerprint (compiler, target, codegen flags, panic strategy, relive version,
 //! context type, interface sources) equals the host's. The host never holds a pointer into a worker
 //! image after closing it: the state is an opaque pointer dropped by the library that created it,

@@ -36,8 +36,13 @@ pub(crate) unsafe fn prefault(path: &Path) -> std::io::Result<usize> {
         if !perms.starts_with('r') {
             continue;
         }
-        let Some((start, end)) = range.split_once('-') else { continue };
-        let (Ok(start), Ok(end)) = (usize::from_str_radix(start, 16), usize::from_str_radix(end, 16)) else {
+        let Some((start, end)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(start), Ok(end)) = (
+            usize::from_str_radix(start, 16),
+            usize::from_str_radix(end, 16),
+        ) else {
             continue;
         };
         let mut page = start;

@@ -22,7 +22,10 @@ impl Context for Host {
 }
 
 fn main() {
-    let frames: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(u64::MAX);
+    let frames: u64 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(u64::MAX);
     let mut hello = match Hello::new("hello_worker") {
         Ok(hello) => hello,
         Err(e) => {
@@ -31,13 +34,18 @@ fn main() {
         }
     };
     let events = hello.subscribe();
-    let mut host = Host { start: Instant::now() };
+    let mut host = Host {
+        start: Instant::now(),
+    };
     for _ in 0..frames {
         if let Err(e) = hello.update(&mut host) {
             eprintln!("error: {e}");
         }
         while let Ok(event) = events.try_recv() {
-            eprintln!("relive: {}", serde_json::to_string(&event).unwrap_or_default());
+            eprintln!(
+                "relive: {}",
+                serde_json::to_string(&event).unwrap_or_default()
+            );
         }
         std::thread::sleep(Duration::from_millis(250));
     }

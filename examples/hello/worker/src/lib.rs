@@ -13,7 +13,11 @@ pub struct State {
 
 fn update(ctx: &mut dyn Context, state: &mut State) {
     state.frames += 1;
-    ctx.show(&format!("hello from the worker: frame {} at {:.1}s", state.frames, ctx.time()));
+    ctx.show(&format!(
+        "hello from the worker: frame {} at {:.1}s",
+        state.frames,
+        ctx.time()
+    ));
 }
 
 relive_worker::export! {
