@@ -91,6 +91,22 @@ pub enum Event {
         /// Its copy.
         path: PathBuf,
     },
+    /// The state was restored from a snapshot when the host started (`cargo relive run` does
+    /// this after a crash or a host restart).
+    Restored {
+        /// The running version.
+        version: u64,
+        /// The snapshot.
+        path: PathBuf,
+    },
+    /// The snapshot to start from could not be read; the host started from a default state and
+    /// the snapshot was moved aside, not overwritten.
+    RestoreFailed {
+        /// Where the unreadable snapshot is now.
+        kept_at: PathBuf,
+        /// Why it could not be used.
+        reason: String,
+    },
     /// An old version was closed and is gone from the process's mappings.
     Unloaded {
         /// The version.
@@ -140,6 +156,11 @@ impl Bus {
                 path.display()
             ),
             Event::Unloaded { version } => log::debug!("version {version}: unmapped"),
+            Event::Restored { path, .. } => log::info!("state restored from {}", path.display()),
+            Event::RestoreFailed { kept_at, reason } => log::error!(
+                "cannot restore the state: {reason}; started from a default state, the snapshot is kept at {}",
+                kept_at.display()
+            ),
         }
         self.lock().retain(|tx| tx.send(event.clone()).is_ok());
     }

@@ -1,6 +1,7 @@
 //! [`Worker`]: the hot-reloading host side of one worker library.
 
 use std::ffi::c_void;
+use std::io::Write;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
@@ -11,11 +12,13 @@ use relive_worker::Interface;
 use relive_worker::abi::CallFn;
 
 use crate::Func;
+use crate::attention::{Attention, BUILD_READY, QUIT, SNAPSHOT_DUE};
 use crate::copies::Copies;
 use crate::error::Error;
 use crate::event::{Bus, Event, SwapTimings};
 use crate::library::{CallError, Library};
 use crate::snapshot::{Format, Snapshot};
+use crate::supervise::Supervisor;
 use crate::watch::{Loader, Prepared};
 
 /// A worker library that is reloaded while the host runs, with its state carried across.
@@ -25,7 +28,7 @@ use crate::watch::{Loader, Prepared};
 /// ready; checking costs one atomic load. The swap saves the state in the old version, loads it in
 /// the new one, and only then drops the old state and closes the old library: when the new code
 /// cannot read the state, the old version keeps running with it.
-pub struct Worker<C: ?Sized + Interface> {
+pub struct Worker<C: ?Sized + Interface + 'static> {
     lib: Library,
     version: u64,
     state: NonNull<c_void>,
@@ -33,6 +36,8 @@ pub struct Worker<C: ?Sized + Interface> {
     names: Vec<String>,
     /// `names` resolved in `lib`.
     resolved: Vec<Option<CallFn>>,
+    attention: Attention,
+    supervisor: Option<Supervisor>,
     loader: Loader,
     bus: Bus,
     source: PathBuf,
@@ -68,7 +73,8 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
                 return Err(err);
             }
         };
-        let loader = match Loader::start::<C>(&source, copies, 2, bus.clone()) {
+        let attention = Attention::default();
+        let loader = match Loader::start::<C>(&source, copies, 2, bus.clone(), attention.clone()) {
             Ok(loader) => loader,
             Err(e) => {
                 // SAFETY: the state was just created by this library.
@@ -82,17 +88,79 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
             path: lib.path().to_owned(),
         });
         let update = lib.function("update");
-        Ok(Worker {
+        let supervisor = Supervisor::from_env(&bus, &attention);
+        let mut worker = Worker {
             lib,
             version: 1,
             state: NonNull::new(state).unwrap_or(NonNull::dangling()),
             names: vec!["update".to_owned()],
             resolved: vec![update],
+            attention,
+            supervisor,
             loader,
             bus,
             source,
             _context: PhantomData,
-        })
+        };
+        worker.restore_from_supervisor();
+        Ok(worker)
+    }
+
+    /// Starts from the supervisor's snapshot, if it gave one. An unreadable snapshot is moved
+    /// aside (never overwritten by the next snapshot) and reported.
+    fn restore_from_supervisor(&mut self) {
+        let Some(path) = self.supervisor.as_ref().and_then(|s| s.restore.clone()) else {
+            return;
+        };
+        match self.load_snapshot(&path) {
+            Ok(()) => self.bus.emit(Event::Restored {
+                version: self.version,
+                path,
+            }),
+            Err(e) => {
+                let kept_at = path.with_extension(format!("unrestorable-{}", std::process::id()));
+                let kept_at = match std::fs::rename(&path, &kept_at) {
+                    Ok(()) => kept_at,
+                    Err(_) => path,
+                };
+                self.bus.emit(Event::RestoreFailed {
+                    kept_at,
+                    reason: e.to_string(),
+                });
+            }
+        }
+    }
+
+    /// Writes the crash-recovery snapshot when supervised. Not `fsync`ed: it guards against the
+    /// process dying, not the machine.
+    fn write_recovery_snapshot(&self) {
+        let Some(path) = self.supervisor.as_ref().and_then(|s| s.snapshot.as_deref()) else {
+            return;
+        };
+        let result = self
+            .snapshot()
+            .and_then(|s| s.to_bytes(Format::Binary))
+            .and_then(|bytes| crate::snapshot::write_atomic(path, &bytes, false));
+        if let Err(e) = result {
+            log::warn!("cannot write the recovery snapshot: {e}");
+        }
+    }
+
+    /// Handles what the attention word raised: a new build, a snapshot, a request to quit.
+    #[cold]
+    fn attend(&mut self, raised: u32) {
+        if raised & BUILD_READY != 0 && matches!(self.reload(), Ok(true)) {
+            self.write_recovery_snapshot();
+        }
+        if raised & SNAPSHOT_DUE != 0 && self.attention.take(SNAPSHOT_DUE) {
+            self.write_recovery_snapshot();
+        }
+        if raised & QUIT != 0 && self.attention.take(QUIT) {
+            self.write_recovery_snapshot();
+            let _ = self.lib.before_unload();
+            let _ = std::io::stdout().flush();
+            std::process::exit(Supervisor::quit_code());
+        }
     }
 
     /// Runs the worker's `update`, after swapping in a new build if one is ready.
@@ -131,8 +199,9 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
     /// Calls an exported function, after swapping in a new build if one is ready.
     #[inline]
     pub fn call(&mut self, f: Func, ctx: &mut C) -> Result<(), Error> {
-        if self.loader.is_ready() {
-            let _ = self.reload();
+        let raised = self.attention.get();
+        if raised != 0 {
+            self.attend(raised);
         }
         let Some(Some(shim)) = self.resolved.get(f.0).copied() else {
             return Err(Error::NoSuchFunction {
@@ -386,8 +455,10 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
     }
 }
 
-impl<C: ?Sized + Interface> Drop for Worker<C> {
+impl<C: ?Sized + Interface + 'static> Drop for Worker<C> {
     fn drop(&mut self) {
+        // The final state, for `cargo relive run` (nothing happens when not supervised).
+        self.write_recovery_snapshot();
         // SAFETY: the state was created by `self.lib` and is dropped once, here.
         let _ = unsafe { self.lib.drop_state(self.state.as_ptr()) };
         let _ = self.lib.before_unload();

@@ -76,6 +76,8 @@
 
 #![deny(missing_docs)]
 
+#[cfg(not(feature = "static"))]
+mod attention;
 mod error;
 mod event;
 mod snapshot;
@@ -93,6 +95,8 @@ mod library;
 pub mod locate;
 #[cfg(not(feature = "static"))]
 mod maps;
+#[cfg(not(feature = "static"))]
+pub mod supervise;
 #[cfg(not(feature = "static"))]
 mod tls;
 #[cfg(not(feature = "static"))]

@@ -127,7 +127,7 @@ impl Snapshot {
 
     /// Writes the snapshot to `path` atomically.
     pub fn write(&self, path: &Path, format: Format) -> Result<(), Error> {
-        write_atomic(path, &self.to_bytes(format)?)
+        write_atomic(path, &self.to_bytes(format)?, true)
     }
 
     /// Reads a snapshot file of either format.
@@ -210,7 +210,8 @@ fn parse_binary(data: &[u8]) -> Result<Snapshot, String> {
 }
 
 /// Writes `data` to `path` so that a reader sees the old file or the new one, never a mix.
-pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> Result<(), Error> {
+/// `durable` also `fsync`s, so that the file survives a machine crash, not only a process crash.
+pub(crate) fn write_atomic(path: &Path, data: &[u8], durable: bool) -> Result<(), Error> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -223,10 +224,14 @@ pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> Result<(), Error> {
     let result = (|| {
         let mut file = std::fs::File::create(&tmp)?;
         file.write_all(data)?;
-        file.sync_all()?;
+        if durable {
+            file.sync_all()?;
+        }
         std::fs::rename(&tmp, path)?;
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
+        if durable {
+            if let Ok(d) = std::fs::File::open(dir) {
+                let _ = d.sync_all();
+            }
         }
         Ok(())
     })();

@@ -3,13 +3,13 @@
 //! A `notify` watcher on the library's directory forwards changes of the library file to a loader
 //! thread. The loader thread checks that the file is a complete library, copies it to a fresh
 //! versioned path, loads it and checks its fingerprint, then raises a flag. The frame thread pays
-//! one atomic load per call to see that flag ([`Loader::is_ready`]); the swap itself is
+//! one atomic load per call to see that flag (see [`crate::attention`]); the swap itself is
 //! [`crate::Worker`]'s. After a swap the loader thread also checks, off the frame path, that the old
 //! image left the process's mappings.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use notify::{EventKind, RecursiveMode, Watcher};
 use relive_worker::Interface;
 
+use crate::attention::{Attention, BUILD_READY};
 use crate::copies::Copies;
 use crate::error::Error;
 use crate::event::{Bus, Event};
@@ -49,7 +50,7 @@ pub(crate) enum Command {
 
 /// The watcher and the loader thread of one worker.
 pub(crate) struct Loader {
-    ready: Arc<AtomicBool>,
+    ready: Attention,
     running: Arc<AtomicU64>,
     prepared: Receiver<Prepared>,
     commands: Sender<Command>,
@@ -66,10 +67,10 @@ impl Loader {
         copies: Copies,
         next_version: u64,
         bus: Bus,
+        ready: Attention,
     ) -> Result<Loader, Error> {
         let (commands, command_rx) = channel();
         let (prepared_tx, prepared) = channel();
-        let ready = Arc::new(AtomicBool::new(false));
         let running = Arc::new(AtomicU64::new(next_version.saturating_sub(1)));
 
         let dir = source.parent().unwrap_or(Path::new(".")).to_owned();
@@ -122,12 +123,12 @@ impl Loader {
     /// Whether a prepared version is waiting: one atomic load.
     #[inline(always)]
     pub(crate) fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Acquire)
+        self.ready.get() & BUILD_READY != 0
     }
 
     /// Takes the newest prepared version, if any, closing older ones that were never swapped in.
     pub(crate) fn take(&self) -> Option<Prepared> {
-        self.ready.store(false, Ordering::Release);
+        self.ready.take(BUILD_READY);
         let mut newest: Option<Prepared> = None;
         while let Ok(p) = self.prepared.try_recv() {
             if let Some(skipped) = newest.replace(p) {
@@ -189,7 +190,7 @@ struct LoaderThread {
     next_version: u64,
     last_seen: Option<FileId>,
     bus: Bus,
-    ready: Arc<AtomicBool>,
+    ready: Attention,
     running: Arc<AtomicU64>,
     prepared: Sender<Prepared>,
 }
@@ -302,7 +303,7 @@ impl LoaderThread {
                     prepare: detected.elapsed(),
                 };
                 if self.prepared.send(prepared).is_ok() {
-                    self.ready.store(true, Ordering::Release);
+                    self.ready.raise(BUILD_READY);
                 }
             }
             Err(e) => {

@@ -1,0 +1,36 @@
+//! One atomic word that tells the frame thread whether anything needs doing at the next call.
+//!
+//! The loader thread raises [`BUILD_READY`], the supervision timer [`SNAPSHOT_DUE`], a signal
+//! handler [`QUIT`]. The frame thread pays one atomic load per call for all of them.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A new version is loaded and checked.
+pub(crate) const BUILD_READY: u32 = 1;
+/// A crash-recovery snapshot is due.
+pub(crate) const SNAPSHOT_DUE: u32 = 2;
+/// The supervisor asked the host to save its state and exit.
+pub(crate) const QUIT: u32 = 4;
+
+/// The shared attention word.
+#[derive(Clone, Default)]
+pub(crate) struct Attention(Arc<AtomicU32>);
+
+impl Attention {
+    /// The raised bits: one atomic load.
+    #[inline(always)]
+    pub(crate) fn get(&self) -> u32 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// Raises `bits`. Async-signal-safe.
+    pub(crate) fn raise(&self, bits: u32) {
+        self.0.fetch_or(bits, Ordering::AcqRel);
+    }
+
+    /// Lowers `bits`, returning whether any of them was raised.
+    pub(crate) fn take(&self, bits: u32) -> bool {
+        self.0.fetch_and(!bits, Ordering::AcqRel) & bits != 0
+    }
+}

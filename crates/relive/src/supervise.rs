@@ -1,0 +1,150 @@
+//! The host's side of `cargo relive run`: crash-recovery snapshots, a clean exit on Ctrl-C or on
+//! the supervisor's request, and events sent to the supervisor.
+//!
+//! Nothing here is active unless the supervisor set its environment variables:
+//!
+//! | variable | effect |
+//! |---|---|
+//! | `RELIVE_SNAPSHOT` | write the state there (binary) every `RELIVE_SNAPSHOT_INTERVAL_MS` (default 1000), after each reload, and on exit |
+//! | `RELIVE_RESTORE` | start from this snapshot instead of a default state |
+//! | `RELIVE_CONTROL` | a Unix socket: every [`Event`] is written to it as a JSON line |
+//!
+//! With `RELIVE_SNAPSHOT` set, the first SIGINT or SIGTERM is handled at the next call into the
+//! worker (the state is written, then the process exits with 130 or 143); a second one, while the
+//! host is stuck, ends the process at once.
+
+use std::io::Write;
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::mpsc::{RecvTimeoutError, Sender, channel};
+use std::time::Duration;
+
+use crate::attention::{Attention, QUIT, SNAPSHOT_DUE};
+use crate::event::Bus;
+
+/// Where to write crash-recovery snapshots.
+pub const SNAPSHOT_ENV: &str = "RELIVE_SNAPSHOT";
+/// How often, in milliseconds.
+pub const SNAPSHOT_INTERVAL_ENV: &str = "RELIVE_SNAPSHOT_INTERVAL_MS";
+/// A snapshot to start from.
+pub const RESTORE_ENV: &str = "RELIVE_RESTORE";
+/// The supervisor's Unix socket.
+pub const CONTROL_ENV: &str = "RELIVE_CONTROL";
+
+/// The signal that asked for the exit (0: none).
+static QUIT_SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+pub(crate) struct Supervisor {
+    pub(crate) snapshot: Option<PathBuf>,
+    pub(crate) restore: Option<PathBuf>,
+    stop_timer: Option<Sender<()>>,
+    signals: Vec<signal_hook::SigId>,
+}
+
+impl Supervisor {
+    /// Reads the environment; `None` when not supervised.
+    pub(crate) fn from_env(bus: &Bus, attention: &Attention) -> Option<Supervisor> {
+        let snapshot = std::env::var_os(SNAPSHOT_ENV).map(PathBuf::from);
+        let restore = std::env::var_os(RESTORE_ENV).map(PathBuf::from);
+        let control = std::env::var_os(CONTROL_ENV).map(PathBuf::from);
+        if snapshot.is_none() && restore.is_none() && control.is_none() {
+            return None;
+        }
+        if let Some(path) = control {
+            match UnixStream::connect(&path) {
+                Ok(stream) => forward_events(bus, stream),
+                Err(e) => log::warn!(
+                    "cannot connect to the supervisor at {}: {e}",
+                    path.display()
+                ),
+            }
+        }
+        let mut stop_timer = None;
+        let mut signals = Vec::new();
+        if snapshot.is_some() {
+            let interval = std::env::var(SNAPSHOT_INTERVAL_ENV)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .map(Duration::from_millis)
+                .unwrap_or(Duration::from_secs(1));
+            let (tx, rx) = channel::<()>();
+            let timer_attention = attention.clone();
+            let spawned = std::thread::Builder::new()
+                .name("relive-snapshots".to_owned())
+                .spawn(move || {
+                    while let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(interval) {
+                        timer_attention.raise(SNAPSHOT_DUE);
+                    }
+                });
+            if spawned.is_ok() {
+                stop_timer = Some(tx);
+            }
+            let asked = Arc::new(AtomicBool::new(false));
+            for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+                let attention = attention.clone();
+                let asked = asked.clone();
+                // SAFETY: the handler only uses async-signal-safe operations: atomic stores and
+                // loads, and signal-hook's emulation of the default action (which re-raises the
+                // signal with the default disposition).
+                let id = unsafe {
+                    signal_hook::low_level::register(signal, move || {
+                        if asked.swap(true, Ordering::SeqCst) {
+                            // Second request while the first was not honoured: the host is stuck.
+                            let _ = signal_hook::low_level::emulate_default_handler(signal);
+                        } else {
+                            QUIT_SIGNAL.store(signal, Ordering::SeqCst);
+                            attention.raise(QUIT);
+                        }
+                    })
+                };
+                match id {
+                    Ok(id) => signals.push(id),
+                    Err(e) => log::warn!("cannot handle signal {signal}: {e}"),
+                }
+            }
+        }
+        Some(Supervisor {
+            snapshot,
+            restore,
+            stop_timer,
+            signals,
+        })
+    }
+
+    /// The exit code for the signal that asked to quit: 128 + its number.
+    pub(crate) fn quit_code() -> i32 {
+        128 + QUIT_SIGNAL.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Supervisor {
+    fn drop(&mut self) {
+        self.stop_timer.take();
+        for id in self.signals.drain(..) {
+            signal_hook::low_level::unregister(id);
+        }
+    }
+}
+
+/// Sends every event to the supervisor as a JSON line, from a thread of its own.
+fn forward_events(bus: &Bus, mut stream: UnixStream) {
+    let events = bus.subscribe();
+    let spawned = std::thread::Builder::new()
+        .name("relive-control".to_owned())
+        .spawn(move || {
+            for event in events {
+                let Ok(mut line) = serde_json::to_vec(&event) else {
+                    continue;
+                };
+                line.push(b'\n');
+                if stream.write_all(&line).is_err() {
+                    return;
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        log::warn!("cannot start the event forwarder: {e}");
+    }
+}
