@@ -83,12 +83,13 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
                 return Err(e);
             }
         };
+        // Before the first event, so that a supervisor hears it.
+        let supervisor = Supervisor::from_env(&bus, &attention);
         bus.emit(Event::Loaded {
             version: 1,
             path: lib.path().to_owned(),
         });
         let update = lib.function("update");
-        let supervisor = Supervisor::from_env(&bus, &attention);
         let mut worker = Worker {
             lib,
             version: 1,

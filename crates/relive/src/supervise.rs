@@ -10,8 +10,8 @@
 //! | `RELIVE_CONTROL` | a Unix socket: every [`Event`] is written to it as a JSON line |
 //!
 //! With `RELIVE_SNAPSHOT` set, the first SIGINT or SIGTERM is handled at the next call into the
-//! worker (the state is written, then the process exits with 130 or 143); a second one, while the
-//! host is stuck, ends the process at once.
+//! worker (the state is written, then the process exits with 130 or 143); the same signal a second
+//! time, while the host is stuck, ends the process at once.
 
 use std::io::Write;
 use std::os::unix::net::UnixStream;
@@ -81,10 +81,11 @@ impl Supervisor {
             if spawned.is_ok() {
                 stop_timer = Some(tx);
             }
-            let asked = Arc::new(AtomicBool::new(false));
             for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+                // Per signal: Ctrl-C in the terminal and the supervisor's SIGTERM may both arrive
+                // for one request; the same signal twice means "now".
+                let asked = Arc::new(AtomicBool::new(false));
                 let attention = attention.clone();
-                let asked = asked.clone();
                 // SAFETY: the handler only uses async-signal-safe operations: atomic stores and
                 // loads, and signal-hook's emulation of the default action (which re-raises the
                 // signal with the default disposition).

@@ -1,0 +1,98 @@
+//! Runs cargo builds: cargo's own output goes to the terminal as cargo shows it, the artifacts are
+//! read from `--message-format=json`, never guessed.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+
+use crate::project::{CargoOptions, Project};
+
+/// The result of one build.
+#[derive(Debug)]
+pub struct Build {
+    /// Whether cargo succeeded.
+    pub success: bool,
+    /// How long it took.
+    pub duration: Duration,
+    /// The artifact asked for (the worker's `.so` or the host's executable), on success.
+    pub artifact: Option<PathBuf>,
+}
+
+/// Builds only the worker's `cdylib` (`cargo rustc --lib --crate-type cdylib`): the `rlib` a plain
+/// `cargo build` also writes costs every rebuild and the host does not use it in the dev loop.
+pub fn build_worker(project: &Project, opts: &CargoOptions) -> Result<Build> {
+    let mut cmd = cargo_command(opts, "rustc");
+    cmd.args(["-p", &project.worker, "--lib", "--crate-type", "cdylib"]);
+    run(cmd, |message| {
+        if message["target"]["name"].as_str() != Some(project.worker_crate().as_str()) {
+            return None;
+        }
+        message["filenames"]
+            .as_array()?
+            .iter()
+            .filter_map(|f| f.as_str())
+            .find(|f| f.ends_with(".so"))
+            .map(PathBuf::from)
+    })
+}
+
+/// Builds the host binary (hot mode unless `features` enables `static`).
+pub fn build_host(project: &Project, opts: &CargoOptions, features: &[String]) -> Result<Build> {
+    let mut cmd = cargo_command(opts, "build");
+    cmd.args(["-p", &project.host, "--bin", &project.host_bin]);
+    if !features.is_empty() {
+        cmd.arg("--features").arg(features.join(","));
+    }
+    run(cmd, |message| message["executable"].as_str().map(PathBuf::from))
+}
+
+fn cargo_command(opts: &CargoOptions, subcommand: &str) -> Command {
+    let mut cmd = Command::new(CargoOptions::cargo());
+    cmd.arg(subcommand).arg("--message-format=json-diagnostic-rendered-ansi");
+    if let Some(path) = &opts.manifest_path {
+        cmd.arg("--manifest-path").arg(path);
+    }
+    if opts.release {
+        cmd.arg("--release");
+    }
+    cmd
+}
+
+/// Runs cargo, printing compiler diagnostics (rendered as cargo renders them) and cargo's own
+/// stderr, and picks the artifact with `pick` from the JSON messages.
+fn run(mut cmd: Command, pick: impl Fn(&serde_json::Value) -> Option<PathBuf>) -> Result<Build> {
+    let start = Instant::now();
+    cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
+    let mut child = cmd.spawn().with_context(|| format!("cannot run {cmd:?}"))?;
+    let stdout = child.stdout.take().context("cargo's stdout is not captured")?;
+    let mut artifact = None;
+    let mut err = std::io::stderr().lock();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.context("cannot read cargo's output")?;
+        let Ok(message) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        match message["reason"].as_str() {
+            Some("compiler-message") => {
+                if let Some(rendered) = message["message"]["rendered"].as_str() {
+                    let _ = err.write_all(rendered.as_bytes());
+                }
+            }
+            Some("compiler-artifact") => {
+                if let Some(path) = pick(&message) {
+                    artifact = Some(path);
+                }
+            }
+            _ => {}
+        }
+    }
+    let status = child.wait().with_context(|| format!("cannot wait for {cmd:?}"))?;
+    Ok(Build {
+        success: status.success() && artifact.is_some(),
+        duration: start.elapsed(),
+        artifact: artifact.filter(|_| status.success()),
+    })
+}

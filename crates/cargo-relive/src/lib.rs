@@ -1,0 +1,157 @@
+//! `cargo relive`: create, run with hot reloading, and ship a relive workspace.
+//!
+//! - `cargo relive new <dir>` scaffolds a base / host / worker workspace.
+//! - `cargo relive run` builds the worker and the host, starts the host, rebuilds the worker on
+//!   every save (the host swaps it in with its state), restarts the host with its state when a
+//!   crate of the host changes, and restarts it from its last snapshot when it crashes.
+//! - `cargo relive build` builds the ship version: the worker linked statically.
+
+#![deny(missing_docs)]
+
+pub mod cargo;
+pub mod debounce;
+pub mod events;
+pub mod new;
+pub mod project;
+pub mod run;
+pub mod status;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+
+use crate::project::{CargoOptions, Project};
+
+/// Invoked by cargo as `cargo-relive relive …`.
+#[derive(Parser, Debug)]
+#[command(name = "cargo", bin_name = "cargo")]
+enum CargoCli {
+    /// Stateful hot reloading for Rust.
+    #[command(name = "relive", version, about)]
+    Relive(Cli),
+}
+
+/// `cargo relive` itself.
+#[derive(Args, Debug)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create a new relive workspace (base, host and worker crates).
+    New(new::NewArgs),
+    /// Build and run the host, hot-reloading the worker on every save.
+    Run(RunArgs),
+    /// Build the ship version: the worker linked statically, no hot reloading.
+    Build(BuildArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+struct CommonArgs {
+    /// Path to the workspace's Cargo.toml.
+    #[arg(long, value_name = "PATH")]
+    manifest_path: Option<PathBuf>,
+    /// The host package.
+    #[arg(short = 'p', long = "package", value_name = "HOST")]
+    package: Option<String>,
+    /// Build with the release profile.
+    #[arg(long, short = 'r')]
+    release: bool,
+    /// Features of the host to enable (comma or space separated).
+    #[arg(long, short = 'F', value_delimiter = ',')]
+    features: Vec<String>,
+}
+
+impl CommonArgs {
+    fn cargo_options(&self) -> CargoOptions {
+        CargoOptions {
+            manifest_path: self.manifest_path.clone(),
+            release: self.release,
+            features: self
+                .features
+                .iter()
+                .flat_map(|f| f.split_whitespace())
+                .map(str::to_owned)
+                .collect(),
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Write one JSON object per line for each build, reload, failure, panic and restart.
+    #[arg(long, value_name = "FILE", env = "RELIVE_EVENTS")]
+    events: Option<PathBuf>,
+    /// How often the host saves its state for crash recovery, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    snapshot_interval: u64,
+    /// Arguments for the host.
+    #[arg(last = true)]
+    args: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+struct BuildArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+/// Parses the command line and runs; returns the process's exit code.
+pub fn main() -> i32 {
+    let CargoCli::Relive(cli) = CargoCli::parse();
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            status::error(&format!("{e:#}"));
+            1
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<i32> {
+    match cli.command {
+        Command::New(args) => new::new(&args).map(|()| 0),
+        Command::Run(args) => run::run(run::RunOptions {
+            cargo: args.common.cargo_options(),
+            host: args.common.package.clone(),
+            events: args.events,
+            snapshot_interval: Duration::from_millis(args.snapshot_interval),
+            args: args.args,
+        }),
+        Command::Build(args) => build(&args.common),
+    }
+}
+
+/// `cargo relive build`: the host with its `static` feature.
+fn build(common: &CommonArgs) -> Result<i32> {
+    let opts = common.cargo_options();
+    let project = Project::discover(&opts, common.package.as_deref())?;
+    let mut features = opts.features.clone();
+    features.push("static".to_owned());
+    let build = cargo::build_host(&project, &opts, &features)?;
+    match build.artifact {
+        Some(exe) if build.success => {
+            status::info(&format!(
+                "built the ship version of `{}` in {:.1}s: {}",
+                project.host,
+                build.duration.as_secs_f64(),
+                exe.display()
+            ));
+            Ok(0)
+        }
+        _ => {
+            status::error(&format!(
+                "`{}` does not build with `--features static`; its Cargo.toml needs \
+                 `static = [\"dep:{}\", \"relive/static\"]`",
+                project.host, project.worker
+            ));
+            Ok(1)
+        }
+    }
+}

@@ -1,0 +1,580 @@
+//! `cargo relive run`: build, start, watch, rebuild, reload, and keep the host alive.
+
+use std::collections::VecDeque;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::net::UnixListener;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+use notify::{RecursiveMode, Watcher};
+use serde_json::{Value, json};
+
+use crate::cargo;
+use crate::debounce::{Change, Debouncer, Fired};
+use crate::events::Events;
+use crate::project::{CargoOptions, Project};
+use crate::status;
+
+/// Options of `cargo relive run`.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// How to call cargo.
+    pub cargo: CargoOptions,
+    /// `-p`: the host package.
+    pub host: Option<String>,
+    /// `--events`: the JSON-lines file.
+    pub events: Option<PathBuf>,
+    /// How often the host writes its recovery snapshot.
+    pub snapshot_interval: Duration,
+    /// Arguments for the host.
+    pub args: Vec<String>,
+}
+
+/// What the supervisor loop hears about.
+enum Msg {
+    /// A file changed.
+    File(PathBuf),
+    /// The host sent an event.
+    Host(Value),
+    /// A host process ended.
+    Exited { pid: u32, status: ExitStatus },
+    /// The supervisor got a signal (Ctrl-C).
+    Signal,
+}
+
+/// How long the host gets to save its state and exit when asked.
+const GRACE: Duration = Duration::from_secs(3);
+/// Restarts after crashes stop when this many happen within [`CRASH_WINDOW`].
+const CRASH_LIMIT: usize = 3;
+const CRASH_WINDOW: Duration = Duration::from_secs(10);
+
+struct Running {
+    pid: u32,
+}
+
+struct Supervisor {
+    project: Project,
+    opts: RunOptions,
+    events: Events,
+    rx: Receiver<Msg>,
+    tx: Sender<Msg>,
+    debouncer: Debouncer,
+    staged_lib: PathBuf,
+    snapshot: PathBuf,
+    socket: PathBuf,
+    host_exe: Option<PathBuf>,
+    host: Option<Running>,
+    /// The first edit of the build now staged, and that build's duration: for edit-to-effect.
+    pending_edit: Option<(Instant, Duration)>,
+    crashes: VecDeque<Instant>,
+}
+
+/// Runs the supervisor until the user quits; returns the exit code.
+pub fn run(opts: RunOptions) -> Result<i32> {
+    let project = Project::discover(&opts.cargo, opts.host.as_deref())?;
+    let state_dir = project.target_dir.join("relive").join(&project.host);
+    let stage = state_dir.join("stage");
+    for dir in [project.target_dir.join("relive"), state_dir.clone(), stage.clone()] {
+        make_private_dir(&dir)?;
+    }
+    let socket = state_dir.join("control.sock");
+    let _ = std::fs::remove_file(&socket);
+    let listener = UnixListener::bind(&socket).with_context(|| format!("cannot listen on {}", socket.display()))?;
+    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("cannot restrict {}", socket.display()))?;
+
+    let (tx, rx) = channel();
+    spawn_listener(listener, tx.clone())?;
+    spawn_signals(tx.clone())?;
+    let _watcher = watch(&project, tx.clone())?;
+
+    let events = Events::open(opts.events.as_deref())?;
+    let staged_lib = stage.join(relive::locate::library_file_name(&project.worker));
+    let mut sup = Supervisor {
+        snapshot: state_dir.join("state.snapshot"),
+        debouncer: Debouncer::new(Duration::from_millis(30), Duration::from_millis(500)),
+        project,
+        opts,
+        events,
+        rx,
+        tx,
+        staged_lib,
+        socket,
+        host_exe: None,
+        host: None,
+        pending_edit: None,
+        crashes: VecDeque::new(),
+    };
+    // A fresh session starts from a fresh state; the last one's snapshot stays for `load`.
+    if sup.snapshot.exists() {
+        let _ = std::fs::rename(&sup.snapshot, sup.snapshot.with_extension("previous"));
+    }
+    status::info(&format!(
+        "host `{}`, worker `{}`; watching {} directories",
+        sup.project.host,
+        sup.project.worker,
+        sup.project.watch_dirs().len()
+    ));
+    if sup.build_all("start") {
+        sup.start_host(None)?;
+    }
+    sup.run_loop()
+}
+
+impl Supervisor {
+    fn run_loop(&mut self) -> Result<i32> {
+        loop {
+            let timeout = self
+                .debouncer
+                .deadline()
+                .map(|d| d.saturating_duration_since(Instant::now()))
+                .unwrap_or(Duration::from_secs(3600));
+            match self.rx.recv_timeout(timeout) {
+                Ok(Msg::File(path)) => self.on_file(&path),
+                Ok(Msg::Host(event)) => self.on_host_event(event),
+                Ok(Msg::Exited { pid, status }) => {
+                    if let Some(code) = self.on_exit(pid, status)? {
+                        return Ok(code);
+                    }
+                }
+                Ok(Msg::Signal) => {
+                    if let Some(code) = self.on_interrupt()? {
+                        return Ok(code);
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => bail!("the supervisor's channels closed"),
+            }
+            if let Some(fired) = self.debouncer.poll(Instant::now()) {
+                self.on_change(fired)?;
+            }
+        }
+    }
+
+    fn on_file(&mut self, path: &Path) {
+        if let Some(change) = self.project.classify(path) {
+            self.debouncer.event(Instant::now(), change);
+        }
+    }
+
+    fn on_change(&mut self, fired: Fired) -> Result<()> {
+        match fired.change {
+            Change::Worker if self.host.is_some() => {
+                if let Some(build) = self.build_worker("edit") {
+                    self.pending_edit = Some((fired.first, build));
+                }
+            }
+            // A host change, or any change while no host runs (after a failed start or a crash
+            // loop): build everything and (re)start.
+            _ => {
+                let why = if fired.change == Change::Host {
+                    "a crate of the host changed"
+                } else {
+                    "sources changed"
+                };
+                if self.build_all("edit") {
+                    if self.host.is_some() {
+                        self.stop_host()?;
+                    }
+                    self.crashes.clear();
+                    self.events.emit("host_restarted", json!({ "why": why }));
+                    status::info(&format!("{why}: restarting the host with its state"));
+                    let restore = self.snapshot.exists().then(|| self.snapshot.clone());
+                    self.start_host(restore)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Builds the worker and stages it for the host. The build's duration on success.
+    fn build_worker(&mut self, reason: &str) -> Option<Duration> {
+        self.events
+            .emit("build_started", json!({ "crate": self.project.worker, "reason": reason }));
+        let build = match cargo::build_worker(&self.project, &self.opts.cargo) {
+            Ok(build) => build,
+            Err(e) => {
+                status::error(&format!("{e:#}"));
+                return None;
+            }
+        };
+        self.events.emit(
+            "build_finished",
+            json!({ "crate": self.project.worker, "success": build.success, "duration_ms": ms(build.duration) }),
+        );
+        let artifact = match (build.success, build.artifact) {
+            (true, Some(artifact)) => artifact,
+            _ => {
+                let keeps = if self.host.is_some() {
+                    "the host keeps running the last good version"
+                } else {
+                    "fix it and save"
+                };
+                status::error(&format!("`{}` does not build: {keeps}", self.project.worker));
+                return None;
+            }
+        };
+        if let Err(e) = stage(&artifact, &self.staged_lib) {
+            status::error(&format!("{e:#}"));
+            return None;
+        }
+        status::info(&format!("built `{}` in {:.2}s", self.project.worker, build.duration.as_secs_f64()));
+        Some(build.duration)
+    }
+
+    /// Builds the worker and the host. Whether both succeeded.
+    fn build_all(&mut self, reason: &str) -> bool {
+        if self.build_worker(reason).is_none() {
+            return false;
+        }
+        self.events
+            .emit("build_started", json!({ "crate": self.project.host, "reason": reason }));
+        let build = match cargo::build_host(&self.project, &self.opts.cargo, &self.opts.cargo.features) {
+            Ok(build) => build,
+            Err(e) => {
+                status::error(&format!("{e:#}"));
+                return false;
+            }
+        };
+        self.events.emit(
+            "build_finished",
+            json!({ "crate": self.project.host, "success": build.success, "duration_ms": ms(build.duration) }),
+        );
+        match build.artifact {
+            Some(exe) if build.success => {
+                self.host_exe = Some(exe);
+                true
+            }
+            _ => {
+                status::error(&format!("`{}` does not build", self.project.host));
+                false
+            }
+        }
+    }
+
+    fn start_host(&mut self, restore: Option<PathBuf>) -> Result<()> {
+        let exe = self.host_exe.clone().context("the host was never built")?;
+        let mut cmd = Command::new(&exe);
+        cmd.args(&self.opts.args)
+            .env(relive::locate::WORKER_LIB_ENV, &self.staged_lib)
+            .env(relive::supervise::SNAPSHOT_ENV, &self.snapshot)
+            .env(relive::supervise::CONTROL_ENV, &self.socket)
+            .env(
+                relive::supervise::SNAPSHOT_INTERVAL_ENV,
+                self.opts.snapshot_interval.as_millis().to_string(),
+            )
+            .env_remove(relive::supervise::RESTORE_ENV);
+        if let Some(path) = &restore {
+            cmd.env(relive::supervise::RESTORE_ENV, path);
+        }
+        // SAFETY: between fork and exec the child only calls prctl(2), which is
+        // async-signal-safe. If the supervisor dies, the host gets SIGTERM: it saves its state and
+        // exits instead of running on as a stray process.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().with_context(|| format!("cannot start {}", exe.display()))?;
+        let pid = child.id();
+        let tx = self.tx.clone();
+        std::thread::Builder::new()
+            .name("relive-host-wait".into())
+            .spawn(move || {
+                if let Ok(status) = child.wait() {
+                    let _ = tx.send(Msg::Exited { pid, status });
+                }
+            })
+            .context("cannot start a thread")?;
+        self.events.emit(
+            "host_started",
+            json!({ "pid": pid, "restored_from": restore.as_ref().map(|p| p.display().to_string()) }),
+        );
+        self.host = Some(Running { pid });
+        Ok(())
+    }
+
+    /// Asks the host to save its state and exit; kills it after [`GRACE`]. Whether it exited on
+    /// its own.
+    fn stop_host(&mut self) -> Result<bool> {
+        let Some(host) = &self.host else { return Ok(true) };
+        let pid = host.pid;
+        signal(pid, libc::SIGTERM);
+        if self.wait_exit(pid, GRACE).is_some() {
+            self.host = None;
+            return Ok(true);
+        }
+        signal(pid, libc::SIGKILL);
+        self.wait_exit(pid, Duration::from_secs(10));
+        self.host = None;
+        Ok(false)
+    }
+
+    /// Waits for `pid` to end, handling other messages meanwhile.
+    fn wait_exit(&mut self, pid: u32, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(Msg::Exited { pid: p, status }) if p == pid => return Some(status),
+                Ok(Msg::Exited { .. }) | Ok(Msg::Signal) => {}
+                Ok(Msg::File(path)) => self.on_file(&path),
+                Ok(Msg::Host(event)) => self.on_host_event(event),
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// The host ended without being asked to. `Some(code)` when the supervisor should end too.
+    fn on_exit(&mut self, pid: u32, status: ExitStatus) -> Result<Option<i32>> {
+        if self.host.as_ref().map(|h| h.pid) != Some(pid) {
+            return Ok(None);
+        }
+        self.host = None;
+        let signal = status.signal();
+        let code = status.code();
+        let snapshot_age = std::fs::metadata(&self.snapshot)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok());
+        match (code, signal) {
+            (Some(0), _) => {
+                self.events.emit("host_exited", json!({ "code": 0 }));
+                status::info("the host exited; state saved");
+                Ok(Some(0))
+            }
+            (Some(c @ (130 | 143)), _) => {
+                self.events.emit("host_exited", json!({ "code": c }));
+                status::info(&format!("the host stopped on a signal; its state is in {}", self.snapshot.display()));
+                Ok(Some(c))
+            }
+            (_, Some(sig)) => {
+                let name = signal_name(sig);
+                self.events
+                    .emit("host_exited", json!({ "signal": sig, "signal_name": name }));
+                let now = Instant::now();
+                self.crashes.push_back(now);
+                while self.crashes.front().is_some_and(|t| now - *t > CRASH_WINDOW) {
+                    self.crashes.pop_front();
+                }
+                if self.crashes.len() >= CRASH_LIMIT {
+                    status::error(&format!(
+                        "the host crashed ({name}) {CRASH_LIMIT} times within {}s: not restarting; fix the code and save",
+                        CRASH_WINDOW.as_secs()
+                    ));
+                    return Ok(None);
+                }
+                let age = snapshot_age.map_or("no snapshot yet".to_owned(), |a| {
+                    format!("the state saved {:.1}s before", a.as_secs_f64())
+                });
+                status::error(&format!("the host crashed ({name}): restarting it from {age}"));
+                self.restart_after("crash", name)?;
+                Ok(None)
+            }
+            (code, None) => {
+                let code = code.unwrap_or(-1);
+                self.events.emit("host_exited", json!({ "code": code }));
+                status::error(&format!("the host exited with status {code}: save a change to restart it"));
+                Ok(None)
+            }
+        }
+    }
+
+    fn restart_after(&mut self, why: &str, detail: &str) -> Result<()> {
+        let restore = self.snapshot.exists().then(|| self.snapshot.clone());
+        self.events
+            .emit("host_restarted", json!({ "why": why, "detail": detail }));
+        self.start_host(restore)
+    }
+
+    /// Ctrl-C: the host (which got it too, or gets SIGTERM from us) saves its state and exits. A
+    /// host that does not get to its next frame within [`GRACE`] is stuck: it is killed and
+    /// restarted from its last snapshot, and a second Ctrl-C quits.
+    fn on_interrupt(&mut self) -> Result<Option<i32>> {
+        let Some(host) = &self.host else {
+            return Ok(Some(130));
+        };
+        let pid = host.pid;
+        signal(pid, libc::SIGTERM);
+        match self.wait_exit(pid, GRACE) {
+            Some(status) => {
+                self.host = None;
+                self.events.emit(
+                    "host_exited",
+                    json!({ "code": status.code(), "signal": status.signal(), "why": "interrupted" }),
+                );
+                status::info(&format!("stopped; the final state is in {}", self.snapshot.display()));
+                Ok(Some(130))
+            }
+            None => {
+                signal(pid, libc::SIGKILL);
+                self.wait_exit(pid, Duration::from_secs(10));
+                self.host = None;
+                status::error(&format!(
+                    "the host did not reach its next frame within {}s (an endless loop?): restarted it from its last \
+                     snapshot; press Ctrl-C again to quit",
+                    GRACE.as_secs()
+                ));
+                self.restart_after("stuck", "interrupted while stuck")?;
+                Ok(None)
+            }
+        }
+    }
+
+    fn on_host_event(&mut self, mut event: Value) {
+        let kind = event["event"].as_str().unwrap_or("").to_owned();
+        match kind.as_str() {
+            "reloaded" => {
+                let version = event["version"].as_u64().unwrap_or(0);
+                let pause_us = event["timings"]["pause"].as_u64().unwrap_or(0);
+                let mut line = format!("reloaded v{version}: swap {:.2}ms", pause_us as f64 / 1000.0);
+                if let Some((first, build)) = self.pending_edit.take() {
+                    let effect = first.elapsed();
+                    event["edit_to_effect_ms"] = json!(ms(effect));
+                    event["build_ms"] = json!(ms(build));
+                    line = format!(
+                        "{line}, build {:.2}s, edit to effect {:.2}s",
+                        build.as_secs_f64(),
+                        effect.as_secs_f64()
+                    );
+                }
+                status::info(&line);
+            }
+            "reload_failed" => status::error(&format!("reload refused: {}", event["reason"].as_str().unwrap_or(""))),
+            "panicked" => status::error(&format!(
+                "the worker panicked in `{}`: {} at {}",
+                event["function"].as_str().unwrap_or("?"),
+                event["message"].as_str().unwrap_or(""),
+                event["location"].as_str().unwrap_or("?")
+            )),
+            "stale_mapping" => status::error("an old worker version stayed in memory (a thread it spawned?)"),
+            "restored" => status::info("state restored"),
+            "restore_failed" => status::error(&format!(
+                "could not restore the state: {}; started fresh, the snapshot is kept at {}",
+                event["reason"].as_str().unwrap_or(""),
+                event["kept_at"].as_str().unwrap_or("")
+            )),
+            _ => {}
+        }
+        self.events.emit(&kind, event);
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn signal(pid: u32, sig: i32) {
+    let Ok(pid) = libc::pid_t::try_from(pid) else { return };
+    // SAFETY: kill(2) with a pid we started and have not reaped yet (its waiter thread reaps it
+    // and tells us), so the pid cannot have been reused.
+    unsafe {
+        libc::kill(pid, sig);
+    }
+}
+
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGSEGV => "SIGSEGV, a segmentation fault",
+        libc::SIGBUS => "SIGBUS, a bus error",
+        libc::SIGFPE => "SIGFPE, an arithmetic trap",
+        libc::SIGILL => "SIGILL, an illegal instruction",
+        libc::SIGABRT => "SIGABRT, an abort (a stack overflow or a failed assertion in C code)",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGINT => "SIGINT",
+        _ => "a signal",
+    }
+}
+
+/// Puts a finished build where the host watches, atomically: a link (or copy) then a rename.
+fn stage(artifact: &Path, staged: &Path) -> Result<()> {
+    let tmp = staged.with_extension("so.tmp");
+    let _ = std::fs::remove_file(&tmp);
+    if std::fs::hard_link(artifact, &tmp).is_err() {
+        std::fs::copy(artifact, &tmp)
+            .with_context(|| format!("cannot copy {} to {}", artifact.display(), tmp.display()))?;
+    }
+    std::fs::rename(&tmp, staged).with_context(|| format!("cannot move the build to {}", staged.display()))
+}
+
+fn make_private_dir(dir: &Path) -> Result<()> {
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .with_context(|| format!("cannot restrict {}", dir.display()))
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot create {}", dir.display())),
+    }
+}
+
+fn spawn_listener(listener: UnixListener, tx: Sender<Msg>) -> Result<()> {
+    std::thread::Builder::new()
+        .name("relive-control".into())
+        .spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let tx = tx.clone();
+                let _ = std::thread::Builder::new()
+                    .name("relive-control-conn".into())
+                    .spawn(move || {
+                        use std::io::BufRead;
+                        for line in std::io::BufReader::new(stream).lines() {
+                            let Ok(line) = line else { return };
+                            if let Ok(value) = serde_json::from_str(&line) {
+                                if tx.send(Msg::Host(value)).is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                    });
+            }
+        })
+        .context("cannot start a thread")?;
+    Ok(())
+}
+
+fn spawn_signals(tx: Sender<Msg>) -> Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals =
+        signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]).context("cannot handle signals")?;
+    std::thread::Builder::new()
+        .name("relive-signals".into())
+        .spawn(move || {
+            for _ in signals.forever() {
+                if tx.send(Msg::Signal).is_err() {
+                    return;
+                }
+            }
+        })
+        .context("cannot start a thread")?;
+    Ok(())
+}
+
+fn watch(project: &Project, tx: Sender<Msg>) -> Result<notify::RecommendedWatcher> {
+    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        let Ok(event) = res else { return };
+        if matches!(event.kind, notify::EventKind::Access(_)) {
+            return;
+        }
+        for path in event.paths {
+            let _ = tx.send(Msg::File(path));
+        }
+    })
+    .context("cannot start the file watcher")?;
+    for dir in project.watch_dirs() {
+        watcher
+            .watch(&dir, RecursiveMode::Recursive)
+            .with_context(|| format!("cannot watch {}", dir.display()))?;
+    }
+    Ok(watcher)
+}
