@@ -46,12 +46,15 @@ pub fn build_host(project: &Project, opts: &CargoOptions, features: &[String]) -
     if !features.is_empty() {
         cmd.arg("--features").arg(features.join(","));
     }
-    run(cmd, |message| message["executable"].as_str().map(PathBuf::from))
+    run(cmd, |message| {
+        message["executable"].as_str().map(PathBuf::from)
+    })
 }
 
 fn cargo_command(opts: &CargoOptions, subcommand: &str) -> Command {
     let mut cmd = Command::new(CargoOptions::cargo());
-    cmd.arg(subcommand).arg("--message-format=json-diagnostic-rendered-ansi");
+    cmd.arg(subcommand)
+        .arg("--message-format=json-diagnostic-rendered-ansi");
     if let Some(path) = &opts.manifest_path {
         cmd.arg("--manifest-path").arg(path);
     }
@@ -67,7 +70,10 @@ fn run(mut cmd: Command, pick: impl Fn(&serde_json::Value) -> Option<PathBuf>) -
     let start = Instant::now();
     cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
     let mut child = cmd.spawn().with_context(|| format!("cannot run {cmd:?}"))?;
-    let stdout = child.stdout.take().context("cargo's stdout is not captured")?;
+    let stdout = child
+        .stdout
+        .take()
+        .context("cargo's stdout is not captured")?;
     let mut artifact = None;
     let mut err = std::io::stderr().lock();
     for line in BufReader::new(stdout).lines() {
@@ -89,7 +95,9 @@ fn run(mut cmd: Command, pick: impl Fn(&serde_json::Value) -> Option<PathBuf>) -
             _ => {}
         }
     }
-    let status = child.wait().with_context(|| format!("cannot wait for {cmd:?}"))?;
+    let status = child
+        .wait()
+        .with_context(|| format!("cannot wait for {cmd:?}"))?;
     Ok(Build {
         success: status.success() && artifact.is_some(),
         duration: start.elapsed(),

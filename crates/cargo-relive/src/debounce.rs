@@ -105,7 +105,8 @@ mod tests {
         let t0 = Instant::now();
         let ms = |m: u64| t0 + Duration::from_millis(m);
         let mut d = Debouncer::new(Duration::from_millis(50), Duration::from_millis(500));
-        let mut timeline: Vec<(u64, Option<Change>)> = events.iter().map(|(t, c)| (*t, Some(*c))).collect();
+        let mut timeline: Vec<(u64, Option<Change>)> =
+            events.iter().map(|(t, c)| (*t, Some(*c))).collect();
         timeline.extend(polls.iter().map(|t| (*t, None)));
         timeline.sort_by_key(|(t, c)| (*t, c.is_none()));
         let mut got = Vec::new();
@@ -129,11 +130,23 @@ mod tests {
         // One save: fires once the quiet period passed.
         check(&[(0, Worker)], &[10, 49, 50, 60], &[(50, Worker, 0)]);
         // An editor's burst (write temp, rename, chmod) is one build.
-        check(&[(0, Worker), (3, Worker), (5, Worker)], &[20, 54, 55, 100], &[(55, Worker, 0)]);
+        check(
+            &[(0, Worker), (3, Worker), (5, Worker)],
+            &[20, 54, 55, 100],
+            &[(55, Worker, 0)],
+        );
         // A host change anywhere in the burst wins.
-        check(&[(0, Worker), (10, Host), (20, Worker)], &[70, 71], &[(70, Host, 0)]);
+        check(
+            &[(0, Worker), (10, Host), (20, Worker)],
+            &[70, 71],
+            &[(70, Host, 0)],
+        );
         // Two saves far apart are two builds.
-        check(&[(0, Worker), (200, Worker)], &[60, 260], &[(60, Worker, 0), (260, Worker, 200)]);
+        check(
+            &[(0, Worker), (200, Worker)],
+            &[60, 260],
+            &[(60, Worker, 0), (260, Worker, 200)],
+        );
         // A file written continuously still builds after max_wait.
         let continuous: Vec<(u64, Change)> = (0..30).map(|i| (i * 30, Worker)).collect();
         check(&continuous, &[499, 500], &[(500, Worker, 0)]);

@@ -23,9 +23,9 @@ impl Events {
     /// Opens (truncates) `path`, or writes nothing when `None`.
     pub fn open(path: Option<&Path>) -> Result<Events> {
         let out = match path {
-            Some(p) => Some(LineWriter::new(
-                File::create(p).with_context(|| format!("cannot create the events file {}", p.display()))?,
-            )),
+            Some(p) => Some(LineWriter::new(File::create(p).with_context(|| {
+                format!("cannot create the events file {}", p.display())
+            })?)),
             None => None,
         };
         Ok(Events {

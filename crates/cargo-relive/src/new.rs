@@ -75,13 +75,25 @@ const TERMINAL: &[File] = &[
 /// The relive checkout this binary was built from, if it is still there.
 fn own_checkout() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    dir.join("crates/relive/Cargo.toml").is_file().then(|| dir.canonicalize().ok()).flatten()
+    dir.join("crates/relive/Cargo.toml")
+        .is_file()
+        .then(|| dir.canonicalize().ok())
+        .flatten()
 }
 
 /// Creates the project.
 pub fn new(args: &NewArgs) -> Result<()> {
-    if args.dir.exists() && args.dir.read_dir().map(|mut d| d.next().is_some()).unwrap_or(true) {
-        bail!("{} already exists and is not empty: choose a new directory", args.dir.display());
+    if args.dir.exists()
+        && args
+            .dir
+            .read_dir()
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        bail!(
+            "{} already exists and is not empty: choose a new directory",
+            args.dir.display()
+        );
     }
     let name = args
         .dir
@@ -100,10 +112,16 @@ pub fn new(args: &NewArgs) -> Result<()> {
     let (relive, relive_worker) = match &checkout {
         Some(dir) => (
             format!("{{ path = \"{}\" }}", dir.join("crates/relive").display()),
-            format!("{{ path = \"{}\" }}", dir.join("crates/relive-worker").display()),
+            format!(
+                "{{ path = \"{}\" }}",
+                dir.join("crates/relive-worker").display()
+            ),
         ),
         None => {
-            let version = args.relive_version.clone().unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_owned());
+            let version = args
+                .relive_version
+                .clone()
+                .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_owned());
             (format!("\"{version}\""), format!("\"{version}\""))
         }
     };
@@ -113,7 +131,8 @@ pub fn new(args: &NewArgs) -> Result<()> {
     for file in files {
         let path = args.dir.join(file.path);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
         }
         let text = file
             .text

@@ -41,7 +41,9 @@ pub struct CargoOptions {
 impl CargoOptions {
     /// The cargo to run: `$CARGO` when cargo runs us, else `cargo`.
     pub fn cargo() -> PathBuf {
-        std::env::var_os("CARGO").map(PathBuf::from).unwrap_or_else(|| "cargo".into())
+        std::env::var_os("CARGO")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| "cargo".into())
     }
 
     /// The profile directory name.
@@ -59,7 +61,9 @@ impl Project {
         if let Some(path) = &opts.manifest_path {
             cmd.manifest_path(path);
         }
-        let meta = cmd.exec().context("cannot read the workspace with `cargo metadata`")?;
+        let meta = cmd
+            .exec()
+            .context("cannot read the workspace with `cargo metadata`")?;
         let members: Vec<&Package> = meta.workspace_packages();
 
         let depends_on = |p: &Package, name: &str| p.dependencies.iter().any(|d| d.name == name);
@@ -81,7 +85,10 @@ impl Project {
                     ),
                     many => bail!(
                         "several hosts in this workspace ({}): choose one with `-p`",
-                        many.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+                        many.iter()
+                            .map(|p| p.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 }
             }
@@ -103,8 +110,11 @@ impl Project {
         let worker_pkg = match workers
             .iter()
             .find(|w| depends_on(host_pkg, w.name.as_str()))
-            .or(if workers.len() == 1 { workers.first() } else { None })
-        {
+            .or(if workers.len() == 1 {
+                workers.first()
+            } else {
+                None
+            }) {
             Some(w) => **w,
             None if workers.is_empty() => bail!(
                 "no worker in this workspace: a worker is a package with `crate-type = [\"cdylib\", \"rlib\"]` \
@@ -135,7 +145,12 @@ impl Project {
         if ignored(path, &self.target_dir) {
             return None;
         }
-        let deepest = |dirs: &[PathBuf]| dirs.iter().filter(|d| path.starts_with(d)).map(|d| d.as_os_str().len()).max();
+        let deepest = |dirs: &[PathBuf]| {
+            dirs.iter()
+                .filter(|d| path.starts_with(d))
+                .map(|d| d.as_os_str().len())
+                .max()
+        };
         match (deepest(&self.host_dirs), deepest(&self.worker_dirs)) {
             (Some(h), Some(w)) if h >= w => Some(Change::Host),
             (Some(_), None) => Some(Change::Host),
@@ -146,7 +161,11 @@ impl Project {
 
     /// Every directory to watch.
     pub fn watch_dirs(&self) -> BTreeSet<PathBuf> {
-        self.host_dirs.iter().chain(&self.worker_dirs).cloned().collect()
+        self.host_dirs
+            .iter()
+            .chain(&self.worker_dirs)
+            .cloned()
+            .collect()
     }
 
     /// The worker's crate name (`-` as `_`).
@@ -157,7 +176,8 @@ impl Project {
 
 /// Directories of the local (path) packages in `root`'s dependency closure, `root` included.
 fn local_dirs(meta: &Metadata, root: &PackageId) -> Vec<PathBuf> {
-    let packages: HashMap<&PackageId, &Package> = meta.packages.iter().map(|p| (&p.id, p)).collect();
+    let packages: HashMap<&PackageId, &Package> =
+        meta.packages.iter().map(|p| (&p.id, p)).collect();
     let Some(resolve) = &meta.resolve else {
         return packages
             .get(root)
@@ -165,7 +185,8 @@ fn local_dirs(meta: &Metadata, root: &PackageId) -> Vec<PathBuf> {
             .map(|d| vec![d.to_path_buf().into_std_path_buf()])
             .unwrap_or_default();
     };
-    let nodes: HashMap<&PackageId, &cargo_metadata::Node> = resolve.nodes.iter().map(|n| (&n.id, n)).collect();
+    let nodes: HashMap<&PackageId, &cargo_metadata::Node> =
+        resolve.nodes.iter().map(|n| (&n.id, n)).collect();
     let mut seen = BTreeSet::new();
     let mut stack = vec![root];
     let mut dirs = BTreeSet::new();
@@ -173,7 +194,9 @@ fn local_dirs(meta: &Metadata, root: &PackageId) -> Vec<PathBuf> {
         if !seen.insert(id) {
             continue;
         }
-        let Some(pkg) = packages.get(id) else { continue };
+        let Some(pkg) = packages.get(id) else {
+            continue;
+        };
         if pkg.source.is_some() {
             continue; // from a registry or git: not the user's to edit
         }
@@ -202,7 +225,12 @@ pub fn ignored(path: &Path, target_dir: &Path) -> bool {
         return true;
     }
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    if name.starts_with('.') || name.ends_with('~') || name.ends_with(".swp") || name.ends_with(".swx") || name == "4913" {
+    if name.starts_with('.')
+        || name.ends_with('~')
+        || name.ends_with(".swp")
+        || name.ends_with(".swx")
+        || name == "4913"
+    {
         return true;
     }
     path.components().any(|c| {
@@ -223,14 +251,20 @@ mod tests {
             host_bin: "host".into(),
             worker: "worker".into(),
             host_dirs: vec!["/ws/host".into(), "/ws/base".into()],
-            worker_dirs: vec!["/ws/worker".into(), "/ws/base".into(), "/ws/worker/nested".into()],
+            worker_dirs: vec![
+                "/ws/worker".into(),
+                "/ws/base".into(),
+                "/ws/worker/nested".into(),
+            ],
         }
     }
 
     #[test]
     fn changes_are_classified_by_the_deepest_package() {
         let p = project();
-        let check = |path: &str, expected: Option<Change>| assert_eq!(p.classify(Path::new(path)), expected, "{path}");
+        let check = |path: &str, expected: Option<Change>| {
+            assert_eq!(p.classify(Path::new(path)), expected, "{path}")
+        };
         check("/ws/worker/src/lib.rs", Some(Change::Worker));
         check("/ws/worker/nested/src/lib.rs", Some(Change::Worker));
         check("/ws/base/src/lib.rs", Some(Change::Host));

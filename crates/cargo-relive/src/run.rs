@@ -78,12 +78,17 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     let project = Project::discover(&opts.cargo, opts.host.as_deref())?;
     let state_dir = project.target_dir.join("relive").join(&project.host);
     let stage = state_dir.join("stage");
-    for dir in [project.target_dir.join("relive"), state_dir.clone(), stage.clone()] {
+    for dir in [
+        project.target_dir.join("relive"),
+        state_dir.clone(),
+        stage.clone(),
+    ] {
         make_private_dir(&dir)?;
     }
     let socket = state_dir.join("control.sock");
     let _ = std::fs::remove_file(&socket);
-    let listener = UnixListener::bind(&socket).with_context(|| format!("cannot listen on {}", socket.display()))?;
+    let listener = UnixListener::bind(&socket)
+        .with_context(|| format!("cannot listen on {}", socket.display()))?;
     std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))
         .with_context(|| format!("cannot restrict {}", socket.display()))?;
 
@@ -119,8 +124,10 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         sup.project.worker,
         sup.project.watch_dirs().len()
     ));
-    if sup.build_all("start") {
-        sup.start_host(None)?;
+    if let Some(worker) = sup.build_all("start") {
+        if sup.stage(&worker) {
+            sup.start_host(None)?;
+        }
     }
     sup.run_loop()
 }
@@ -164,7 +171,7 @@ impl Supervisor {
     fn on_change(&mut self, fired: Fired) -> Result<()> {
         match fired.change {
             Change::Worker if self.host.is_some() => {
-                if let Some(build) = self.build_worker("edit") {
+                if let Some(build) = self.build_and_stage_worker("edit") {
                     self.pending_edit = Some((fired.first, build));
                 }
             }
@@ -176,9 +183,12 @@ impl Supervisor {
                 } else {
                     "sources changed"
                 };
-                if self.build_all("edit") {
+                if let Some(worker) = self.build_all("edit") {
                     if self.host.is_some() {
                         self.stop_host()?;
+                    }
+                    if !self.stage(&worker) {
+                        return Ok(());
                     }
                     self.crashes.clear();
                     self.events.emit("host_restarted", json!({ "why": why }));
@@ -191,10 +201,28 @@ impl Supervisor {
         Ok(())
     }
 
-    /// Builds the worker and stages it for the host. The build's duration on success.
-    fn build_worker(&mut self, reason: &str) -> Option<Duration> {
-        self.events
-            .emit("build_started", json!({ "crate": self.project.worker, "reason": reason }));
+    /// Builds the worker and stages it for the running host. The build's duration on success.
+    fn build_and_stage_worker(&mut self, reason: &str) -> Option<Duration> {
+        let (duration, artifact) = self.build_worker(reason)?;
+        self.stage(&artifact).then_some(duration)
+    }
+
+    fn stage(&self, artifact: &Path) -> bool {
+        match stage(artifact, &self.staged_lib) {
+            Ok(()) => true,
+            Err(e) => {
+                status::error(&format!("{e:#}"));
+                false
+            }
+        }
+    }
+
+    /// Builds the worker. The build's duration and library on success.
+    fn build_worker(&mut self, reason: &str) -> Option<(Duration, PathBuf)> {
+        self.events.emit(
+            "build_started",
+            json!({ "crate": self.project.worker, "reason": reason }),
+        );
         let build = match cargo::build_worker(&self.project, &self.opts.cargo) {
             Ok(build) => build,
             Err(e) => {
@@ -214,32 +242,38 @@ impl Supervisor {
                 } else {
                     "fix it and save"
                 };
-                status::error(&format!("`{}` does not build: {keeps}", self.project.worker));
+                status::error(&format!(
+                    "`{}` does not build: {keeps}",
+                    self.project.worker
+                ));
                 return None;
             }
         };
-        if let Err(e) = stage(&artifact, &self.staged_lib) {
-            status::error(&format!("{e:#}"));
-            return None;
-        }
-        status::info(&format!("built `{}` in {:.2}s", self.project.worker, build.duration.as_secs_f64()));
-        Some(build.duration)
+        status::info(&format!(
+            "built `{}` in {:.2}s",
+            self.project.worker,
+            build.duration.as_secs_f64()
+        ));
+        Some((build.duration, artifact))
     }
 
-    /// Builds the worker and the host. Whether both succeeded.
-    fn build_all(&mut self, reason: &str) -> bool {
-        if self.build_worker(reason).is_none() {
-            return false;
-        }
-        self.events
-            .emit("build_started", json!({ "crate": self.project.host, "reason": reason }));
-        let build = match cargo::build_host(&self.project, &self.opts.cargo, &self.opts.cargo.features) {
-            Ok(build) => build,
-            Err(e) => {
-                status::error(&format!("{e:#}"));
-                return false;
-            }
-        };
+    /// Builds the worker and the host; the worker's library when both succeeded. It is staged
+    /// only when the new host starts, so that the old host never sees a worker built against an
+    /// interface it does not have.
+    fn build_all(&mut self, reason: &str) -> Option<PathBuf> {
+        let (_, worker) = self.build_worker(reason)?;
+        self.events.emit(
+            "build_started",
+            json!({ "crate": self.project.host, "reason": reason }),
+        );
+        let build =
+            match cargo::build_host(&self.project, &self.opts.cargo, &self.opts.cargo.features) {
+                Ok(build) => build,
+                Err(e) => {
+                    status::error(&format!("{e:#}"));
+                    return None;
+                }
+            };
         self.events.emit(
             "build_finished",
             json!({ "crate": self.project.host, "success": build.success, "duration_ms": ms(build.duration) }),
@@ -247,11 +281,11 @@ impl Supervisor {
         match build.artifact {
             Some(exe) if build.success => {
                 self.host_exe = Some(exe);
-                true
+                Some(worker)
             }
             _ => {
                 status::error(&format!("`{}` does not build", self.project.host));
-                false
+                None
             }
         }
     }
@@ -280,7 +314,9 @@ impl Supervisor {
                 Ok(())
             });
         }
-        let mut child = cmd.spawn().with_context(|| format!("cannot start {}", exe.display()))?;
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("cannot start {}", exe.display()))?;
         let pid = child.id();
         let tx = self.tx.clone();
         std::thread::Builder::new()
@@ -302,7 +338,9 @@ impl Supervisor {
     /// Asks the host to save its state and exit; kills it after [`GRACE`]. Whether it exited on
     /// its own.
     fn stop_host(&mut self) -> Result<bool> {
-        let Some(host) = &self.host else { return Ok(true) };
+        let Some(host) = &self.host else {
+            return Ok(true);
+        };
         let pid = host.pid;
         signal(pid, libc::SIGTERM);
         if self.wait_exit(pid, GRACE).is_some() {
@@ -350,7 +388,10 @@ impl Supervisor {
             }
             (Some(c @ (130 | 143)), _) => {
                 self.events.emit("host_exited", json!({ "code": c }));
-                status::info(&format!("the host stopped on a signal; its state is in {}", self.snapshot.display()));
+                status::info(&format!(
+                    "the host stopped on a signal; its state is in {}",
+                    self.snapshot.display()
+                ));
                 Ok(Some(c))
             }
             (_, Some(sig)) => {
@@ -359,7 +400,11 @@ impl Supervisor {
                     .emit("host_exited", json!({ "signal": sig, "signal_name": name }));
                 let now = Instant::now();
                 self.crashes.push_back(now);
-                while self.crashes.front().is_some_and(|t| now - *t > CRASH_WINDOW) {
+                while self
+                    .crashes
+                    .front()
+                    .is_some_and(|t| now - *t > CRASH_WINDOW)
+                {
                     self.crashes.pop_front();
                 }
                 if self.crashes.len() >= CRASH_LIMIT {
@@ -372,14 +417,18 @@ impl Supervisor {
                 let age = snapshot_age.map_or("no snapshot yet".to_owned(), |a| {
                     format!("the state saved {:.1}s before", a.as_secs_f64())
                 });
-                status::error(&format!("the host crashed ({name}): restarting it from {age}"));
+                status::error(&format!(
+                    "the host crashed ({name}): restarting it from {age}"
+                ));
                 self.restart_after("crash", name)?;
                 Ok(None)
             }
             (code, None) => {
                 let code = code.unwrap_or(-1);
                 self.events.emit("host_exited", json!({ "code": code }));
-                status::error(&format!("the host exited with status {code}: save a change to restart it"));
+                status::error(&format!(
+                    "the host exited with status {code}: save a change to restart it"
+                ));
                 Ok(None)
             }
         }
@@ -408,7 +457,10 @@ impl Supervisor {
                     "host_exited",
                     json!({ "code": status.code(), "signal": status.signal(), "why": "interrupted" }),
                 );
-                status::info(&format!("stopped; the final state is in {}", self.snapshot.display()));
+                status::info(&format!(
+                    "stopped; the final state is in {}",
+                    self.snapshot.display()
+                ));
                 Ok(Some(130))
             }
             None => {
@@ -432,7 +484,10 @@ impl Supervisor {
             "reloaded" => {
                 let version = event["version"].as_u64().unwrap_or(0);
                 let pause_us = event["timings"]["pause"].as_u64().unwrap_or(0);
-                let mut line = format!("reloaded v{version}: swap {:.2}ms", pause_us as f64 / 1000.0);
+                let mut line = format!(
+                    "reloaded v{version}: swap {:.2}ms",
+                    pause_us as f64 / 1000.0
+                );
                 if let Some((first, build)) = self.pending_edit.take() {
                     let effect = first.elapsed();
                     event["edit_to_effect_ms"] = json!(ms(effect));
@@ -445,14 +500,19 @@ impl Supervisor {
                 }
                 status::info(&line);
             }
-            "reload_failed" => status::error(&format!("reload refused: {}", event["reason"].as_str().unwrap_or(""))),
+            "reload_failed" => status::error(&format!(
+                "reload refused: {}",
+                event["reason"].as_str().unwrap_or("")
+            )),
             "panicked" => status::error(&format!(
                 "the worker panicked in `{}`: {} at {}",
                 event["function"].as_str().unwrap_or("?"),
                 event["message"].as_str().unwrap_or(""),
                 event["location"].as_str().unwrap_or("?")
             )),
-            "stale_mapping" => status::error("an old worker version stayed in memory (a thread it spawned?)"),
+            "stale_mapping" => {
+                status::error("an old worker version stayed in memory (a thread it spawned?)")
+            }
             "restored" => status::info("state restored"),
             "restore_failed" => status::error(&format!(
                 "could not restore the state: {}; started fresh, the snapshot is kept at {}",
@@ -470,7 +530,9 @@ fn ms(d: Duration) -> f64 {
 }
 
 fn signal(pid: u32, sig: i32) {
-    let Ok(pid) = libc::pid_t::try_from(pid) else { return };
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return;
+    };
     // SAFETY: kill(2) with a pid we started and have not reaped yet (its waiter thread reaps it
     // and tells us), so the pid cannot have been reused.
     unsafe {
@@ -500,12 +562,14 @@ fn stage(artifact: &Path, staged: &Path) -> Result<()> {
         std::fs::copy(artifact, &tmp)
             .with_context(|| format!("cannot copy {} to {}", artifact.display(), tmp.display()))?;
     }
-    std::fs::rename(&tmp, staged).with_context(|| format!("cannot move the build to {}", staged.display()))
+    std::fs::rename(&tmp, staged)
+        .with_context(|| format!("cannot move the build to {}", staged.display()))
 }
 
 fn make_private_dir(dir: &Path) -> Result<()> {
     if let Some(parent) = dir.parent() {
-        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
     }
     match std::fs::DirBuilder::new().mode(0o700).create(dir) {
         Ok(()) => Ok(()),
@@ -545,8 +609,8 @@ fn spawn_listener(listener: UnixListener, tx: Sender<Msg>) -> Result<()> {
 
 fn spawn_signals(tx: Sender<Msg>) -> Result<()> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let mut signals =
-        signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]).context("cannot handle signals")?;
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .context("cannot handle signals")?;
     std::thread::Builder::new()
         .name("relive-signals".into())
         .spawn(move || {

@@ -1,1 +1,346 @@
-//! end-to-end tests
+//! End-to-end tests of `cargo relive`, doing what a new user does: `new`, `run`, edit, break,
+//! fix, change the interface, crash, Ctrl-C, all through real processes and real builds.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_cargo-relive")
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// A `cargo relive run` in its own process group, with its output and events as channels.
+struct Session {
+    child: Child,
+    lines: Receiver<String>,
+    events: Receiver<Value>,
+    stderr: Arc<Mutex<String>>,
+    seen: Vec<String>,
+}
+
+impl Session {
+    fn start(dir: &Path, target: &Path, events: &Path) -> Session {
+        use std::os::unix::process::CommandExt;
+        let mut child = Command::new(bin())
+            .args(["relive", "run", "--snapshot-interval", "200", "--events"])
+            .arg(events)
+            .current_dir(dir)
+            .env("CARGO_TARGET_DIR", target)
+            .env("CARGO", env!("CARGO"))
+            .env_remove("RUSTFLAGS")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let (line_tx, lines) = channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if line_tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let err_pipe = child.stderr.take().unwrap();
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err_pipe).lines() {
+                let Ok(line) = line else { return };
+                let mut s = sink.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        let (event_tx, events_rx) = channel();
+        let fifo = events.to_owned();
+        std::thread::spawn(move || {
+            let file = std::fs::File::open(fifo).unwrap();
+            for line in BufReader::new(file).lines() {
+                let Ok(line) = line else { return };
+                if event_tx.send(serde_json::from_str(&line).unwrap()).is_err() {
+                    return;
+                }
+            }
+        });
+        Session {
+            child,
+            lines,
+            events: events_rx,
+            stderr,
+            seen: Vec::new(),
+        }
+    }
+
+    fn context(&self) -> String {
+        format!(
+            "\n--- events seen ---\n{}\n--- cargo relive's stderr ---\n{}",
+            self.seen.join("\n"),
+            self.stderr.lock().unwrap()
+        )
+    }
+
+    /// Waits for the first event matching `pick`.
+    fn event(&mut self, what: &str, timeout: Duration, pick: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.events.recv_timeout(left) {
+                Ok(event) => {
+                    self.seen.push(event.to_string());
+                    if pick(&event) {
+                        return event;
+                    }
+                }
+                Err(_) => panic!("no {what} within {timeout:?}{}", self.context()),
+            }
+        }
+    }
+
+    /// Waits for an output line `<prefix><frame> at <seconds>s…` and returns the frame number and
+    /// the seconds since that host process started.
+    fn frame(&mut self, prefix: &str) -> (u64, f64) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(rest) = line.strip_prefix(prefix) {
+                        let mut words = rest.split_whitespace();
+                        let n = words.next().unwrap().parse().unwrap();
+                        let t = words
+                            .nth(1)
+                            .unwrap()
+                            .trim_end_matches("s:")
+                            .parse()
+                            .unwrap();
+                        return (n, t);
+                    }
+                }
+                Err(_) => panic!("no line starting with `{prefix}`{}", self.context()),
+            }
+        }
+    }
+
+    /// Waits for the first line printed by a newly started host: its clock is behind `t`.
+    fn first_frame_of_new_host(&mut self, prefix: &str, t: f64) -> u64 {
+        loop {
+            let (n, at) = self.frame(prefix);
+            if at < t {
+                return n;
+            }
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // A failed test must not leave `cargo relive run` (and so its host) behind.
+        // SAFETY: signalling the process group of the session we started.
+        unsafe { libc::killpg(self.child.id() as i32, libc::SIGKILL) };
+        let _ = self.child.wait();
+    }
+}
+
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "`{from}` is not in {}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+fn alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    unsafe { libc::kill(pid, 0) == 0 }
+}
+
+fn mkfifo(path: &Path) {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+}
+
+const FIRST_BUILD: Duration = Duration::from_secs(300);
+const STEP: Duration = Duration::from_secs(120);
+
+#[test]
+fn a_new_project_reloads_survives_bad_builds_interface_changes_and_crashes_and_stops_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("game");
+    let out = Command::new(bin())
+        .args(["relive", "new"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let worker_src = dir.join("worker/src/lib.rs");
+    let base_src = dir.join("base/src/lib.rs");
+    let events = tmp.path().join("events");
+    mkfifo(&events);
+    let target = repo().join("target/e2e");
+    let mut s = Session::start(&dir, &target, &events);
+
+    // It runs, and frames count.
+    let started = s.event("host start", FIRST_BUILD, |e| e["event"] == "host_started");
+    let mut pid = started["pid"].as_i64().unwrap() as i32;
+    s.event("loaded", STEP, |e| e["event"] == "loaded");
+    s.frame("frame ");
+    let (before, _) = s.frame("frame ");
+
+    // An edit is swapped in, with the state carried.
+    edit(&worker_src, "\"frame {} at", "\"FRAME {} at");
+    let reloaded = s.event("reload", STEP, |e| e["event"] == "reloaded");
+    assert!(
+        reloaded["edit_to_effect_ms"].as_f64().unwrap() > 0.0,
+        "{reloaded}"
+    );
+    let (after, _) = s.frame("FRAME ");
+    assert!(after > before, "state lost: frame {after} after {before}");
+
+    // A broken build keeps the last good version running.
+    edit(&worker_src, "state.frames += 1;", "state.frames += ;");
+    let failed = s.event("failed build", STEP, |e| {
+        e["event"] == "build_finished" && e["success"] == false
+    });
+    assert_eq!(failed["crate"], "worker");
+    let (a, _) = s.frame("FRAME ");
+    let (b, _) = s.frame("FRAME ");
+    assert_eq!(b, a + 1, "the old code no longer runs");
+
+    // Fixing it carries on from the same state with the new code.
+    edit(&worker_src, "state.frames += ;", "state.frames += 100;");
+    s.event("reload after the fix", STEP, |e| e["event"] == "reloaded");
+    let (fixed, _) = s.frame("FRAME ");
+    let (next, mut t) = s.frame("FRAME ");
+    assert!(
+        fixed > b && next == fixed + 100,
+        "frames {b}, {fixed}, {next}"
+    );
+
+    // A change of the interface crate restarts the host, with its state.
+    edit(
+        &base_src,
+        "    fn time(&self) -> f64;",
+        "    fn time(&self) -> f64;\n    fn extra(&self) -> u32 { 0 }",
+    );
+    let restarted = s.event("host restart", STEP, |e| e["event"] == "host_restarted");
+    assert_eq!(restarted["why"], "a crate of the host changed");
+    let started = s.event("new host", STEP, |e| e["event"] == "host_started");
+    assert_ne!(started["restored_from"], Value::Null);
+    s.event("restored", STEP, |e| e["event"] == "restored");
+    assert!(!alive(pid), "the old host still runs");
+    pid = started["pid"].as_i64().unwrap() as i32;
+    let continued = s.first_frame_of_new_host("FRAME ", t);
+    assert!(
+        continued > next,
+        "state lost across the host restart: {continued} after {next}"
+    );
+
+    // A crash restarts the host from its last snapshot (written every 200 ms, so at most one
+    // frame old).
+    let (last, at) = s.frame("FRAME ");
+    t = at;
+    // SAFETY: sending a signal to the host we started.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let exited = s.event("crash", STEP, |e| e["event"] == "host_exited");
+    assert_eq!(exited["signal"], libc::SIGKILL);
+    let restarted = s.event("restart after the crash", STEP, |e| {
+        e["event"] == "host_restarted"
+    });
+    assert_eq!(restarted["why"], "crash");
+    let started = s.event("host after the crash", STEP, |e| {
+        e["event"] == "host_started"
+    });
+    pid = started["pid"].as_i64().unwrap() as i32;
+    s.event("restored after the crash", STEP, |e| {
+        e["event"] == "restored"
+    });
+    let recovered = s.first_frame_of_new_host("FRAME ", t);
+    assert!(
+        recovered + 200 >= last && recovered > continued,
+        "frame {recovered} after a crash at {last}"
+    );
+
+    // Ctrl-C (to the whole process group, as a terminal does) ends everything, state on disk.
+    // SAFETY: signalling the process group of the session we started.
+    unsafe { libc::killpg(s.child.id() as i32, libc::SIGINT) };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = s.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "cargo relive did not stop{}",
+            s.context()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(130), "{}", s.context());
+    assert!(!alive(pid), "the host outlived cargo relive");
+    let final_frame = recovered;
+    let snapshot = relive::Snapshot::read(&target.join("relive/host/state.snapshot")).unwrap();
+    let state = snapshot.to_json().unwrap();
+    assert!(
+        state["frames"].as_u64().unwrap() >= final_frame,
+        "{state} vs frame {final_frame}"
+    );
+}
+
+#[test]
+fn run_outside_a_relive_workspace_says_what_is_missing() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("src")).unwrap();
+    std::fs::write(
+        tmp.path().join("Cargo.toml"),
+        "[package]\nname = \"plain\"\nversion = \"0.1.0\"\nedition = \"2024\"\n",
+    )
+    .unwrap();
+    std::fs::write(tmp.path().join("src/main.rs"), "fn main() {}\n").unwrap();
+    let out = Command::new(bin())
+        .args(["relive", "run"])
+        .current_dir(tmp.path())
+        .env("CARGO", env!("CARGO"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no host in this workspace"), "{stderr}");
+    assert!(stderr.contains("cargo relive new"), "{stderr}");
+}
+
+#[test]
+fn new_refuses_a_directory_that_is_not_empty() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("keep.txt"), "mine").unwrap();
+    let out = Command::new(bin())
+        .args(["relive", "new"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not empty"));
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("keep.txt")).unwrap(),
+        "mine"
+    );
+}
