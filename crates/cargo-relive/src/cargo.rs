@@ -1,7 +1,7 @@
 //! Runs cargo builds: cargo's own output goes to the terminal as cargo shows it, the artifacts are
 //! read from `--message-format=json`, never guessed.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -53,8 +53,10 @@ pub fn build_host(project: &Project, opts: &CargoOptions, features: &[String]) -
 
 fn cargo_command(opts: &CargoOptions, subcommand: &str) -> Command {
     let mut cmd = Command::new(CargoOptions::cargo());
+    // cargo renders the diagnostics itself, exactly as a plain `cargo build` would (colors
+    // included, following CARGO_TERM_COLOR and the terminal); the JSON carries the artifacts.
     cmd.arg(subcommand)
-        .arg("--message-format=json-diagnostic-rendered-ansi");
+        .arg("--message-format=json-render-diagnostics");
     if let Some(path) = &opts.manifest_path {
         cmd.arg("--manifest-path").arg(path);
     }
@@ -64,8 +66,8 @@ fn cargo_command(opts: &CargoOptions, subcommand: &str) -> Command {
     cmd
 }
 
-/// Runs cargo, printing compiler diagnostics (rendered as cargo renders them) and cargo's own
-/// stderr, and picks the artifact with `pick` from the JSON messages.
+/// Runs cargo with its stderr on the terminal and picks the artifact with `pick` from the JSON
+/// messages.
 fn run(mut cmd: Command, pick: impl Fn(&serde_json::Value) -> Option<PathBuf>) -> Result<Build> {
     let start = Instant::now();
     cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
@@ -75,24 +77,15 @@ fn run(mut cmd: Command, pick: impl Fn(&serde_json::Value) -> Option<PathBuf>) -
         .take()
         .context("cargo's stdout is not captured")?;
     let mut artifact = None;
-    let mut err = std::io::stderr().lock();
     for line in BufReader::new(stdout).lines() {
         let line = line.context("cannot read cargo's output")?;
         let Ok(message) = serde_json::from_str::<serde_json::Value>(&line) else {
             continue;
         };
-        match message["reason"].as_str() {
-            Some("compiler-message") => {
-                if let Some(rendered) = message["message"]["rendered"].as_str() {
-                    let _ = err.write_all(rendered.as_bytes());
-                }
+        if message["reason"].as_str() == Some("compiler-artifact") {
+            if let Some(path) = pick(&message) {
+                artifact = Some(path);
             }
-            Some("compiler-artifact") => {
-                if let Some(path) = pick(&message) {
-                    artifact = Some(path);
-                }
-            }
-            _ => {}
         }
     }
     let status = child

@@ -85,6 +85,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     ] {
         make_private_dir(&dir)?;
     }
+    let _lock = lock(&state_dir)?;
     let socket = state_dir.join("control.sock");
     let _ = std::fs::remove_file(&socket);
     let listener = UnixListener::bind(&socket)
@@ -564,6 +565,27 @@ fn stage(artifact: &Path, staged: &Path) -> Result<()> {
     }
     std::fs::rename(&tmp, staged)
         .with_context(|| format!("cannot move the build to {}", staged.display()))
+}
+
+/// Holds an exclusive lock on the state directory for as long as the returned file lives: two
+/// `cargo relive run` of one host would fight over its socket, snapshot and staged library.
+fn lock(state_dir: &Path) -> Result<std::fs::File> {
+    use std::os::fd::AsRawFd;
+    let path = state_dir.join("lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    // SAFETY: flock(2) on a file descriptor this function owns.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        bail!(
+            "another `cargo relive run` is already running this host (it holds {}): stop it first",
+            path.display()
+        );
+    }
+    Ok(file)
 }
 
 fn make_private_dir(dir: &Path) -> Result<()> {

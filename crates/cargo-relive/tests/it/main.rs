@@ -29,6 +29,7 @@ struct Session {
     lines: Receiver<String>,
     events: Receiver<Value>,
     stderr: Arc<Mutex<String>>,
+    stderr_reader: Option<std::thread::JoinHandle<()>>,
     seen: Vec<String>,
 }
 
@@ -60,7 +61,7 @@ impl Session {
         let stderr = Arc::new(Mutex::new(String::new()));
         let err_pipe = child.stderr.take().unwrap();
         let sink = stderr.clone();
-        std::thread::spawn(move || {
+        let stderr_reader = std::thread::spawn(move || {
             for line in BufReader::new(err_pipe).lines() {
                 let Ok(line) = line else { return };
                 let mut s = sink.lock().unwrap();
@@ -84,6 +85,7 @@ impl Session {
             lines,
             events: events_rx,
             stderr,
+            stderr_reader: Some(stderr_reader),
             seen: Vec::new(),
         }
     }
@@ -203,34 +205,46 @@ fn a_new_project_reloads_survives_bad_builds_interface_changes_and_crashes_and_s
     let started = s.event("host start", FIRST_BUILD, |e| e["event"] == "host_started");
     let mut pid = started["pid"].as_i64().unwrap() as i32;
     s.event("loaded", STEP, |e| e["event"] == "loaded");
-    s.frame("frame ");
-    let (before, _) = s.frame("frame ");
+    s.frame("score ");
+
+    // A second session of the same host is refused rather than fighting over its files.
+    let second = Command::new(bin())
+        .args(["relive", "run"])
+        .current_dir(&dir)
+        .env("CARGO_TARGET_DIR", &target)
+        .env("CARGO", env!("CARGO"))
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&second.stderr).contains("already running"));
+
+    let (before, _) = s.frame("score ");
 
     // An edit is swapped in, with the state carried.
-    edit(&worker_src, "\"frame {} at", "\"FRAME {} at");
+    edit(&worker_src, "\"score {} at", "\"SCORE {} at");
     let reloaded = s.event("reload", STEP, |e| e["event"] == "reloaded");
     assert!(
         reloaded["edit_to_effect_ms"].as_f64().unwrap() > 0.0,
         "{reloaded}"
     );
-    let (after, _) = s.frame("FRAME ");
+    let (after, _) = s.frame("SCORE ");
     assert!(after > before, "state lost: frame {after} after {before}");
 
     // A broken build keeps the last good version running.
-    edit(&worker_src, "state.frames += 1;", "state.frames += ;");
+    edit(&worker_src, "state.score += 1;", "state.score += ;");
     let failed = s.event("failed build", STEP, |e| {
         e["event"] == "build_finished" && e["success"] == false
     });
     assert_eq!(failed["crate"], "worker");
-    let (a, _) = s.frame("FRAME ");
-    let (b, _) = s.frame("FRAME ");
+    let (a, _) = s.frame("SCORE ");
+    let (b, _) = s.frame("SCORE ");
     assert_eq!(b, a + 1, "the old code no longer runs");
 
     // Fixing it carries on from the same state with the new code.
-    edit(&worker_src, "state.frames += ;", "state.frames += 100;");
+    edit(&worker_src, "state.score += ;", "state.score += 100;");
     s.event("reload after the fix", STEP, |e| e["event"] == "reloaded");
-    let (fixed, _) = s.frame("FRAME ");
-    let (next, mut t) = s.frame("FRAME ");
+    let (fixed, _) = s.frame("SCORE ");
+    let (next, mut t) = s.frame("SCORE ");
     assert!(
         fixed > b && next == fixed + 100,
         "frames {b}, {fixed}, {next}"
@@ -249,15 +263,15 @@ fn a_new_project_reloads_survives_bad_builds_interface_changes_and_crashes_and_s
     s.event("restored", STEP, |e| e["event"] == "restored");
     assert!(!alive(pid), "the old host still runs");
     pid = started["pid"].as_i64().unwrap() as i32;
-    let continued = s.first_frame_of_new_host("FRAME ", t);
+    let continued = s.first_frame_of_new_host("SCORE ", t);
     assert!(
         continued > next,
         "state lost across the host restart: {continued} after {next}"
     );
 
     // A crash restarts the host from its last snapshot (written every 200 ms, so at most one
-    // frame old).
-    let (last, at) = s.frame("FRAME ");
+    // line old).
+    let (last, at) = s.frame("SCORE ");
     t = at;
     // SAFETY: sending a signal to the host we started.
     unsafe { libc::kill(pid, libc::SIGKILL) };
@@ -274,7 +288,7 @@ fn a_new_project_reloads_survives_bad_builds_interface_changes_and_crashes_and_s
     s.event("restored after the crash", STEP, |e| {
         e["event"] == "restored"
     });
-    let recovered = s.first_frame_of_new_host("FRAME ", t);
+    let recovered = s.first_frame_of_new_host("SCORE ", t);
     assert!(
         recovered + 200 >= last && recovered > continued,
         "frame {recovered} after a crash at {last}"
@@ -298,12 +312,70 @@ fn a_new_project_reloads_survives_bad_builds_interface_changes_and_crashes_and_s
     assert_eq!(status.code(), Some(130), "{}", s.context());
     assert!(!alive(pid), "the host outlived cargo relive");
     let final_frame = recovered;
+    if let Some(reader) = s.stderr_reader.take() {
+        reader.join().unwrap();
+    }
+    let stderr = s.stderr.lock().unwrap().clone();
+    // The broken build's error, as cargo shows it.
+    assert!(stderr.contains("expected expression"), "{stderr}");
+    assert!(stderr.contains("worker/src/lib.rs:"), "{stderr}");
+    assert!(
+        stderr.contains("the host keeps running the last good version"),
+        "{stderr}"
+    );
     let snapshot = relive::Snapshot::read(&target.join("relive/host/state.snapshot")).unwrap();
     let state = snapshot.to_json().unwrap();
     assert!(
-        state["frames"].as_u64().unwrap() >= final_frame,
+        state["score"].as_u64().unwrap() >= final_frame,
         "{state} vs frame {final_frame}"
     );
+}
+
+/// Spawns `exe`, returns its first stdout line, and kills it.
+fn first_line(exe: &Path) -> String {
+    let mut child = Command::new(exe).stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    line
+}
+
+#[test]
+fn build_makes_a_ship_binary_that_runs_without_the_worker_library() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ship");
+    let out = Command::new(bin())
+        .args(["relive", "new"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let target = repo().join("target/e2e-ship");
+    let out = Command::new(bin())
+        .args(["relive", "build"])
+        .current_dir(&dir)
+        .env("CARGO_TARGET_DIR", &target)
+        .env("CARGO", env!("CARGO"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("built the ship version"), "{stderr}");
+    let exe = target.join("debug/host");
+    // No worker library anywhere it could be loaded from: the ship binary does not need one.
+    let _ = std::fs::remove_file(target.join("debug/libworker.so"));
+    assert!(first_line(&exe).starts_with("score 1 at"));
+    let symbols = Command::new("nm").arg(&exe).output().unwrap();
+    let symbols = String::from_utf8_lossy(&symbols.stdout);
+    assert!(!symbols.contains("relive_worker_exports_v1"));
+    assert!(!symbols.contains("dlopen"));
 }
 
 #[test]
