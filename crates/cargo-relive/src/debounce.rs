@@ -9,8 +9,11 @@ use std::time::{Duration, Instant};
 /// What a change requires. `Host` includes rebuilding the worker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Change {
-    /// Only the worker's sources changed: rebuild and hot-reload it.
+    /// Only the worker's own sources changed: rebuild and hot-reload it (replaying rustc).
     Worker,
+    /// The worker's manifest or build script, or a crate only the worker uses, changed: rebuild
+    /// it through cargo and hot-reload it.
+    WorkerDeps,
     /// A crate of the host changed (the interface, the host itself): rebuild and restart the host.
     Host,
 }

@@ -13,6 +13,7 @@ pub mod debounce;
 pub mod events;
 pub mod new;
 pub mod project;
+pub mod replay;
 pub mod run;
 pub mod status;
 

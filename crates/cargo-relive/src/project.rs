@@ -21,6 +21,8 @@ pub struct Project {
     pub host_bin: String,
     /// The worker package's name.
     pub worker: String,
+    /// The worker package's directory.
+    pub worker_dir: PathBuf,
     /// Source directories of local packages the host depends on (restart on change).
     pub host_dirs: Vec<PathBuf>,
     /// Source directories of local packages the worker depends on (reload on change).
@@ -134,6 +136,11 @@ impl Project {
             host: host_pkg.name.to_string(),
             host_bin,
             worker: worker_pkg.name.to_string(),
+            worker_dir: worker_pkg
+                .manifest_path
+                .parent()
+                .map(|d| d.to_path_buf().into_std_path_buf())
+                .unwrap_or_default(),
             host_dirs,
             worker_dirs,
         })
@@ -142,19 +149,28 @@ impl Project {
     /// What a change of `path` requires, if anything: the deepest package directory containing it
     /// decides.
     pub fn classify(&self, path: &Path) -> Option<Change> {
-        if ignored(path, &self.target_dir) {
+        if path.starts_with(&self.target_dir) {
             return None;
         }
         let deepest = |dirs: &[PathBuf]| {
             dirs.iter()
-                .filter(|d| path.starts_with(d))
+                .filter(|d| path.starts_with(d) && !ignored(path.strip_prefix(d).unwrap_or(path)))
                 .map(|d| d.as_os_str().len())
                 .max()
         };
         match (deepest(&self.host_dirs), deepest(&self.worker_dirs)) {
             (Some(h), Some(w)) if h >= w => Some(Change::Host),
             (Some(_), None) => Some(Change::Host),
-            (_, Some(_)) => Some(Change::Worker),
+            (_, Some(w)) => {
+                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                let own_sources = w == self.worker_dir.as_os_str().len()
+                    && !matches!(name, "Cargo.toml" | "Cargo.lock" | "build.rs");
+                Some(if own_sources {
+                    Change::Worker
+                } else {
+                    Change::WorkerDeps
+                })
+            }
             (None, None) => None,
         }
     }
@@ -219,11 +235,9 @@ fn local_dirs(meta: &Metadata, root: &PackageId) -> Vec<PathBuf> {
     dirs.into_iter().collect()
 }
 
-/// Paths whose changes never matter: build output, version control, editor droppings.
-pub fn ignored(path: &Path, target_dir: &Path) -> bool {
-    if path.starts_with(target_dir) {
-        return true;
-    }
+/// Paths (relative to their package) whose changes never matter: build output, version control,
+/// editor droppings.
+pub fn ignored(path: &Path) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     if name.starts_with('.')
         || name.ends_with('~')
@@ -250,6 +264,7 @@ mod tests {
             host: "host".into(),
             host_bin: "host".into(),
             worker: "worker".into(),
+            worker_dir: "/ws/worker".into(),
             host_dirs: vec!["/ws/host".into(), "/ws/base".into()],
             worker_dirs: vec![
                 "/ws/worker".into(),
@@ -266,7 +281,9 @@ mod tests {
             assert_eq!(p.classify(Path::new(path)), expected, "{path}")
         };
         check("/ws/worker/src/lib.rs", Some(Change::Worker));
-        check("/ws/worker/nested/src/lib.rs", Some(Change::Worker));
+        check("/ws/worker/nested/src/lib.rs", Some(Change::WorkerDeps));
+        check("/ws/worker/Cargo.toml", Some(Change::WorkerDeps));
+        check("/ws/worker/build.rs", Some(Change::WorkerDeps));
         check("/ws/base/src/lib.rs", Some(Change::Host));
         check("/ws/host/src/main.rs", Some(Change::Host));
         check("/ws/host/Cargo.toml", Some(Change::Host));

@@ -17,6 +17,7 @@ use crate::cargo;
 use crate::debounce::{Change, Debouncer, Fired};
 use crate::events::Events;
 use crate::project::{CargoOptions, Project};
+use crate::replay::Invocation;
 use crate::status;
 
 /// Options of `cargo relive run`.
@@ -71,6 +72,8 @@ struct Supervisor {
     /// The first edit of the build now staged, and that build's duration: for edit-to-effect.
     pending_edit: Option<(Instant, Duration)>,
     crashes: VecDeque<Instant>,
+    /// cargo's last `rustc` command for the worker, replayed while only its sources change.
+    replay: Option<Invocation>,
 }
 
 /// Runs the supervisor until the user quits; returns the exit code.
@@ -102,7 +105,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     let staged_lib = stage.join(relive::locate::library_file_name(&project.worker));
     let mut sup = Supervisor {
         snapshot: state_dir.join("state.snapshot"),
-        debouncer: Debouncer::new(Duration::from_millis(30), Duration::from_millis(500)),
+        debouncer: Debouncer::new(Duration::from_millis(8), Duration::from_millis(500)),
         project,
         opts,
         events,
@@ -114,6 +117,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         host: None,
         pending_edit: None,
         crashes: VecDeque::new(),
+        replay: None,
     };
     // A fresh session starts from a fresh state; the last one's snapshot stays for `load`.
     if sup.snapshot.exists() {
@@ -171,7 +175,10 @@ impl Supervisor {
 
     fn on_change(&mut self, fired: Fired) -> Result<()> {
         match fired.change {
-            Change::Worker if self.host.is_some() => {
+            Change::Worker | Change::WorkerDeps if self.host.is_some() => {
+                if fired.change == Change::WorkerDeps {
+                    self.replay = None;
+                }
                 if let Some(build) = self.build_and_stage_worker("edit") {
                     self.pending_edit = Some((fired.first, build));
                 }
@@ -179,6 +186,7 @@ impl Supervisor {
             // A host change, or any change while no host runs (after a failed start or a crash
             // loop): build everything and (re)start.
             _ => {
+                self.replay = None;
                 let why = if fired.change == Change::Host {
                     "a crate of the host changed"
                 } else {
@@ -224,7 +232,16 @@ impl Supervisor {
             "build_started",
             json!({ "crate": self.project.worker, "reason": reason }),
         );
-        let build = match cargo::build_worker(&self.project, &self.opts.cargo) {
+        // A replay that cannot even start (the toolchain moved) falls back to cargo.
+        let replayed = self.replay.as_ref().and_then(|replay| replay.run().ok());
+        let result = match replayed {
+            Some(build) => Ok(build),
+            None => cargo::build_worker(&self.project, &self.opts.cargo).map(|(build, replay)| {
+                self.replay = replay;
+                build
+            }),
+        };
+        let build = match result {
             Ok(build) => build,
             Err(e) => {
                 status::error(&format!("{e:#}"));

@@ -1,0 +1,136 @@
+//! Edit-to-effect of `cargo relive run` against a bare `cargo build -p worker` of the same edit, in
+//! the same run: `cargo bench -p cargo-relive --bench edit_to_effect`.
+//!
+//! The projects are the `cargo relive new` template (a 60 fps host). Samples alternate between
+//! the two, so drift on the machine affects both alike.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SAMPLES: usize = 8;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn edit(src: &Path, i: usize) {
+    let text = std::fs::read_to_string(src).unwrap();
+    let start = text.find("\"score").unwrap();
+    let end = start + text[start..].find(" {}").unwrap();
+    let new = format!("{}\"score{i}{}", &text[..start], &text[end..]);
+    std::fs::write(src, new).unwrap();
+}
+
+fn cargo_build(dir: &Path, target: &Path, args: &[&str]) -> Duration {
+    let t = Instant::now();
+    let status = Command::new(env!("CARGO"))
+        .args(args)
+        .arg("--quiet")
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", target)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    t.elapsed()
+}
+
+fn stats(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(|a, b| a.total_cmp(b));
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    (at(0.5), at(0.0), at(1.0))
+}
+
+fn main() {
+    let root = repo().join("target/bench-e2e");
+    let bin = env!("CARGO_BIN_EXE_cargo-relive");
+    // Two identical projects: one runs under `cargo relive run`, the other takes the bare builds,
+    // so that the samples can alternate.
+    let mut projects = Vec::new();
+    for name in ["hot", "bare"] {
+        let dir = root.join(name);
+        let target = root.join(format!("{name}-target"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&root).unwrap();
+        assert!(
+            Command::new(bin)
+                .args(["relive", "new"])
+                .arg(&dir)
+                .status()
+                .unwrap()
+                .success()
+        );
+        cargo_build(&dir, &target, &["build", "-p", "worker", "-p", "host"]);
+        projects.push((dir, target));
+    }
+    let (hot_dir, hot_target) = projects[0].clone();
+    let (bare_dir, bare_target) = projects[1].clone();
+    let hot_src = hot_dir.join("worker/src/lib.rs");
+    let bare_src = bare_dir.join("worker/src/lib.rs");
+
+    let events = root.join("events.fifo");
+    let _ = std::fs::remove_file(&events);
+    let c = std::ffi::CString::new(events.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let mut child = Command::new(bin)
+        .args(["relive", "run", "--events"])
+        .arg(&events)
+        .current_dir(&hot_dir)
+        .env("CARGO_TARGET_DIR", &hot_target)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(std::fs::File::open(&events).unwrap()).lines();
+    let mut next_event = |kind: &str| -> serde_json::Value {
+        loop {
+            let line = lines.next().unwrap().unwrap();
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            if v["event"] == kind {
+                return v;
+            }
+        }
+    };
+    next_event("loaded");
+    let (mut bare, mut effect, mut build, mut swap) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    // One warm-up round each (the first cdylib-only build after a full one rebuilds more).
+    for i in 0..=SAMPLES {
+        edit(&hot_src, i);
+        let e = next_event("reloaded");
+        edit(&bare_src, i);
+        let b = cargo_build(&bare_dir, &bare_target, &["build", "-p", "worker"]);
+        if i == 0 {
+            continue;
+        }
+        bare.push(b.as_secs_f64() * 1000.0);
+        effect.push(e["edit_to_effect_ms"].as_f64().unwrap());
+        build.push(e["build_ms"].as_f64().unwrap());
+        swap.push(e["timings"]["pause"].as_f64().unwrap() / 1000.0);
+    }
+    // SAFETY: signalling the child we started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    child.wait().unwrap();
+
+    let (b, bmin, bmax) = stats(bare);
+    let (e, emin, emax) = stats(effect);
+    let (bu, bumin, bumax) = stats(build);
+    let (s, smin, smax) = stats(swap);
+    println!(
+        "edit to effect, template worker ({SAMPLES} alternating samples; median [min, max], ms)"
+    );
+    println!("  bare `cargo build -p worker`         {b:7.1} [{bmin:.1}, {bmax:.1}]");
+    println!(
+        "  cargo relive run: edit to effect    {e:7.1} [{emin:.1}, {emax:.1}]   ratio {:.2} of the bare build",
+        e / b
+    );
+    println!("    of which the worker build          {bu:7.1} [{bumin:.1}, {bumax:.1}]");
+    println!("    of which the swap pause            {s:7.2} [{smin:.2}, {smax:.2}]");
+}

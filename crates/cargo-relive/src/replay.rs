@@ -1,0 +1,171 @@
+//! Rebuilds the worker by running cargo's last `rustc` command for it again, without cargo.
+//!
+//! When only the worker's own sources changed, everything cargo would decide is already decided:
+//! the same dependencies, flags and output paths. Running that `rustc` command directly skips
+//! cargo's start-up and fingerprinting (~40 ms of a ~200 ms rebuild on the template worker). The
+//! command comes from cargo itself (`-vv` prints it with its environment), never guessed, and any
+//! change of a manifest, a build script or another crate goes through cargo again.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context as _, Result};
+
+use crate::cargo::Build;
+
+/// One `rustc` command as cargo ran it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    env: Vec<(String, String)>,
+    program: String,
+    args: Vec<String>,
+    cwd: PathBuf,
+}
+
+/// Removes ANSI escape sequences (cargo colors its status lines).
+pub fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            // CSI: ESC [ … final byte in @..~
+            if chars.next() == Some('[') {
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+impl Invocation {
+    /// Parses a line of `cargo -vv` output, `Running `ENV=… rustc …``, if it is the command that
+    /// builds `crate_name` as a `cdylib`. `cwd` is where cargo ran it (the workspace root).
+    pub fn parse(line: &str, crate_name: &str, cwd: &Path) -> Option<Invocation> {
+        let line = strip_ansi(line);
+        let inner = line.trim().strip_prefix("Running `")?.strip_suffix('`')?;
+        let words = shell_words::split(inner).ok()?;
+        let mut env = Vec::new();
+        let mut rest = words.into_iter();
+        let program = loop {
+            let word = rest.next()?;
+            match word.split_once('=') {
+                Some((k, v))
+                    if !k.is_empty()
+                        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+                {
+                    env.push((k.to_owned(), v.to_owned()));
+                }
+                _ => break word,
+            }
+        };
+        let args: Vec<String> = rest.collect();
+        let has = |flag: &str, value: &str| args.windows(2).any(|w| w[0] == flag && w[1] == value);
+        if !has("--crate-name", crate_name) || !has("--crate-type", "cdylib") {
+            return None;
+        }
+        Some(Invocation {
+            env,
+            program,
+            args,
+            cwd: cwd.to_owned(),
+        })
+    }
+
+    /// Runs the command: diagnostics are printed as rustc renders them, the library is read from
+    /// rustc's `artifact` notification.
+    pub fn run(&self) -> Result<Build> {
+        let start = Instant::now();
+        let mut child = Command::new(&self.program)
+            .args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(&self.cwd)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("cannot run {}", self.program))?;
+        let stderr = child
+            .stderr
+            .take()
+            .context("rustc's stderr is not captured")?;
+        let mut artifact = None;
+        let mut err = std::io::stderr().lock();
+        for line in BufReader::new(stderr).lines() {
+            let line = line.context("cannot read rustc's output")?;
+            match serde_json::from_str::<serde_json::Value>(&line) {
+                Ok(msg) if msg["$message_type"] == "artifact" => {
+                    if msg["emit"] == "link" {
+                        artifact = msg["artifact"]
+                            .as_str()
+                            .filter(|a| a.ends_with(".so"))
+                            .map(PathBuf::from);
+                    }
+                }
+                Ok(msg) if msg["$message_type"] == "diagnostic" => {
+                    if let Some(rendered) = msg["rendered"].as_str() {
+                        let _ = err.write_all(rendered.as_bytes());
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    let _ = writeln!(err, "{line}");
+                }
+            }
+        }
+        let status = child
+            .wait()
+            .with_context(|| format!("cannot wait for {}", self.program))?;
+        Ok(Build {
+            success: status.success() && artifact.is_some(),
+            duration: start.elapsed(),
+            artifact: artifact.filter(|_| status.success()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cargo_running_lines_parse_into_env_program_and_args() {
+        let line = "\x1b[1m\x1b[32m     Running\x1b[0m `CARGO=/c CARGO_PKG_AUTHORS='' CARGO_PKG_NAME=worker \
+                    /r/rustc --crate-name worker --edition=2024 worker/src/lib.rs --crate-type cdylib \
+                    -C 'link-arg=a b' --out-dir /t/debug/deps`";
+        let inv = Invocation::parse(line, "worker", Path::new("/ws")).unwrap();
+        assert_eq!(inv.program, "/r/rustc");
+        assert_eq!(
+            inv.env,
+            [
+                ("CARGO", "/c"),
+                ("CARGO_PKG_AUTHORS", ""),
+                ("CARGO_PKG_NAME", "worker")
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        );
+        assert!(inv.args.contains(&"link-arg=a b".to_owned()));
+        assert_eq!(inv.cwd, Path::new("/ws"));
+    }
+
+    #[test]
+    fn other_crates_and_other_lines_are_not_the_worker() {
+        let rlib = "Running `CARGO=/c /r/rustc --crate-name base base/src/lib.rs --crate-type lib`";
+        assert_eq!(Invocation::parse(rlib, "worker", Path::new("/")), None);
+        let build_script = "Running `/t/debug/build/x/build-script-build`";
+        assert_eq!(
+            Invocation::parse(build_script, "worker", Path::new("/")),
+            None
+        );
+        assert_eq!(
+            Invocation::parse("   Compiling worker v0.1.0", "worker", Path::new("/")),
+            None
+        );
+    }
+}
