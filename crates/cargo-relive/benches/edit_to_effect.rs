@@ -101,6 +101,7 @@ fn main() {
     next_event("loaded");
     let (mut bare, mut effect, mut build, mut swap) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut prepare, mut to_swap) = (Vec::new(), Vec::new());
     // One warm-up round each (the first cdylib-only build after a full one rebuilds more).
     for i in 0..=SAMPLES {
         edit(&hot_src, i);
@@ -114,6 +115,8 @@ fn main() {
         effect.push(e["edit_to_effect_ms"].as_f64().unwrap());
         build.push(e["build_ms"].as_f64().unwrap());
         swap.push(e["timings"]["pause"].as_f64().unwrap() / 1000.0);
+        prepare.push(e["timings"]["prepare"].as_f64().unwrap() / 1000.0);
+        to_swap.push(e["timings"]["detect_to_swap"].as_f64().unwrap() / 1000.0);
     }
     // SAFETY: signalling the child we started.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
@@ -132,5 +135,9 @@ fn main() {
         e / b
     );
     println!("    of which the worker build          {bu:7.1} [{bumin:.1}, {bumax:.1}]");
+    let (p, pmin, pmax) = stats(prepare);
+    let (d, dmin, dmax) = stats(to_swap);
+    println!("    build done to library loaded       {p:7.2} [{pmin:.2}, {pmax:.2}]");
+    println!("    build done to swap (frame wait)    {d:7.2} [{dmin:.2}, {dmax:.2}]");
     println!("    of which the swap pause            {s:7.2} [{smin:.2}, {smax:.2}]");
 }

@@ -105,7 +105,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     let staged_lib = stage.join(relive::locate::library_file_name(&project.worker));
     let mut sup = Supervisor {
         snapshot: state_dir.join("state.snapshot"),
-        debouncer: Debouncer::new(Duration::from_millis(8), Duration::from_millis(500)),
+        debouncer: Debouncer::new(Duration::from_millis(3), Duration::from_millis(500)),
         project,
         opts,
         events,
@@ -313,6 +313,8 @@ impl Supervisor {
         let mut cmd = Command::new(&exe);
         cmd.args(&self.opts.args)
             .env(relive::locate::WORKER_LIB_ENV, &self.staged_lib)
+            // `stage` only ever renames a new file over the staged library.
+            .env(relive::STAGED_ENV, "1")
             .env(relive::supervise::SNAPSHOT_ENV, &self.snapshot)
             .env(relive::supervise::CONTROL_ENV, &self.socket)
             .env(

@@ -15,6 +15,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::Error;
 
+/// Set to `1` by a supervisor that only ever renames new builds over the watched library.
+pub const STAGED_ENV: &str = "RELIVE_STAGED";
+
 /// The private directory of one host process for one worker crate.
 #[derive(Debug)]
 pub(crate) struct Copies {

@@ -86,6 +86,8 @@ mod static_worker;
 #[cfg(not(feature = "static"))]
 mod copies;
 #[cfg(not(feature = "static"))]
+pub use copies::STAGED_ENV;
+#[cfg(not(feature = "static"))]
 mod elf;
 #[cfg(not(feature = "static"))]
 mod hot;
