@@ -71,6 +71,22 @@ fn main() {
     }
     let mtime_ns = t.elapsed().as_nanos() as f64 / f64::from(m);
 
+    // A supervised host's periodic recovery snapshot: encode in the worker, frame the file, write a
+    // temporary file and rename it (no fsync), the steps `cargo relive run` has the host take.
+    let snap_dir = tempfile::tempdir().unwrap();
+    let snap_path = snap_dir.path().join("state.snapshot");
+    let (mut encodes, mut writes) = (Vec::new(), Vec::new());
+    for _ in 0..200 {
+        let t = Instant::now();
+        let bytes = worker.snapshot().unwrap().to_bytes(relive::Format::Binary).unwrap();
+        encodes.push(t.elapsed());
+        let t = Instant::now();
+        let tmp = snap_path.with_extension("tmp");
+        std::fs::write(&tmp, &bytes).unwrap();
+        std::fs::rename(&tmp, &snap_path).unwrap();
+        writes.push(t.elapsed());
+    }
+
     // Reload pause on the calling thread, over RELOADS swaps.
     let mut pauses = Vec::new();
     let mut saves = Vec::new();
@@ -121,6 +137,8 @@ fn main() {
         "  baseline: fs::metadata().modified()    {mtime_ns:>8.0}ns   ratio {:.5}",
         check_ns / mtime_ns
     );
+    println!("  recovery snapshot: encode (frame thread) {}", fmt(percentiles(encodes)));
+    println!("  recovery snapshot: write + rename (writer thread) {}", fmt(percentiles(writes)));
     println!("  reload pause (save+load+drop+dlclose)  {}", fmt(pause));
     println!(
         "    save                                 {}",

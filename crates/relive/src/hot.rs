@@ -134,16 +134,18 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
 
     /// Writes the crash-recovery snapshot when supervised. Not `fsync`ed: it guards against the
     /// process dying, not the machine.
-    fn write_recovery_snapshot(&self) {
-        let Some(path) = self.supervisor.as_ref().and_then(|s| s.snapshot.as_deref()) else {
+    ///
+    /// The state is encoded here (it lives in the worker); the file is written by the
+    /// supervisor's writer thread, unless `wait` asks for it to be on disk before returning (the
+    /// process is about to exit).
+    fn write_recovery_snapshot(&self, wait: bool) {
+        let Some(supervisor) = &self.supervisor else { return };
+        if supervisor.snapshot.is_none() {
             return;
-        };
-        let result = self
-            .snapshot()
-            .and_then(|s| s.to_bytes(Format::Binary))
-            .and_then(|bytes| crate::snapshot::write_atomic(path, &bytes, false));
-        if let Err(e) = result {
-            log::warn!("cannot write the recovery snapshot: {e}");
+        }
+        match self.snapshot().and_then(|s| s.to_bytes(Format::Binary)) {
+            Ok(bytes) => supervisor.write_snapshot(bytes, wait),
+            Err(e) => log::warn!("cannot take the recovery snapshot: {e}"),
         }
     }
 
@@ -151,13 +153,13 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
     #[cold]
     fn attend(&mut self, raised: u32) {
         if raised & BUILD_READY != 0 && matches!(self.reload(), Ok(true)) {
-            self.write_recovery_snapshot();
+            self.write_recovery_snapshot(false);
         }
         if raised & SNAPSHOT_DUE != 0 && self.attention.take(SNAPSHOT_DUE) {
-            self.write_recovery_snapshot();
+            self.write_recovery_snapshot(false);
         }
         if raised & QUIT != 0 && self.attention.take(QUIT) {
-            self.write_recovery_snapshot();
+            self.write_recovery_snapshot(true);
             let _ = self.lib.before_unload();
             let _ = std::io::stdout().flush();
             std::process::exit(Supervisor::quit_code());
@@ -459,7 +461,7 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
 impl<C: ?Sized + Interface + 'static> Drop for Worker<C> {
     fn drop(&mut self) {
         // The final state, for `cargo relive run` (nothing happens when not supervised).
-        self.write_recovery_snapshot();
+        self.write_recovery_snapshot(true);
         // SAFETY: the state was created by `self.lib` and is dropped once, here.
         let _ = unsafe { self.lib.drop_state(self.state.as_ptr()) };
         let _ = self.lib.before_unload();

@@ -40,6 +40,8 @@ pub(crate) struct Supervisor {
     pub(crate) snapshot: Option<PathBuf>,
     pub(crate) restore: Option<PathBuf>,
     stop_timer: Option<Sender<()>>,
+    /// Writes recovery snapshots off the frame thread; answers on the enclosed channel when done.
+    writer: Option<Sender<(Vec<u8>, Option<Sender<()>>)>>,
     signals: Vec<signal_hook::SigId>,
 }
 
@@ -62,8 +64,26 @@ impl Supervisor {
             }
         }
         let mut stop_timer = None;
+        let mut writer = None;
         let mut signals = Vec::new();
-        if snapshot.is_some() {
+        if let Some(path) = &snapshot {
+            let (tx, rx) = channel::<(Vec<u8>, Option<Sender<()>>)>();
+            let path = path.clone();
+            let spawned = std::thread::Builder::new()
+                .name("relive-snapshot-writer".to_owned())
+                .spawn(move || {
+                    for (bytes, done) in rx {
+                        if let Err(e) = crate::snapshot::write_atomic(&path, &bytes, false) {
+                            log::warn!("cannot write the recovery snapshot: {e}");
+                        }
+                        if let Some(done) = done {
+                            let _ = done.send(());
+                        }
+                    }
+                });
+            if spawned.is_ok() {
+                writer = Some(tx);
+            }
             let interval = std::env::var(SNAPSHOT_INTERVAL_ENV)
                 .ok()
                 .and_then(|v| v.parse().ok())
@@ -110,8 +130,19 @@ impl Supervisor {
             snapshot,
             restore,
             stop_timer,
+            writer,
             signals,
         })
+    }
+
+    /// Writes an encoded recovery snapshot (not `fsync`ed: it guards against the process dying,
+    /// not the machine); with `wait`, returns once it is on disk.
+    pub(crate) fn write_snapshot(&self, bytes: Vec<u8>, wait: bool) {
+        let Some(writer) = &self.writer else { return };
+        let (done_tx, done_rx) = channel();
+        if writer.send((bytes, wait.then_some(done_tx))).is_ok() && wait {
+            let _ = done_rx.recv_timeout(Duration::from_secs(5));
+        }
     }
 
     /// The exit code for the signal that asked to quit: 128 + its number.
@@ -123,6 +154,7 @@ impl Supervisor {
 impl Drop for Supervisor {
     fn drop(&mut self) {
         self.stop_timer.take();
+        self.writer.take();
         for id in self.signals.drain(..) {
             signal_hook::low_level::unregister(id);
         }
