@@ -78,7 +78,11 @@ fn main() {
     let (mut encodes, mut writes) = (Vec::new(), Vec::new());
     for _ in 0..200 {
         let t = Instant::now();
-        let bytes = worker.snapshot().unwrap().to_bytes(relive::Format::Binary).unwrap();
+        let bytes = worker
+            .snapshot()
+            .unwrap()
+            .to_bytes(relive::Format::Binary)
+            .unwrap();
         encodes.push(t.elapsed());
         let t = Instant::now();
         let tmp = snap_path.with_extension("tmp");
@@ -137,8 +141,14 @@ fn main() {
         "  baseline: fs::metadata().modified()    {mtime_ns:>8.0}ns   ratio {:.5}",
         check_ns / mtime_ns
     );
-    println!("  recovery snapshot: encode (frame thread) {}", fmt(percentiles(encodes)));
-    println!("  recovery snapshot: write + rename (writer thread) {}", fmt(percentiles(writes)));
+    println!(
+        "  recovery snapshot: encode (frame thread) {}",
+        fmt(percentiles(encodes))
+    );
+    println!(
+        "  recovery snapshot: write + rename (writer thread) {}",
+        fmt(percentiles(writes))
+    );
     println!("  reload pause (save+load+drop+dlclose)  {}", fmt(pause));
     println!(
         "    save                                 {}",

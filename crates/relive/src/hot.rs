@@ -139,7 +139,9 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
     /// supervisor's writer thread, unless `wait` asks for it to be on disk before returning (the
     /// process is about to exit).
     fn write_recovery_snapshot(&self, wait: bool) {
-        let Some(supervisor) = &self.supervisor else { return };
+        let Some(supervisor) = &self.supervisor else {
+            return;
+        };
         if supervisor.snapshot.is_none() {
             return;
         }
