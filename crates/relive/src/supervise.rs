@@ -36,12 +36,15 @@ pub const CONTROL_ENV: &str = "RELIVE_CONTROL";
 /// The signal that asked for the exit (0: none).
 static QUIT_SIGNAL: AtomicI32 = AtomicI32::new(0);
 
+/// Encoded state to write, and whom to tell when it is on disk.
+type SnapshotJob = (Vec<u8>, Option<Sender<()>>);
+
 pub(crate) struct Supervisor {
     pub(crate) snapshot: Option<PathBuf>,
     pub(crate) restore: Option<PathBuf>,
     stop_timer: Option<Sender<()>>,
     /// Writes recovery snapshots off the frame thread; answers on the enclosed channel when done.
-    writer: Option<Sender<(Vec<u8>, Option<Sender<()>>)>>,
+    writer: Option<Sender<SnapshotJob>>,
     signals: Vec<signal_hook::SigId>,
 }
 
@@ -67,7 +70,7 @@ impl Supervisor {
         let mut writer = None;
         let mut signals = Vec::new();
         if let Some(path) = &snapshot {
-            let (tx, rx) = channel::<(Vec<u8>, Option<Sender<()>>)>();
+            let (tx, rx) = channel::<SnapshotJob>();
             let path = path.clone();
             let spawned = std::thread::Builder::new()
                 .name("relive-snapshot-writer".to_owned())

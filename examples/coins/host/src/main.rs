@@ -1,0 +1,181 @@
+//! The coins host: owns the terminal, the keyboard and the clock, and calls the game every tick.
+//!
+//! In a terminal it draws the game full-screen at 30 frames a second. When stdin or stdout is not a
+//! terminal it runs headless: every character read from stdin is a key (`w`, `a`, `s`, `d`; `q`
+//! quits), one key per tick, and every tick prints the game's state as one line, so that scripts
+//! and tests can drive it.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::sync::mpsc::{Receiver, TryRecvError, channel};
+use std::time::{Duration, Instant};
+
+use coins_base::{Context, Key};
+use crossterm::{cursor, event, execute, queue, style, terminal};
+
+relive::worker!(type Game = coins_worker for dyn Context);
+
+/// What the game sees: this tick's key, the frame being drawn, its report line.
+#[derive(Default)]
+struct Host {
+    key: Option<Key>,
+    frame: Vec<(u16, u16, String)>,
+    report: String,
+}
+
+impl Context for Host {
+    fn key(&self) -> Option<Key> {
+        self.key
+    }
+
+    fn draw(&mut self, x: u16, y: u16, text: &str) {
+        self.frame.push((x, y, text.to_owned()));
+    }
+
+    fn report(&mut self, line: &str) {
+        line.clone_into(&mut self.report);
+    }
+}
+
+fn key_of(c: char) -> Option<Key> {
+    match c.to_ascii_lowercase() {
+        'w' => Some(Key::Up),
+        's' => Some(Key::Down),
+        'a' => Some(Key::Left),
+        'd' => Some(Key::Right),
+        _ => None,
+    }
+}
+
+fn main() {
+    let mut game = match Game::new("coins_worker") {
+        Ok(game) => game,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+    };
+    let result = if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+        run_terminal(&mut game)
+    } else {
+        run_headless(&mut game)
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// Scripted keys from stdin, one state line per tick on stdout, 20 ticks a second.
+fn run_headless(game: &mut Game) -> std::io::Result<()> {
+    let keys = spawn_stdin_reader();
+    let events = game.subscribe();
+    let mut host = Host::default();
+    let tick = Duration::from_millis(50);
+    let mut next = Instant::now();
+    let mut out = std::io::stdout().lock();
+    loop {
+        host.key = None;
+        match keys.try_recv() {
+            Ok('q') => return Ok(()),
+            Ok(c) => host.key = key_of(c),
+            Err(TryRecvError::Empty) => {}
+            Err(TryRecvError::Disconnected) => return Ok(()),
+        }
+        host.frame.clear();
+        if let Err(e) = game.update(&mut host) {
+            eprintln!("{e}");
+        }
+        writeln!(out, "{}", host.report)?;
+        while let Ok(event) = events.try_recv() {
+            if let Ok(line) = serde_json::to_string(&event) {
+                eprintln!("relive: {line}");
+            }
+        }
+        next += tick;
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+    }
+}
+
+/// Every character of stdin, in order; the channel closes at end of input.
+fn spawn_stdin_reader() -> Receiver<char> {
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { return };
+            for c in line.chars().filter(|c| !c.is_whitespace()) {
+                if tx.send(c).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    rx
+}
+
+/// The full-screen game.
+fn run_terminal(game: &mut Game) -> std::io::Result<()> {
+    let mut out = std::io::stdout();
+    terminal::enable_raw_mode()?;
+    execute!(out, terminal::EnterAlternateScreen, cursor::Hide)?;
+    let result = play(game, &mut out);
+    let _ = execute!(out, cursor::Show, terminal::LeaveAlternateScreen);
+    let _ = terminal::disable_raw_mode();
+    result
+}
+
+fn play(game: &mut Game, out: &mut std::io::Stdout) -> std::io::Result<()> {
+    let events = game.subscribe();
+    let mut host = Host::default();
+    let mut status = format!("relive: version {}", game.version());
+    let frame = Duration::from_secs(1) / 30;
+    let mut next = Instant::now();
+    loop {
+        host.key = None;
+        while event::poll(Duration::ZERO)? {
+            if let event::Event::Key(k) = event::read()? {
+                if k.kind == event::KeyEventKind::Release {
+                    continue;
+                }
+                let ctrl_c = k.code == event::KeyCode::Char('c')
+                    && k.modifiers.contains(event::KeyModifiers::CONTROL);
+                host.key = match k.code {
+                    event::KeyCode::Char('q') | event::KeyCode::Esc => return Ok(()),
+                    _ if ctrl_c => return Ok(()),
+                    event::KeyCode::Up => Some(Key::Up),
+                    event::KeyCode::Down => Some(Key::Down),
+                    event::KeyCode::Left => Some(Key::Left),
+                    event::KeyCode::Right => Some(Key::Right),
+                    event::KeyCode::Char(c) => key_of(c),
+                    _ => host.key,
+                };
+            }
+        }
+        host.frame.clear();
+        if let Err(e) = game.update(&mut host) {
+            status = format!("the game panicked: {e} (fix it and save; the last good frame stays)");
+        }
+        while let Ok(event) = events.try_recv() {
+            status = match event {
+                relive::Event::Reloaded {
+                    version, timings, ..
+                } => {
+                    format!(
+                        "relive: reloaded version {version} (swap {:.2} ms)",
+                        timings.pause.as_secs_f64() * 1000.0
+                    )
+                }
+                relive::Event::ReloadFailed { reason, .. } => format!("relive: {reason}"),
+                _ => status,
+            };
+        }
+        queue!(out, terminal::Clear(terminal::ClearType::All))?;
+        for (x, y, text) in &host.frame {
+            queue!(out, cursor::MoveTo(*x, *y), style::Print(text))?;
+        }
+        let bottom = host.frame.iter().map(|(_, y, _)| *y).max().unwrap_or(0) + 2;
+        queue!(out, cursor::MoveTo(0, bottom), style::Print(&status))?;
+        out.flush()?;
+        next += frame;
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+    }
+}
