@@ -26,6 +26,7 @@ fn repo() -> PathBuf {
 /// A `cargo relive run` in its own process group, with its output and events as channels.
 struct Session {
     child: Child,
+    stdin: Option<std::process::ChildStdin>,
     lines: Receiver<String>,
     events: Receiver<Value>,
     stderr: Arc<Mutex<String>>,
@@ -34,11 +35,13 @@ struct Session {
 }
 
 impl Session {
-    fn start(dir: &Path, target: &Path, events: &Path) -> Session {
+    fn start(dir: &Path, target: &Path, events: &Path, extra: &[&str]) -> Session {
         use std::os::unix::process::CommandExt;
         let mut child = Command::new(bin())
             .args(["relive", "run", "--snapshot-interval", "200", "--events"])
             .arg(events)
+            .args(extra)
+            .stdin(Stdio::piped())
             .current_dir(dir)
             .env("CARGO_TARGET_DIR", target)
             .env("CARGO", env!("CARGO"))
@@ -48,6 +51,7 @@ impl Session {
             .process_group(0)
             .spawn()
             .unwrap();
+        let stdin = child.stdin.take();
         let (line_tx, lines) = channel();
         let stdout = child.stdout.take().unwrap();
         std::thread::spawn(move || {
@@ -82,6 +86,7 @@ impl Session {
         });
         Session {
             child,
+            stdin,
             lines,
             events: events_rx,
             stderr,
@@ -160,6 +165,51 @@ impl Drop for Session {
     }
 }
 
+impl Session {
+    /// Waits for `cargo relive` to end. (std has no wait with a deadline: this polls.)
+    fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "cargo relive did not stop{}",
+                self.context()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Types `keys` into the host's stdin.
+    fn type_keys(&mut self, keys: &str) {
+        use std::io::Write;
+        let stdin = self.stdin.as_mut().unwrap();
+        stdin.write_all(keys.as_bytes()).unwrap();
+        stdin.write_all(b"\n").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Waits for an output line for which `pick` returns something.
+    fn line<T>(&mut self, what: &str, mut pick: impl FnMut(&str) -> Option<T>) -> T {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(t) = pick(&line) {
+                        return t;
+                    }
+                }
+                Err(_) => panic!("no line with {what}{}", self.context()),
+            }
+        }
+    }
+}
+
+mod coins;
+
 fn edit(path: &Path, from: &str, to: &str) {
     let text = std::fs::read_to_string(path).unwrap();
     assert!(text.contains(from), "`{from}` is not in {}", path.display());
@@ -199,7 +249,7 @@ fn a_new_project_reloads_survives_bad_builds_interface_changes_and_crashes_and_s
     let events = tmp.path().join("events");
     mkfifo(&events);
     let target = repo().join("target/e2e");
-    let mut s = Session::start(&dir, &target, &events);
+    let mut s = Session::start(&dir, &target, &events, &[]);
 
     // It runs, and frames count.
     let started = s.event("host start", FIRST_BUILD, |e| e["event"] == "host_started");

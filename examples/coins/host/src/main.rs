@@ -127,10 +127,11 @@ fn play(game: &mut Game, out: &mut std::io::Stdout) -> std::io::Result<()> {
     let events = game.subscribe();
     let mut host = Host::default();
     let mut status = format!("relive: version {}", game.version());
+    // Keys typed faster than the frames come are played one per frame, in order.
+    let mut pending = std::collections::VecDeque::new();
     let frame = Duration::from_secs(1) / 30;
     let mut next = Instant::now();
     loop {
-        host.key = None;
         while event::poll(Duration::ZERO)? {
             if let event::Event::Key(k) = event::read()? {
                 if k.kind == event::KeyEventKind::Release {
@@ -138,7 +139,7 @@ fn play(game: &mut Game, out: &mut std::io::Stdout) -> std::io::Result<()> {
                 }
                 let ctrl_c = k.code == event::KeyCode::Char('c')
                     && k.modifiers.contains(event::KeyModifiers::CONTROL);
-                host.key = match k.code {
+                let key = match k.code {
                     event::KeyCode::Char('q') | event::KeyCode::Esc => return Ok(()),
                     _ if ctrl_c => return Ok(()),
                     event::KeyCode::Up => Some(Key::Up),
@@ -146,10 +147,12 @@ fn play(game: &mut Game, out: &mut std::io::Stdout) -> std::io::Result<()> {
                     event::KeyCode::Left => Some(Key::Left),
                     event::KeyCode::Right => Some(Key::Right),
                     event::KeyCode::Char(c) => key_of(c),
-                    _ => host.key,
+                    _ => None,
                 };
+                pending.extend(key);
             }
         }
+        host.key = pending.pop_front();
         host.frame.clear();
         if let Err(e) = game.update(&mut host) {
             status = format!("the game panicked: {e} (fix it and save; the last good frame stays)");

@@ -1,0 +1,123 @@
+//! The coins terminal game, driven headless through `cargo relive run` as a script would: keys in,
+//! one state line per tick out, a source edit that changes how the player moves.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use super::{FIRST_BUILD, STEP, Session, bin, edit, mkfifo, repo};
+
+/// The fields of a state line: `tick=3 pos=4,2 score=0 coins=3 msg=…`.
+fn fields(line: &str) -> Option<BTreeMap<String, String>> {
+    let (head, msg) = line.split_once(" msg=")?;
+    let mut map: BTreeMap<String, String> = head
+        .split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    map.insert("msg".into(), msg.to_owned());
+    map.contains_key("tick").then_some(map)
+}
+
+/// A copy of `examples/coins` as a workspace of its own, depending on this checkout's relive.
+fn copy_coins(to: &Path) {
+    let from = repo().join("examples/coins");
+    for krate in ["base", "worker", "host"] {
+        std::fs::create_dir_all(to.join(krate).join("src")).unwrap();
+        for file in ["Cargo.toml", "src/lib.rs", "src/main.rs"] {
+            let src = from.join(krate).join(file);
+            if src.exists() {
+                std::fs::copy(&src, to.join(krate).join(file)).unwrap();
+            }
+        }
+    }
+    let root = std::fs::read_to_string(repo().join("Cargo.toml")).unwrap();
+    let deps = root
+        .split("[workspace.dependencies]")
+        .nth(1)
+        .unwrap()
+        .split("\n[")
+        .next()
+        .unwrap();
+    let deps = deps.replace(
+        "path = \"crates/",
+        &format!("path = \"{}/crates/", repo().display()),
+    );
+    let manifest = format!(
+        "[workspace]\nresolver = \"3\"\nmembers = [\"base\", \"worker\", \"host\"]\n\n[workspace.dependencies]{deps}\n\n[profile.dev]\ndebug = \"line-tables-only\"\n"
+    );
+    std::fs::write(to.join("Cargo.toml"), manifest).unwrap();
+    std::fs::copy(repo().join("Cargo.lock"), to.join("Cargo.lock")).unwrap();
+}
+
+#[test]
+fn coins_game_headless_keeps_its_state_across_an_edit_that_changes_how_it_plays() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("coins");
+    copy_coins(&dir);
+    let events = tmp.path().join("events");
+    mkfifo(&events);
+    let target = repo().join("target/e2e-coins");
+    let mut s = Session::start(&dir, &target, &events, &["-p", "coins-host"]);
+    s.event("host start", FIRST_BUILD, |e| e["event"] == "host_started");
+
+    // Three steps right, one down: one key per tick.
+    s.type_keys("ddds");
+    let before = s.line("pos=5,3", |l| fields(l).filter(|f| f["pos"] == "5,3"));
+    let tick_before: u64 = before["tick"].parse().unwrap();
+
+    // The player now moves two squares per key.
+    edit(
+        &dir.join("worker/src/lib.rs"),
+        "const STEP: u16 = 1;",
+        "const STEP: u16 = 2;",
+    );
+    s.event("reload", STEP, |e| e["event"] == "reloaded");
+    s.type_keys("d");
+    let after = s.line("pos=7,3", |l| fields(l).filter(|f| f["pos"] == "7,3"));
+    let tick_after: u64 = after["tick"].parse().unwrap();
+    assert!(
+        tick_after > tick_before,
+        "the tick went back: {tick_before} -> {tick_after}"
+    );
+    assert_eq!(after["score"], before["score"]);
+    assert_eq!(after["coins"], "3");
+
+    // q quits the game; cargo relive ends with it.
+    s.type_keys("q");
+    let exited = s.event("exit", STEP, |e| e["event"] == "host_exited");
+    assert_eq!(exited["code"], 0);
+    let status = s.wait_exit(Duration::from_secs(20));
+    assert!(status.success());
+
+    // Ship mode: the same game, linked statically, plays the same script.
+    let out = Command::new(bin())
+        .args(["relive", "build", "-p", "coins-host"])
+        .current_dir(&dir)
+        .env("CARGO_TARGET_DIR", &target)
+        .env("CARGO", env!("CARGO"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut game = Command::new(target.join("debug/coins-host"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = game.stdin.take().unwrap();
+        stdin.write_all(b"dd\n").unwrap();
+        // Ending stdin ends the game once the keys are played.
+    }
+    let out = game.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    // Two keys at the edited step of two squares.
+    let last = text.lines().last().and_then(fields).unwrap();
+    assert_eq!(last["pos"], "6,2", "{text}");
+}
