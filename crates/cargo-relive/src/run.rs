@@ -72,6 +72,9 @@ struct Supervisor {
     /// The first edit of the build now staged, and that build's duration: for edit-to-effect.
     pending_edit: Option<(Instant, Duration)>,
     crashes: VecDeque<Instant>,
+    /// The terminal's settings before the host could change them (raw mode), to restore after a
+    /// host that could not restore them itself.
+    terminal: Option<libc::termios>,
     /// cargo's last `rustc` command for the worker, replayed while only its sources change.
     replay: Option<Invocation>,
 }
@@ -117,6 +120,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         host: None,
         pending_edit: None,
         crashes: VecDeque::new(),
+        terminal: terminal_settings(),
         replay: None,
     };
     // A fresh session starts from a fresh state; the last one's snapshot stays for `load`.
@@ -379,7 +383,10 @@ impl Supervisor {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.rx.recv_timeout(left) {
-                Ok(Msg::Exited { pid: p, status }) if p == pid => return Some(status),
+                Ok(Msg::Exited { pid: p, status }) if p == pid => {
+                    self.restore_terminal();
+                    return Some(status);
+                }
                 Ok(Msg::Exited { .. }) | Ok(Msg::Signal) => {}
                 Ok(Msg::File(path)) => self.on_file(&path),
                 Ok(Msg::Host(event)) => self.on_host_event(event),
@@ -394,6 +401,7 @@ impl Supervisor {
             return Ok(None);
         }
         self.host = None;
+        self.restore_terminal();
         let signal = status.signal();
         let code = status.code();
         let snapshot_age = std::fs::metadata(&self.snapshot)
@@ -542,6 +550,40 @@ impl Supervisor {
             _ => {}
         }
         self.events.emit(&kind, event);
+    }
+}
+
+impl Supervisor {
+    /// Puts the terminal back as it was before the host ran: a full-screen host that crashed or
+    /// was killed leaves it in raw mode, on the alternate screen, with the cursor hidden.
+    fn restore_terminal(&self) {
+        use std::io::{IsTerminal, Write};
+        let Some(settings) = &self.terminal else {
+            return;
+        };
+        // SAFETY: tcsetattr(2) on stdin with settings tcgetattr(2) read from it.
+        unsafe {
+            libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, settings);
+        }
+        let mut out = std::io::stdout();
+        if out.is_terminal() {
+            // Leave the alternate screen, show the cursor.
+            let _ = out.write_all(b"\x1b[?1049l\x1b[?25h");
+            let _ = out.flush();
+        }
+    }
+}
+
+/// The terminal's settings, when stdin is a terminal.
+fn terminal_settings() -> Option<libc::termios> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        return None;
+    }
+    // SAFETY: termios is plain data; tcgetattr(2) fills it for a terminal file descriptor.
+    unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        (libc::tcgetattr(libc::STDIN_FILENO, &mut t) == 0).then_some(t)
     }
 }
 
