@@ -20,9 +20,9 @@ fn fields(line: &str) -> Option<BTreeMap<String, String>> {
     map.contains_key("tick").then_some(map)
 }
 
-/// A copy of `examples/coins` as a workspace of its own, depending on this checkout's relive.
-fn copy_coins(to: &Path) {
-    let from = repo().join("examples/coins");
+/// A copy of `examples/<name>` as a workspace of its own, depending on this checkout's relive.
+pub(crate) fn copy_example(name: &str, to: &Path) {
+    let from = repo().join("examples").join(name);
     for krate in ["base", "worker", "host"] {
         std::fs::create_dir_all(to.join(krate).join("src")).unwrap();
         for file in ["Cargo.toml", "src/lib.rs", "src/main.rs"] {
@@ -55,7 +55,7 @@ fn copy_coins(to: &Path) {
 fn coins_game_headless_keeps_its_state_across_an_edit_that_changes_how_it_plays() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("coins");
-    copy_coins(&dir);
+    copy_example("coins", &dir);
     let events = tmp.path().join("events");
     mkfifo(&events);
     let target = repo().join("target/e2e-coins");

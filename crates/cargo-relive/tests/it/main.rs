@@ -209,6 +209,7 @@ impl Session {
 }
 
 mod coins;
+mod quad;
 
 fn edit(path: &Path, from: &str, to: &str) {
     let text = std::fs::read_to_string(path).unwrap();

@@ -1,0 +1,263 @@
+//! The macroquad game in a real window under Xvfb: keys sent with xdotool, screenshots taken with
+//! ImageMagick's `import`, pixels compared before and after a reload. `.ci/run` installs
+//! `xvfb libgl1-mesa-dri imagemagick xdotool`; without them this test fails and says so.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::coins::copy_example;
+use super::{FIRST_BUILD, STEP, Session, bin, edit, mkfifo, repo};
+
+const W: usize = 800;
+const H: usize = 600;
+
+/// An X server of our own, killed with the test.
+struct Xvfb {
+    child: Child,
+    display: String,
+}
+
+impl Xvfb {
+    fn start() -> Xvfb {
+        let n = 100 + std::process::id() % 800;
+        let display = format!(":{n}");
+        let child = Command::new("Xvfb")
+            .args([
+                &display,
+                "-screen",
+                "0",
+                &format!("{W}x{H}x24"),
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect(
+                "Xvfb is not installed (apt-get install xvfb libgl1-mesa-dri imagemagick xdotool)",
+            );
+        let socket = PathBuf::from(format!("/tmp/.X11-unix/X{n}"));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !socket.exists() {
+            assert!(Instant::now() < deadline, "Xvfb did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Xvfb { child, display }
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.env("DISPLAY", &self.display);
+        cmd
+    }
+
+    /// The screen as RGB bytes, also saved as PNG under `name`.
+    fn screenshot(&self, dir: &Path, name: &str) -> Vec<u8> {
+        let raw = dir.join(format!("{name}.rgb"));
+        let ok = self
+            .command("import")
+            .args(["-window", "root", "-depth", "8"])
+            .arg(format!("rgb:{}", raw.display()))
+            .status()
+            .expect("ImageMagick's import is not installed")
+            .success();
+        assert!(ok, "import failed");
+        let _ = self
+            .command("import")
+            .args(["-window", "root"])
+            .arg(dir.join(format!("{name}.png")))
+            .status();
+        let bytes = std::fs::read(raw).unwrap();
+        assert_eq!(bytes.len(), W * H * 3);
+        bytes
+    }
+
+    fn key(&self, args: &[&str]) {
+        let window = self
+            .command("xdotool")
+            .args(["search", "--name", "relive: quad"])
+            .output()
+            .unwrap();
+        let window = String::from_utf8_lossy(&window.stdout)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_owned();
+        assert!(!window.is_empty(), "no game window");
+        let _ = self
+            .command("xdotool")
+            .args(["windowfocus", "--sync", &window])
+            .status();
+        assert!(
+            self.command("xdotool")
+                .args(args)
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Bounding box (min x, min y, max x, max y) of the pixels `pick` accepts, below the status lines.
+fn bbox(rgb: &[u8], pick: impl Fn(u8, u8, u8) -> bool) -> Option<(usize, usize, usize, usize)> {
+    let mut b: Option<(usize, usize, usize, usize)> = None;
+    for y in 80..H {
+        for x in 0..W {
+            let i = (y * W + x) * 3;
+            if pick(rgb[i], rgb[i + 1], rgb[i + 2]) {
+                b = Some(match b {
+                    None => (x, y, x, y),
+                    Some((x0, y0, x1, y1)) => (x0.min(x), y0.min(y), x1.max(x), y1.max(y)),
+                });
+            }
+        }
+    }
+    b
+}
+
+fn green(r: u8, g: u8, b: u8) -> bool {
+    g > 150 && r < 120 && b < 150
+}
+
+fn red(r: u8, g: u8, b: u8) -> bool {
+    r > 180 && g < 120 && b < 120
+}
+
+/// Takes screenshots until `pick` finds pixels, for up to 60 s.
+fn wait_for_pixels(
+    x: &Xvfb,
+    dir: &Path,
+    name: &str,
+    pick: fn(u8, u8, u8) -> bool,
+) -> (usize, usize, usize, usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(b) = bbox(&x.screenshot(dir, name), pick) {
+            return b;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name}: the expected pixels never showed"
+        );
+    }
+}
+
+#[test]
+fn quad_game_in_a_window_moves_with_keys_reloads_with_its_position_and_quicksaves() {
+    let x = Xvfb::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("quad");
+    copy_example("quad", &dir);
+    let shots = repo().join("target/e2e-quad-shots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let events = tmp.path().join("events");
+    mkfifo(&events);
+    let target = repo().join("target/e2e-quad");
+    // SAFETY: setting an env var before the session's process starts; no other thread reads it.
+    unsafe { std::env::set_var("DISPLAY", &x.display) };
+    let mut s = Session::start(&dir, &target, &events, &["-p", "quad-host"]);
+    s.event("host start", FIRST_BUILD, |e| e["event"] == "host_started");
+    s.event("loaded", STEP, |e| e["event"] == "loaded");
+
+    // The text is drawn, then moves right while D is held.
+    let before = wait_for_pixels(&x, &shots, "1-start", green);
+    x.key(&["keydown", "d"]);
+    std::thread::sleep(Duration::from_millis(400)); // holding the key is the input
+    x.key(&["keyup", "d"]);
+    let moved = wait_for_pixels(&x, &shots, "2-moved", green);
+    assert!(
+        moved.0 > before.0 + 30,
+        "the text did not move right: {before:?} -> {moved:?}"
+    );
+
+    // F5 saves the game where it is.
+    x.key(&["key", "F5"]);
+    let save = dir.join("quicksave.relive");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !save.exists() {
+        assert!(Instant::now() < deadline, "F5 wrote no {}", save.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    // New text in a new color: it appears where the old text was.
+    let src = dir.join("worker/src/lib.rs");
+    edit(
+        &src,
+        "const TEXT: &str = \"hello relive\";",
+        "const TEXT: &str = \"hot reloaded!\";",
+    );
+    edit(
+        &src,
+        "const COLOR: Color = [0.1, 0.9, 0.3, 1.0];",
+        "const COLOR: Color = [1.0, 0.2, 0.2, 1.0];",
+    );
+    s.event("reload", STEP, |e| e["event"] == "reloaded");
+    let reloaded = wait_for_pixels(&x, &shots, "3-reloaded", red);
+    assert!(
+        bbox(&x.screenshot(&shots, "3-reloaded"), green).is_none(),
+        "the old text is still drawn"
+    );
+    assert!(
+        reloaded.0.abs_diff(moved.0) <= 4 && reloaded.1.abs_diff(moved.1) <= 12,
+        "the position was lost: {moved:?} -> {reloaded:?}"
+    );
+
+    // Walk away, then F9 brings the saved position back (in the new code's colors).
+    x.key(&["keydown", "s"]);
+    std::thread::sleep(Duration::from_millis(300));
+    x.key(&["keyup", "s"]);
+    let away = wait_for_pixels(&x, &shots, "4-away", red);
+    assert!(
+        away.1 > reloaded.1 + 20,
+        "the text did not move down: {reloaded:?} -> {away:?}"
+    );
+    x.key(&["key", "F9"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let back = wait_for_pixels(&x, &shots, "5-loaded", red);
+        if back.1.abs_diff(reloaded.1) <= 12 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "F9 did not restore the position: {back:?}, saved {reloaded:?}"
+        );
+    }
+
+    // Ship mode: the same game linked statically draws the same way.
+    // SAFETY: signalling the process group of the session we started.
+    unsafe { libc::killpg(s.child.id() as i32, libc::SIGINT) };
+    s.wait_exit(Duration::from_secs(20));
+    let out = Command::new(bin())
+        .args(["relive", "build", "-p", "quad-host"])
+        .current_dir(&dir)
+        .env("CARGO_TARGET_DIR", &target)
+        .env("CARGO", env!("CARGO"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut ship = x
+        .command(target.join("debug/quad-host").to_str().unwrap())
+        .current_dir(&dir)
+        .spawn()
+        .unwrap();
+    let shipped = wait_for_pixels(&x, &shots, "6-ship", red);
+    let _ = ship.kill();
+    let _ = ship.wait();
+    assert!(
+        shipped.0.abs_diff(before.0) <= 4,
+        "the ship build starts elsewhere: {shipped:?} vs {before:?}"
+    );
+}
