@@ -541,6 +541,23 @@ impl Supervisor {
             "stale_mapping" => {
                 status::error("an old worker version stayed in memory (a thread it spawned?)")
             }
+            "stuck" => {
+                let trace = self.host.as_ref().and_then(|h| backtrace(h.pid));
+                status::error(&format!(
+                    "the host has been in `{}` (worker v{}) for {} ms: an endless loop? Ctrl-C restarts it from its \
+                     last snapshot{}",
+                    event["function"].as_str().unwrap_or("?"),
+                    event["version"].as_u64().unwrap_or(0),
+                    event["stuck_ms"].as_u64().unwrap_or(0),
+                    trace
+                        .as_deref()
+                        .map(|t| format!("; it is here:\n{t}"))
+                        .unwrap_or_default()
+                ));
+                if let Some(trace) = trace {
+                    event["backtrace"] = json!(trace);
+                }
+            }
             "restored" => status::info("state restored"),
             "restore_failed" => status::error(&format!(
                 "could not restore the state: {}; started fresh, the snapshot is kept at {}",
@@ -585,6 +602,34 @@ fn terminal_settings() -> Option<libc::termios> {
         let mut t: libc::termios = std::mem::zeroed();
         (libc::tcgetattr(libc::STDIN_FILENO, &mut t) == 0).then_some(t)
     }
+}
+
+/// Where the host's threads are, from gdb, keeping the thread that runs worker code (its frames
+/// name the versioned copy `lib<worker>.v<N>.so` or worker functions). `None` without gdb.
+fn backtrace(pid: u32) -> Option<String> {
+    let out = Command::new("gdb")
+        .args([
+            "-p",
+            &pid.to_string(),
+            "-batch",
+            "-nx",
+            "-ex",
+            "thread apply all bt 20",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let threads: Vec<&str> = text.split("\nThread ").collect();
+    let worker = threads
+        .iter()
+        .find(|t| t.contains(".relive/") || t.contains("relive_worker::__private::call"))?;
+    let frames: Vec<&str> = worker
+        .lines()
+        .filter(|l| l.starts_with('#'))
+        .take(12)
+        .collect();
+    (!frames.is_empty()).then(|| frames.join("\n"))
 }
 
 fn ms(d: Duration) -> f64 {

@@ -22,6 +22,15 @@ pub enum Error {
         tried: Vec<PathBuf>,
     },
 
+    /// The library is not one this project built; relive does not load it.
+    #[error("refusing to load {}: {reason}", path.display())]
+    Untrusted {
+        /// The library.
+        path: PathBuf,
+        /// Why it is not trusted.
+        reason: String,
+    },
+
     /// A file operation failed.
     #[error("{action} {}: {source}", path.display())]
     Io {

@@ -91,6 +91,16 @@ pub enum Event {
         /// Its copy.
         path: PathBuf,
     },
+    /// A call into the worker has not returned for much longer than a frame (an endless loop?).
+    /// Reported once per stall, by the supervised host's watchdog.
+    Stuck {
+        /// The running version.
+        version: u64,
+        /// The function that is running.
+        function: String,
+        /// How long it has been running, in milliseconds.
+        stuck_ms: u64,
+    },
     /// The state was restored from a snapshot when the host started (`cargo relive run` does
     /// this after a crash or a host restart).
     Restored {
@@ -156,6 +166,11 @@ impl Bus {
                 path.display()
             ),
             Event::Unloaded { version } => log::debug!("version {version}: unmapped"),
+            Event::Stuck {
+                version,
+                function,
+                stuck_ms,
+            } => log::error!("version {version}: `{function}` has been running for {stuck_ms} ms"),
             Event::Restored { path, .. } => log::info!("state restored from {}", path.display()),
             Event::RestoreFailed { kept_at, reason } => log::error!(
                 "cannot restore the state: {reason}; started from a default state, the snapshot is kept at {}",

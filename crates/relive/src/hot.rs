@@ -52,9 +52,14 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
     }
 
     /// Loads the worker library at `path` (the file cargo builds) and watches it for new builds.
+    ///
+    /// The library must lie in the running executable's cargo target directory (the nearest
+    /// ancestor of the executable with cargo's `CACHEDIR.TAG`): relive loads only what the project
+    /// built, never a file from elsewhere.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
         let source = std::fs::canonicalize(path.as_ref())
             .map_err(|e| Error::io("cannot find", path.as_ref(), e))?;
+        crate::locate::check_trusted(&source)?;
         let mut copies = Copies::new(&source)?;
         let copy = copies.add(&source, 1)?;
         let lib = match Library::open::<C>(&copy) {
@@ -103,8 +108,21 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
             source,
             _context: PhantomData,
         };
+        worker.sync_heartbeat();
         worker.restore_from_supervisor();
         Ok(worker)
+    }
+
+    /// Tells the watchdog the running version and the function names.
+    fn sync_heartbeat(&self) {
+        if let Some(s) = &self.supervisor {
+            s.heartbeat
+                .version
+                .store(self.version, std::sync::atomic::Ordering::Relaxed);
+            if let Ok(mut names) = s.heartbeat.names.lock() {
+                names.clone_from(&self.names);
+            }
+        }
     }
 
     /// Starts from the supervisor's snapshot, if it gave one. An unreadable snapshot is moved
@@ -198,6 +216,7 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
             })?;
         self.names.push(name.to_owned());
         self.resolved.push(Some(f));
+        self.sync_heartbeat();
         Ok(Func(self.names.len() - 1))
     }
 
@@ -213,9 +232,17 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
                 name: self.names.get(f.0).cloned().unwrap_or_default(),
             });
         };
+        let heartbeat = self.supervisor.as_ref().map(|s| &*s.heartbeat);
+        if let Some(h) = heartbeat {
+            h.enter(f.0);
+        }
         // SAFETY: `shim` was resolved in `self.lib` (resolved is rebuilt at every swap) and
         // `self.state` was created by it.
-        match unsafe { self.lib.call(shim, ctx, self.state.as_ptr()) } {
+        let result = unsafe { self.lib.call(shim, ctx, self.state.as_ptr()) };
+        if let Some(h) = heartbeat {
+            h.leave();
+        }
+        match result {
             Ok(()) => Ok(()),
             Err(e) => Err(self.report(e, f)),
         }
@@ -349,6 +376,7 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
                 unload: done - loaded,
             },
         });
+        self.sync_heartbeat();
         // After `Reloaded`, so that subscribers see it before the unload check's event.
         self.loader
             .swapped(version, self.lib.path().to_owned(), (old_version, old_path));

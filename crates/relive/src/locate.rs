@@ -45,3 +45,35 @@ pub fn locate(crate_name: &str) -> Result<PathBuf, Error> {
 pub fn library_file_name(crate_name: &str) -> String {
     format!("lib{}.so", crate_name.replace('-', "_"))
 }
+
+/// The cargo target directory the running executable was built into: its nearest ancestor holding
+/// the `CACHEDIR.TAG` cargo writes into every target directory.
+pub fn own_target_dir() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?.canonicalize().ok()?;
+    exe.ancestors()
+        .skip(1)
+        .find(|d| d.join("CACHEDIR.TAG").is_file())
+        .map(PathBuf::from)
+}
+
+/// Refuses a library outside the running executable's target directory: relive loads only what
+/// the project itself built.
+pub(crate) fn check_trusted(library: &std::path::Path) -> Result<(), Error> {
+    let Some(target) = own_target_dir() else {
+        return Err(Error::Untrusted {
+            path: library.to_owned(),
+            reason: "the running executable is not in a cargo target directory (no CACHEDIR.TAG above it)".to_owned(),
+        });
+    };
+    if library.starts_with(&target) {
+        Ok(())
+    } else {
+        Err(Error::Untrusted {
+            path: library.to_owned(),
+            reason: format!(
+                "it is outside this project's target directory {}",
+                target.display()
+            ),
+        })
+    }
+}

@@ -16,13 +16,13 @@
 use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
-use std::sync::mpsc::{RecvTimeoutError, Sender, channel};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::attention::{Attention, QUIT, SNAPSHOT_DUE};
-use crate::event::Bus;
+use crate::event::{Bus, Event};
 
 /// Where to write crash-recovery snapshots.
 pub const SNAPSHOT_ENV: &str = "RELIVE_SNAPSHOT";
@@ -32,6 +32,81 @@ pub const SNAPSHOT_INTERVAL_ENV: &str = "RELIVE_SNAPSHOT_INTERVAL_MS";
 pub const RESTORE_ENV: &str = "RELIVE_RESTORE";
 /// The supervisor's Unix socket.
 pub const CONTROL_ENV: &str = "RELIVE_CONTROL";
+
+/// How long a call may run before the watchdog reports it, in milliseconds (default 1000).
+pub const WATCHDOG_ENV: &str = "RELIVE_WATCHDOG_MS";
+
+/// What the frame thread tells the watchdog: two plain atomic stores per call.
+#[derive(Default)]
+pub(crate) struct Heartbeat {
+    /// Calls started so far.
+    calls: AtomicU64,
+    /// Whether a call is running, and which function (index + 1; 0 when none).
+    running: AtomicUsize,
+    /// The running version.
+    pub(crate) version: AtomicU64,
+    /// Function names by index.
+    pub(crate) names: Mutex<Vec<String>>,
+}
+
+impl Heartbeat {
+    #[inline(always)]
+    pub(crate) fn enter(&self, function: usize) {
+        self.calls.store(
+            self.calls.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Relaxed,
+        );
+        self.running.store(function + 1, Ordering::Relaxed);
+    }
+
+    #[inline(always)]
+    pub(crate) fn leave(&self) {
+        self.running.store(0, Ordering::Relaxed);
+    }
+}
+
+/// Reports a call that does not return, once per stall.
+fn spawn_watchdog(heartbeat: Arc<Heartbeat>, bus: Bus, limit: Duration, stop: Receiver<()>) {
+    let tick = (limit / 4).max(Duration::from_millis(10));
+    let spawned = std::thread::Builder::new()
+        .name("relive-watchdog".to_owned())
+        .spawn(move || {
+            let mut last = (u64::MAX, 0);
+            let mut since: Option<std::time::Instant> = None;
+            let mut reported = false;
+            while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(tick) {
+                let now = (
+                    heartbeat.calls.load(Ordering::Relaxed),
+                    heartbeat.running.load(Ordering::Relaxed),
+                );
+                if now.1 == 0 || now != last {
+                    last = now;
+                    since = None;
+                    reported = false;
+                    continue;
+                }
+                let started = *since.get_or_insert_with(std::time::Instant::now);
+                let stuck = started.elapsed() + tick;
+                if !reported && stuck >= limit {
+                    reported = true;
+                    let function = heartbeat
+                        .names
+                        .lock()
+                        .ok()
+                        .and_then(|n| n.get(now.1 - 1).cloned())
+                        .unwrap_or_default();
+                    bus.emit(Event::Stuck {
+                        version: heartbeat.version.load(Ordering::Relaxed),
+                        function,
+                        stuck_ms: u64::try_from(stuck.as_millis()).unwrap_or(u64::MAX),
+                    });
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        log::warn!("cannot start the watchdog: {e}");
+    }
+}
 
 /// The signal that asked for the exit (0: none).
 static QUIT_SIGNAL: AtomicI32 = AtomicI32::new(0);
@@ -43,6 +118,8 @@ pub(crate) struct Supervisor {
     pub(crate) snapshot: Option<PathBuf>,
     pub(crate) restore: Option<PathBuf>,
     stop_timer: Option<Sender<()>>,
+    pub(crate) heartbeat: Arc<Heartbeat>,
+    stop_watchdog: Option<Sender<()>>,
     /// Writes recovery snapshots off the frame thread; answers on the enclosed channel when done.
     writer: Option<Sender<SnapshotJob>>,
     signals: Vec<signal_hook::SigId>,
@@ -129,10 +206,20 @@ impl Supervisor {
                 }
             }
         }
+        let heartbeat = Arc::new(Heartbeat::default());
+        let limit = std::env::var(WATCHDOG_ENV)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map(Duration::from_millis)
+            .unwrap_or(Duration::from_secs(1));
+        let (stop_watchdog, stop_rx) = channel();
+        spawn_watchdog(heartbeat.clone(), bus.clone(), limit, stop_rx);
         Some(Supervisor {
             snapshot,
             restore,
             stop_timer,
+            heartbeat,
+            stop_watchdog: Some(stop_watchdog),
             writer,
             signals,
         })
@@ -157,6 +244,7 @@ impl Supervisor {
 impl Drop for Supervisor {
     fn drop(&mut self) {
         self.stop_timer.take();
+        self.stop_watchdog.take();
         self.writer.take();
         for id in self.signals.drain(..) {
             signal_hook::low_level::unregister(id);

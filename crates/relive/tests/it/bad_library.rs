@@ -193,3 +193,42 @@ fn worker_built_with_other_codegen_flags_is_refused() {
         Ok(_) => panic!("a worker built with other flags was loaded"),
     }
 }
+
+#[test]
+fn library_outside_the_project_target_dir_is_refused() {
+    let fx = Fixture::new("plain", "untrusted");
+    let elsewhere = tempfile::tempdir().unwrap();
+    let copy = elsewhere.path().join("libplain_untrusted.so");
+    std::fs::copy(fx.lib(), &copy).unwrap();
+    match Worker::<dyn Context>::open(&copy) {
+        Err(err @ Error::Untrusted { .. }) => {
+            assert!(err.to_string().contains("target directory"), "{err}")
+        }
+        Err(other) => panic!("expected a refusal, got {other}"),
+        Ok(_) => panic!("a library from outside the target dir was loaded"),
+    }
+}
+
+#[test]
+fn library_truncated_at_any_offset_is_refused() {
+    let mut s = setup("truncations");
+    let len = s.v2.len();
+    // Offsets spread over the file, including inside the ELF header and just short of the end.
+    for cut in [
+        1,
+        40,
+        63,
+        64,
+        4096,
+        len / 7,
+        len / 3,
+        len / 2,
+        len - 4096,
+        len - 1,
+    ] {
+        let part = s.v2[..cut].to_vec();
+        write_in_place(&s.fx.lib(), &part);
+        expect_refusal(&mut s, "");
+    }
+    expect_v2_after_fix(&mut s);
+}
