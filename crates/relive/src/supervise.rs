@@ -7,7 +7,7 @@
 //! |---|---|
 //! | `RELIVE_SNAPSHOT` | write the state there (binary) every `RELIVE_SNAPSHOT_INTERVAL_MS` (default 1000), after each reload, and on exit |
 //! | `RELIVE_RESTORE` | start from this snapshot instead of a default state |
-//! | `RELIVE_CONTROL` | a Unix socket: every [`Event`](crate::Event) is written to it as a JSON line |
+//! | `RELIVE_CONTROL` | a Unix socket: every [`Event`] is written to it as a JSON line |
 //!
 //! With `RELIVE_SNAPSHOT` set, the first SIGINT or SIGTERM is handled at the next call into the
 //! worker (the state is written, then the process exits with 130 or 143); the same signal a second
