@@ -1,6 +1,5 @@
 //! `cargo relive run`: build, start, watch, rebuild, reload, and keep the host alive.
 
-use std::collections::VecDeque;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::os::unix::net::UnixListener;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -49,12 +48,14 @@ enum Msg {
 
 /// How long the host gets to save its state and exit when asked.
 const GRACE: Duration = Duration::from_secs(3);
-/// Restarts after crashes stop when this many happen within [`CRASH_WINDOW`].
+/// Restarts after crashes stop when this many crashes in a row each come within [`QUICK_CRASH`] of
+/// the (re)start: the restored state itself crashes the host.
 const CRASH_LIMIT: usize = 3;
-const CRASH_WINDOW: Duration = Duration::from_secs(10);
+const QUICK_CRASH: Duration = Duration::from_secs(1);
 
 struct Running {
     pid: u32,
+    started: Instant,
 }
 
 struct Supervisor {
@@ -71,7 +72,8 @@ struct Supervisor {
     host: Option<Running>,
     /// The first edit of the build now staged, and that build's duration: for edit-to-effect.
     pending_edit: Option<(Instant, Duration)>,
-    crashes: VecDeque<Instant>,
+    /// Crashes in a row that came within [`QUICK_CRASH`] of the host's start.
+    quick_crashes: usize,
     /// The terminal's settings before the host could change them (raw mode), to restore after a
     /// host that could not restore them itself.
     terminal: Option<libc::termios>,
@@ -119,7 +121,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         host_exe: None,
         host: None,
         pending_edit: None,
-        crashes: VecDeque::new(),
+        quick_crashes: 0,
         terminal: terminal_settings(),
         replay: None,
     };
@@ -203,7 +205,7 @@ impl Supervisor {
                     if !self.stage(&worker) {
                         return Ok(());
                     }
-                    self.crashes.clear();
+                    self.quick_crashes = 0;
                     self.events.emit("host_restarted", json!({ "why": why }));
                     status::info(&format!("{why}: restarting the host with its state"));
                     let restore = self.snapshot.exists().then(|| self.snapshot.clone());
@@ -355,7 +357,10 @@ impl Supervisor {
             "host_started",
             json!({ "pid": pid, "restored_from": restore.as_ref().map(|p| p.display().to_string()) }),
         );
-        self.host = Some(Running { pid });
+        self.host = Some(Running {
+            pid,
+            started: Instant::now(),
+        });
         Ok(())
     }
 
@@ -397,9 +402,14 @@ impl Supervisor {
 
     /// The host ended without being asked to. `Some(code)` when the supervisor should end too.
     fn on_exit(&mut self, pid: u32, status: ExitStatus) -> Result<Option<i32>> {
-        if self.host.as_ref().map(|h| h.pid) != Some(pid) {
+        let Some(lived) = self
+            .host
+            .as_ref()
+            .filter(|h| h.pid == pid)
+            .map(|h| h.started.elapsed())
+        else {
             return Ok(None);
-        }
+        };
         self.host = None;
         self.restore_terminal();
         let signal = status.signal();
@@ -426,19 +436,15 @@ impl Supervisor {
                 let name = signal_name(sig);
                 self.events
                     .emit("host_exited", json!({ "signal": sig, "signal_name": name }));
-                let now = Instant::now();
-                self.crashes.push_back(now);
-                while self
-                    .crashes
-                    .front()
-                    .is_some_and(|t| now - *t > CRASH_WINDOW)
-                {
-                    self.crashes.pop_front();
-                }
-                if self.crashes.len() >= CRASH_LIMIT {
+                self.quick_crashes = if lived < QUICK_CRASH {
+                    self.quick_crashes + 1
+                } else {
+                    0
+                };
+                if self.quick_crashes >= CRASH_LIMIT {
                     status::error(&format!(
-                        "the host crashed ({name}) {CRASH_LIMIT} times within {}s: not restarting; fix the code and save",
-                        CRASH_WINDOW.as_secs()
+                        "the host crashed ({name}) {CRASH_LIMIT} times in a row right after starting: not restarting; \
+                         fix the code and save"
                     ));
                     return Ok(None);
                 }

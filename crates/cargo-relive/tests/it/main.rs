@@ -209,6 +209,7 @@ impl Session {
 }
 
 mod coins;
+mod faults;
 mod quad;
 
 fn edit(path: &Path, from: &str, to: &str) {
