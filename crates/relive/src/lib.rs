@@ -90,6 +90,11 @@ pub use copies::STAGED_ENV;
 #[cfg(not(feature = "static"))]
 mod elf;
 #[cfg(not(feature = "static"))]
+mod fingerprint;
+#[cfg(not(feature = "static"))]
+#[doc(hidden)]
+pub mod fuzzing;
+#[cfg(not(feature = "static"))]
 mod hot;
 #[cfg(not(feature = "static"))]
 mod library;

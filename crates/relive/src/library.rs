@@ -15,7 +15,7 @@ use relive_worker::abi::{
     STATUS_ABI_MISMATCH, STATUS_OK, STATUS_PANICKED, Sink,
 };
 
-use crate::error::{Error, FingerprintPart};
+use crate::error::Error;
 
 /// What a worker entry point reported when it did not succeed.
 #[derive(Debug)]
@@ -299,14 +299,6 @@ impl Library {
 
 /// Compares the worker's build facts with this host's.
 fn check_fingerprint<C: ?Sized + Interface>(path: &Path, exports: &Exports) -> Result<(), Error> {
-    use relive_worker::build;
-    let host_panic = if cfg!(panic = "unwind") {
-        "unwind"
-    } else {
-        "abort"
-    };
-    let host_context = std::any::type_name::<C>();
-    let interface = format!("{:016x}", C::FINGERPRINT);
     // SAFETY: each string points into the loaded image, which stays mapped during this call.
     let worker = unsafe {
         [
@@ -319,55 +311,5 @@ fn check_fingerprint<C: ?Sized + Interface>(path: &Path, exports: &Exports) -> R
             format!("{:016x}", exports.interface_fingerprint),
         ]
     };
-    let host = [
-        build::RUSTC,
-        build::TARGET,
-        build::FLAGS,
-        host_panic,
-        build::RELIVE_VERSION,
-        host_context,
-        interface.as_str(),
-    ];
-    let parts = [
-        (
-            FingerprintPart::Rustc,
-            "build the host and the worker with the same toolchain, then restart the host",
-        ),
-        (
-            FingerprintPart::Target,
-            "build the worker for the host's target, then restart the host",
-        ),
-        (
-            FingerprintPart::Flags,
-            "build the host and the worker with the same RUSTFLAGS, then restart the host",
-        ),
-        (
-            FingerprintPart::PanicStrategy,
-            "use `panic = \"unwind\"` in both profiles, then restart the host",
-        ),
-        (
-            FingerprintPart::ReliveVersion,
-            "use the same relive version in the host and the worker, then restart the host",
-        ),
-        (
-            FingerprintPart::ContextType,
-            "the worker expects another context type: make `context:` in `export!` the host's",
-        ),
-        (
-            FingerprintPart::Interface,
-            "the interface crate changed: restart the host (cargo relive run does it for you)",
-        ),
-    ];
-    for (i, (part, hint)) in parts.into_iter().enumerate() {
-        if worker[i] != host[i] {
-            return Err(Error::FingerprintMismatch {
-                path: path.to_owned(),
-                part,
-                worker: worker[i].clone(),
-                host: host[i].to_owned(),
-                hint,
-            });
-        }
-    }
-    Ok(())
+    crate::fingerprint::compare(path, &worker, &crate::fingerprint::host_facts::<C>())
 }

@@ -218,6 +218,33 @@ fn edit(path: &Path, from: &str, to: &str) {
     std::fs::write(path, text.replacen(from, to, 1)).unwrap();
 }
 
+/// The inodes of `pid`'s sockets that are TCP or UDP sockets (IPv4 or IPv6).
+fn inet_sockets(pid: i32) -> Vec<String> {
+    let mut ours = Vec::new();
+    for fd in std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .flatten()
+    {
+        if let Ok(link) = std::fs::read_link(fd.path()) {
+            if let Some(inode) = link.to_str().and_then(|l| l.strip_prefix("socket:[")) {
+                ours.push(inode.trim_end_matches(']').to_owned());
+            }
+        }
+    }
+    let mut inet = Vec::new();
+    for table in ["tcp", "tcp6", "udp", "udp6"] {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            if let Some(inode) = line.split_whitespace().nth(9) {
+                if ours.iter().any(|o| o == inode) {
+                    inet.push(format!("{table} {inode}"));
+                }
+            }
+        }
+    }
+    inet
+}
+
 fn alive(pid: i32) -> bool {
     // SAFETY: signal 0 only checks that the process exists.
     unsafe { libc::kill(pid, 0) == 0 }
@@ -258,6 +285,21 @@ fn a_new_project_reloads_survives_bad_builds_interface_changes_and_crashes_and_s
     let mut pid = started["pid"].as_i64().unwrap() as i32;
     s.event("loaded", STEP, |e| e["event"] == "loaded");
     s.frame("score ");
+
+    // The control channel is a private Unix socket; neither process has a network socket.
+    use std::os::unix::fs::PermissionsExt;
+    let state_dir = target.join("relive/host");
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&state_dir.join("control.sock")), 0o600);
+    assert_eq!(mode(&state_dir), 0o700);
+    assert_eq!(mode(&state_dir.join("stage/.relive")), 0o700);
+    for p in [pid, s.child.id() as i32] {
+        assert!(
+            inet_sockets(p).is_empty(),
+            "process {p} has network sockets: {:?}",
+            inet_sockets(p)
+        );
+    }
 
     // A second session of the same host is refused rather than fighting over its files.
     let second = Command::new(bin())
