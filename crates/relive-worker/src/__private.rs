@@ -269,6 +269,7 @@ pub unsafe fn exports<W: Exports>(
             save: save::<W>,
             load: load::<W>,
             before_unload,
+            set_logger: crate::logging::set_logger,
             functions: functions.as_ptr(),
             function_count: functions.len(),
         }

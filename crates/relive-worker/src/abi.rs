@@ -16,7 +16,7 @@
 use std::ffi::c_void;
 
 /// Version of this interface. The host refuses a library that answers with another one.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 /// Name of the one symbol a worker library exports (NUL-terminated for `dlsym`).
 pub const EXPORTS_SYMBOL: &[u8] = b"relive_worker_exports_v1\0";
@@ -141,6 +141,8 @@ pub struct Exports {
     ) -> u32,
     /// Called once right before the library is closed: flushes the worker's own stdout.
     pub before_unload: unsafe extern "C" fn(sink: *const Sink) -> u32,
+    /// Called once after the handshake: routes the worker's `log` records to the host's logger.
+    pub set_logger: unsafe extern "C" fn(logger: *const HostLogger),
     /// The exported functions.
     pub functions: *const Function,
     /// Number of entries at `functions`.
@@ -151,3 +153,25 @@ pub struct Exports {
 /// library's, and returns one of the `STATUS_*` constants.
 pub type ExportsFn =
     unsafe extern "C" fn(abi_version: u32, exports_size: usize, out: *mut Exports) -> u32;
+
+/// Log levels across the boundary: `log::Level as u32` (1 = error … 5 = trace); 0 = off.
+pub type LevelRepr = u32;
+
+/// The host's logger, as the worker sees it: two functions in the host's image, which outlives
+/// every worker version. The worker keeps a copy; the host keeps nothing of the worker's.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct HostLogger {
+    /// The most verbose level the host wants at all (`log::max_level()`), as a [`LevelRepr`].
+    pub max_level: LevelRepr,
+    /// Whether the host's logger wants records of this level and target.
+    pub enabled: unsafe extern "C" fn(level: LevelRepr, target: RawStr) -> bool,
+    /// Logs one record: its level, target, formatted message, file and line (0: unknown).
+    pub log: unsafe extern "C" fn(
+        level: LevelRepr,
+        target: RawStr,
+        message: RawStr,
+        file: RawStr,
+        line: u32,
+    ),
+}

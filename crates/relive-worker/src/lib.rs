@@ -74,6 +74,12 @@
 //! - Threads spawned by the worker must be joined before a reload: the old code is unmapped.
 //! - `static`s and `OnceLock`s of the worker start fresh in every version; keep what must survive
 //!   in the state or on the host.
+//!
+//! # Logging
+//!
+//! The worker's `log` macros work as in any crate: each loaded version installs a logger that hands
+//! the records to the host's logger (whatever the host set up with `env_logger`, `tracing`'s log
+//! bridge, …), filtered by the host's levels. `tracing` events in the worker are not forwarded.
 
 #![deny(missing_docs)]
 
@@ -81,6 +87,7 @@
 pub mod __private;
 pub mod abi;
 mod codec;
+mod logging;
 mod macros;
 
 pub use codec::{DecodeError, EncodeError, OldState, decode, encode};

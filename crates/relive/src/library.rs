@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use relive_worker::Interface;
 use relive_worker::abi::{
-    self, ABI_VERSION, EXPORTS_SYMBOL, Exports, ExportsFn, PART_LOCATION, PART_MESSAGE, PART_STATE,
-    STATUS_ABI_MISMATCH, STATUS_OK, STATUS_PANICKED, Sink,
+    self, ABI_VERSION, EXPORTS_SYMBOL, Exports, ExportsFn, HostLogger, LevelRepr, PART_LOCATION,
+    PART_MESSAGE, PART_STATE, RawStr, STATUS_ABI_MISMATCH, STATUS_OK, STATUS_PANICKED, Sink,
 };
 
 use crate::error::Error;
@@ -141,6 +141,14 @@ impl Library {
         // SAFETY: STATUS_OK means the worker wrote a whole `Exports`.
         let exports = unsafe { exports.assume_init() };
         check_fingerprint::<C>(path, &exports)?;
+        let logger = HostLogger {
+            max_level: log::max_level() as LevelRepr,
+            enabled: host_log_enabled,
+            log: host_log,
+        };
+        // SAFETY: the fingerprint matched, so `set_logger` has the signature the ABI gives it; it
+        // copies the logger, whose functions live in this executable.
+        unsafe { (exports.set_logger)(&logger) };
         let functions = (0..exports.function_count)
             .map(|i| {
                 // SAFETY: `functions` points at `function_count` entries in the worker's image,
@@ -295,6 +303,60 @@ impl Library {
             message: format!("dlclose failed: {e}"),
         })
     }
+}
+
+fn level_of(repr: LevelRepr) -> Option<log::Level> {
+    Some(match repr {
+        1 => log::Level::Error,
+        2 => log::Level::Warn,
+        3 => log::Level::Info,
+        4 => log::Level::Debug,
+        5 => log::Level::Trace,
+        _ => return None,
+    })
+}
+
+/// The worker asks whether the host's logger wants a record.
+unsafe extern "C" fn host_log_enabled(level: LevelRepr, target: RawStr) -> bool {
+    let Some(level) = level_of(level) else {
+        return false;
+    };
+    // SAFETY: the worker passes a string that lives for the call.
+    let target = unsafe { target.to_string_lossy() };
+    log::logger().enabled(
+        &log::Metadata::builder()
+            .level(level)
+            .target(&target)
+            .build(),
+    )
+}
+
+/// The worker hands the host's logger a record.
+unsafe extern "C" fn host_log(
+    level: LevelRepr,
+    target: RawStr,
+    message: RawStr,
+    file: RawStr,
+    line: u32,
+) {
+    let Some(level) = level_of(level) else { return };
+    // SAFETY: the worker passes strings that live for the call.
+    let (target, message, file) = unsafe {
+        (
+            target.to_string_lossy(),
+            message.to_string_lossy(),
+            file.to_string_lossy(),
+        )
+    };
+    log::logger().log(
+        &log::Record::builder()
+            .level(level)
+            .target(&target)
+            .args(format_args!("{message}"))
+            .file((!file.is_empty()).then_some(file.as_str()))
+            .line((line != 0).then_some(line))
+            .build(),
+    );
 }
 
 /// Compares the worker's build facts with this host's.

@@ -4,6 +4,7 @@
 #![cfg(not(feature = "static"))]
 #![allow(clippy::unwrap_used)]
 mod bad_library;
+mod logging;
 mod panics;
 mod reload;
 mod schema;

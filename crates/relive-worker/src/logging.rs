@@ -1,0 +1,79 @@
+//! Forwards the worker's `log` records to the host's logger.
+//!
+//! Each worker image has its own copy of the `log` crate and so its own global logger. The host
+//! hands each version a [`HostLogger`] (two functions in the host's image); this module installs a
+//! `log::Log` that calls them. Nothing of the worker is kept by the host, so unloading a version
+//! leaves no dangling logger behind.
+
+use std::sync::OnceLock;
+
+use crate::abi::{HostLogger, LevelRepr, RawStr};
+
+static HOST: OnceLock<HostLogger> = OnceLock::new();
+
+struct Forward;
+
+static FORWARD: Forward = Forward;
+
+fn level_repr(level: log::Level) -> LevelRepr {
+    level as LevelRepr
+}
+
+fn level_filter(repr: LevelRepr) -> log::LevelFilter {
+    match repr {
+        0 => log::LevelFilter::Off,
+        1 => log::LevelFilter::Error,
+        2 => log::LevelFilter::Warn,
+        3 => log::LevelFilter::Info,
+        4 => log::LevelFilter::Debug,
+        _ => log::LevelFilter::Trace,
+    }
+}
+
+impl log::Log for Forward {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        let Some(host) = HOST.get() else { return false };
+        // SAFETY: `enabled` is a function of the host, which outlives this image; the target
+        // string lives for the call.
+        unsafe { (host.enabled)(level_repr(metadata.level()), RawStr::new(metadata.target())) }
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        let Some(host) = HOST.get() else { return };
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let message = record.args().to_string();
+        // SAFETY: as in `enabled`; every string lives for the call.
+        unsafe {
+            (host.log)(
+                level_repr(record.level()),
+                RawStr::new(record.target()),
+                RawStr::new(&message),
+                RawStr::new(record.file().unwrap_or("")),
+                record.line().unwrap_or(0),
+            )
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+/// The `set_logger` entry point.
+///
+/// # Safety
+///
+/// `logger` must point at a valid [`HostLogger`] whose functions outlive this library.
+pub(crate) unsafe extern "C" fn set_logger(logger: *const HostLogger) {
+    if logger.is_null() {
+        return;
+    }
+    // SAFETY: the caller passes a valid logger; it is copied.
+    let host = unsafe { *logger };
+    let _ = std::panic::catch_unwind(|| {
+        let _ = HOST.set(host);
+        if log::set_logger(&FORWARD).is_ok() {
+            log::set_max_level(level_filter(host.max_level));
+        }
+    });
+}

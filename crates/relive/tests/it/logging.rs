@@ -1,0 +1,89 @@
+//! The worker's `log` records reach the host's logger through every reload, filtered by the
+//! host's level.
+
+use std::path::Path;
+use std::sync::{Mutex, OnceLock};
+
+use fixture_base::Context;
+use relive::Worker;
+
+use crate::support::{BUILD_WAIT, Fixture, Host};
+
+/// The test process's logger: keeps the records of the fixture's target.
+struct Capture(Mutex<Vec<(log::Level, String, Option<String>)>>);
+
+impl log::Log for Capture {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::Level::Info
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if record.target() == "fixture_log" && self.enabled(record.metadata()) {
+            let file = record.file().map(str::to_owned);
+            self.0
+                .lock()
+                .unwrap()
+                .push((record.level(), record.args().to_string(), file));
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+fn capture() -> &'static Capture {
+    static CAPTURE: OnceLock<&'static Capture> = OnceLock::new();
+    CAPTURE.get_or_init(|| {
+        let capture: &'static Capture = Box::leak(Box::new(Capture(Mutex::new(Vec::new()))));
+        log::set_logger(capture).unwrap();
+        log::set_max_level(log::LevelFilter::Info);
+        capture
+    })
+}
+
+fn replace(path: &Path, bytes: &[u8]) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+#[test]
+fn worker_log_lines_reach_the_host_logger_through_twenty_reloads_with_levels_honoured() {
+    let capture = capture();
+    let fx = Fixture::new("logging", "logs");
+    let a = std::fs::read(fx.lib()).unwrap();
+    fx.edit("let tag = \"v1\";", "let tag = \"v2\";");
+    fx.build().unwrap();
+    let b = std::fs::read(fx.lib()).unwrap();
+    replace(&fx.lib(), &a);
+
+    let mut worker = Worker::<dyn Context>::open(fx.lib()).unwrap();
+    let mut host = Host::default();
+    let mut expected = Vec::new();
+    let mut frame = 0;
+    for i in 0..=20 {
+        if i > 0 {
+            replace(&fx.lib(), if i % 2 == 1 { &b } else { &a });
+            assert!(worker.wait_and_reload(BUILD_WAIT).unwrap());
+        }
+        let tag = if i % 2 == 1 { "v2" } else { "v1" };
+        for _ in 0..3 {
+            worker.update(&mut host).unwrap();
+            frame += 1;
+            expected.push(format!("{tag} frame {frame}"));
+        }
+    }
+    let got = capture.0.lock().unwrap().clone();
+    let messages: Vec<&str> = got.iter().map(|(_, m, _)| m.as_str()).collect();
+    assert_eq!(
+        messages, expected,
+        "lines lost or out of order across reloads"
+    );
+    assert!(
+        got.iter().all(|(level, _, _)| *level == log::Level::Info),
+        "a debug line got through"
+    );
+    assert!(
+        got.iter()
+            .all(|(_, _, file)| file.as_deref().is_some_and(|f| f.ends_with("src/lib.rs")))
+    );
+}
