@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod cargo;
+pub mod control;
 pub mod debounce;
 pub mod events;
 pub mod new;
@@ -49,6 +50,44 @@ enum Command {
     Run(RunArgs),
     /// Build the ship version: the worker linked statically, no hot reloading.
     Build(BuildArgs),
+    /// Read or change the running game's state (JSON; pipe it to jq).
+    State(StateArgs),
+    /// Save the running game's state under a name.
+    Save(NameArgs),
+    /// Load a state saved under a name into the running game.
+    Load(NameArgs),
+}
+
+#[derive(Args, Debug)]
+struct StateArgs {
+    #[command(subcommand)]
+    action: StateAction,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum StateAction {
+    /// Print the state, or the value at a JSON pointer (`/player/x`).
+    Get {
+        /// A JSON pointer; the whole state when omitted.
+        pointer: Option<String>,
+    },
+    /// Set the value at a JSON pointer; a value that does not fit the state is refused.
+    Set {
+        /// A JSON pointer (`/player/x`).
+        pointer: String,
+        /// The new value, as JSON (`3`, `"hero"`, `[1, 2]`); other text is taken as a string.
+        value: String,
+    },
+}
+
+#[derive(Args, Debug)]
+struct NameArgs {
+    /// The save's name.
+    name: String,
+    #[command(flatten)]
+    common: CommonArgs,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -126,7 +165,41 @@ fn dispatch(cli: Cli) -> Result<i32> {
             args: args.args,
         }),
         Command::Build(args) => build(&args.common),
+        Command::State(args) => {
+            let project =
+                Project::discover(&args.common.cargo_options(), args.common.package.as_deref())?;
+            let command = match &args.action {
+                StateAction::Get { pointer } => {
+                    serde_json::json!({ "cmd": "get", "pointer": pointer.as_deref().unwrap_or("") })
+                }
+                StateAction::Set { pointer, value } => {
+                    serde_json::json!({ "cmd": "set", "pointer": pointer, "value": control::parse_value(value) })
+                }
+            };
+            let value = control::request(&project, command)?;
+            println!("{}", serde_json::to_string_pretty(&value)?);
+            Ok(0)
+        }
+        Command::Save(args) => save_or_load(&args, "save"),
+        Command::Load(args) => save_or_load(&args, "load"),
     }
+}
+
+/// `cargo relive save|load NAME`.
+fn save_or_load(args: &NameArgs, cmd: &str) -> Result<i32> {
+    let project = Project::discover(&args.common.cargo_options(), args.common.package.as_deref())?;
+    let path = control::save_path(&project, &args.name)?;
+    if cmd == "load" && !path.is_file() {
+        anyhow::bail!(
+            "there is no save named `{}` (looked for {})",
+            args.name,
+            path.display()
+        );
+    }
+    control::request(&project, serde_json::json!({ "cmd": cmd, "path": path }))?;
+    let done = if cmd == "save" { "saved to" } else { "loaded" };
+    status::info(&format!("{done} {}", path.display()));
+    Ok(0)
 }
 
 /// `cargo relive build`: the host with its `static` feature.

@@ -1,7 +1,7 @@
 //! `cargo relive run`: build, start, watch, rebuild, reload, and keep the host alive.
 
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-use std::os::unix::net::UnixListener;
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
@@ -44,6 +44,12 @@ enum Msg {
     Exited { pid: u32, status: ExitStatus },
     /// The supervisor got a signal (Ctrl-C).
     Signal,
+    /// A host connected to the control socket: where to send it commands.
+    HostConnected(UnixStream),
+    /// The host answered a command.
+    Reply(Value),
+    /// A `cargo relive state|save|load` client sent a command and waits on `stream`.
+    Client { stream: UnixStream, command: Value },
 }
 
 /// How long the host gets to save its state and exit when asked.
@@ -79,6 +85,11 @@ struct Supervisor {
     terminal: Option<libc::termios>,
     /// cargo's last `rustc` command for the worker, replayed while only its sources change.
     replay: Option<Invocation>,
+    /// The running host's control connection, for commands.
+    host_control: Option<UnixStream>,
+    /// Clients waiting for the host's answer, by command id.
+    waiting: std::collections::HashMap<u64, UnixStream>,
+    next_command: u64,
 }
 
 /// Runs the supervisor until the user quits; returns the exit code.
@@ -124,6 +135,9 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         quick_crashes: 0,
         terminal: terminal_settings(),
         replay: None,
+        host_control: None,
+        waiting: std::collections::HashMap::new(),
+        next_command: 0,
     };
     // A fresh session starts from a fresh state; the last one's snapshot stays for `load`.
     if sup.snapshot.exists() {
@@ -154,6 +168,9 @@ impl Supervisor {
             match self.rx.recv_timeout(timeout) {
                 Ok(Msg::File(path)) => self.on_file(&path),
                 Ok(Msg::Host(event)) => self.on_host_event(event),
+                Ok(Msg::HostConnected(stream)) => self.host_control = Some(stream),
+                Ok(Msg::Reply(reply)) => self.on_reply(reply),
+                Ok(Msg::Client { stream, command }) => self.on_client(stream, command),
                 Ok(Msg::Exited { pid, status }) => {
                     if let Some(code) = self.on_exit(pid, status)? {
                         return Ok(code);
@@ -361,6 +378,13 @@ impl Supervisor {
             pid,
             started: Instant::now(),
         });
+        self.host_control = None;
+        for (_, mut client) in self.waiting.drain() {
+            let _ = reply_line(
+                &mut client,
+                &json!({ "error": "the host restarted before answering" }),
+            );
+        }
         Ok(())
     }
 
@@ -395,6 +419,9 @@ impl Supervisor {
                 Ok(Msg::Exited { .. }) | Ok(Msg::Signal) => {}
                 Ok(Msg::File(path)) => self.on_file(&path),
                 Ok(Msg::Host(event)) => self.on_host_event(event),
+                Ok(Msg::HostConnected(stream)) => self.host_control = Some(stream),
+                Ok(Msg::Reply(reply)) => self.on_reply(reply),
+                Ok(Msg::Client { stream, command }) => self.on_client(stream, command),
                 Err(_) => return None,
             }
         }
@@ -509,6 +536,36 @@ impl Supervisor {
                 self.restart_after("stuck", "interrupted while stuck")?;
                 Ok(None)
             }
+        }
+    }
+
+    /// Passes a client's command to the host, or answers that there is none.
+    fn on_client(&mut self, mut stream: UnixStream, mut command: Value) {
+        let Some(host) = &mut self.host_control else {
+            let _ = reply_line(
+                &mut stream,
+                &json!({ "error": "no host is running (it is restarting, or crashed)" }),
+            );
+            return;
+        };
+        self.next_command += 1;
+        command["id"] = json!(self.next_command);
+        if reply_line(host, &command).is_ok() {
+            self.waiting.insert(self.next_command, stream);
+        } else {
+            let _ = reply_line(
+                &mut stream,
+                &json!({ "error": "the host's control connection is closed" }),
+            );
+        }
+    }
+
+    fn on_reply(&mut self, reply: Value) {
+        if let Some(mut client) = reply["response"]
+            .as_u64()
+            .and_then(|id| self.waiting.remove(&id))
+        {
+            let _ = reply_line(&mut client, &reply);
         }
     }
 
@@ -724,21 +781,58 @@ fn spawn_listener(listener: UnixListener, tx: Sender<Msg>) -> Result<()> {
                 let tx = tx.clone();
                 let _ = std::thread::Builder::new()
                     .name("relive-control-conn".into())
-                    .spawn(move || {
-                        use std::io::BufRead;
-                        for line in std::io::BufReader::new(stream).lines() {
-                            let Ok(line) = line else { return };
-                            if let Ok(value) = serde_json::from_str(&line) {
-                                if tx.send(Msg::Host(value)).is_err() {
-                                    return;
-                                }
-                            }
-                        }
-                    });
+                    .spawn(move || serve_connection(stream, tx));
             }
         })
         .context("cannot start a thread")?;
     Ok(())
+}
+
+fn reply_line(stream: &mut UnixStream, value: &Value) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut line = serde_json::to_vec(value)?;
+    line.push(b'\n');
+    stream.write_all(&line)
+}
+
+/// One connection to the control socket: a client's single command, or a host's events and
+/// replies. The first line tells which.
+fn serve_connection(stream: UnixStream, tx: Sender<Msg>) {
+    use std::io::BufRead;
+    let Ok(reader) = stream.try_clone() else {
+        return;
+    };
+    let mut lines = std::io::BufReader::new(reader).lines();
+    let Some(Ok(first)) = lines.next() else {
+        return;
+    };
+    let Ok(first) = serde_json::from_str::<Value>(&first) else {
+        return;
+    };
+    if first.get("cmd").is_some() {
+        let _ = tx.send(Msg::Client {
+            stream,
+            command: first,
+        });
+        return;
+    }
+    if tx.send(Msg::HostConnected(stream)).is_err() {
+        return;
+    }
+    for value in std::iter::once(first).chain(
+        lines
+            .map_while(Result::ok)
+            .filter_map(|l| serde_json::from_str(&l).ok()),
+    ) {
+        let msg = if value.get("response").is_some() {
+            Msg::Reply(value)
+        } else {
+            Msg::Host(value)
+        };
+        if tx.send(msg).is_err() {
+            return;
+        }
+    }
 }
 
 fn spawn_signals(tx: Sender<Msg>) -> Result<()> {

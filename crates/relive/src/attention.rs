@@ -12,6 +12,8 @@ pub(crate) const BUILD_READY: u32 = 1;
 pub(crate) const SNAPSHOT_DUE: u32 = 2;
 /// The supervisor asked the host to save its state and exit.
 pub(crate) const QUIT: u32 = 4;
+/// A command from the control channel is waiting (read the state, set a value, save, load).
+pub(crate) const CONTROL: u32 = 8;
 
 /// The shared attention word.
 #[derive(Clone, Default)]

@@ -12,7 +12,7 @@ use relive_worker::Interface;
 use relive_worker::abi::CallFn;
 
 use crate::Func;
-use crate::attention::{Attention, BUILD_READY, QUIT, SNAPSHOT_DUE};
+use crate::attention::{Attention, BUILD_READY, CONTROL, QUIT, SNAPSHOT_DUE};
 use crate::copies::Copies;
 use crate::error::Error;
 use crate::event::{Bus, Event, SwapTimings};
@@ -169,6 +169,70 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
         }
     }
 
+    /// Answers the supervisor's commands (`cargo relive state get|set`, `save`, `load`).
+    fn answer_commands(&mut self) {
+        let Some(supervisor) = &self.supervisor else {
+            return;
+        };
+        let commands = supervisor
+            .commands
+            .lock()
+            .map(|mut c| std::mem::take(&mut *c))
+            .unwrap_or_default();
+        let control = supervisor.control.clone();
+        for command in commands {
+            let reply = match self.answer(&command) {
+                Ok(value) => {
+                    serde_json::json!({ "response": command["id"], "ok": value, "version": self.version })
+                }
+                Err(message) => serde_json::json!({ "response": command["id"], "error": message }),
+            };
+            if let Some(control) = &control {
+                crate::supervise::send_line(control, &reply);
+            }
+        }
+    }
+
+    /// One command: `get` (a JSON pointer into the state, or all of it), `set` (a value at a
+    /// pointer; through the worker's decode, refused without change if it does not fit), `save` and
+    /// `load` (a snapshot file).
+    fn answer(&mut self, command: &serde_json::Value) -> Result<serde_json::Value, String> {
+        let pointer = command["pointer"].as_str().unwrap_or("");
+        let path = command["path"].as_str().map(std::path::PathBuf::from);
+        match command["cmd"].as_str() {
+            Some("get") => {
+                let state = self.state_json().map_err(|e| e.to_string())?;
+                state
+                    .pointer(pointer)
+                    .cloned()
+                    .ok_or_else(|| format!("the state has no value at `{pointer}`"))
+            }
+            Some("set") => {
+                let mut state = self.state_json().map_err(|e| e.to_string())?;
+                let slot = state
+                    .pointer_mut(pointer)
+                    .ok_or_else(|| format!("the state has no value at `{pointer}`"))?;
+                *slot = command["value"].clone();
+                self.set_state_json(&state).map_err(|e| e.to_string())?;
+                self.state_json()
+                    .map_err(|e| e.to_string())
+                    .map(|s| s.pointer(pointer).cloned().unwrap_or_default())
+            }
+            Some("save") => {
+                let path = path.ok_or("`save` needs a path")?;
+                self.save_snapshot(&path, Format::Binary)
+                    .map_err(|e| e.to_string())?;
+                Ok(serde_json::json!(path))
+            }
+            Some("load") => {
+                let path = path.ok_or("`load` needs a path")?;
+                self.load_snapshot(&path).map_err(|e| e.to_string())?;
+                Ok(serde_json::json!(path))
+            }
+            other => Err(format!("unknown command {other:?}")),
+        }
+    }
+
     /// Handles what the attention word raised: a new build, a snapshot, a request to quit.
     #[cold]
     fn attend(&mut self, raised: u32) {
@@ -177,6 +241,9 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
         }
         if raised & SNAPSHOT_DUE != 0 && self.attention.take(SNAPSHOT_DUE) {
             self.write_recovery_snapshot(false);
+        }
+        if raised & CONTROL != 0 && self.attention.take(CONTROL) {
+            self.answer_commands();
         }
         if raised & QUIT != 0 && self.attention.take(QUIT) {
             self.write_recovery_snapshot(true);

@@ -21,7 +21,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::attention::{Attention, QUIT, SNAPSHOT_DUE};
+use crate::attention::{Attention, CONTROL, QUIT, SNAPSHOT_DUE};
 use crate::event::{Bus, Event};
 
 /// Where to write crash-recovery snapshots.
@@ -119,6 +119,10 @@ pub(crate) struct Supervisor {
     pub(crate) restore: Option<PathBuf>,
     stop_timer: Option<Sender<()>>,
     pub(crate) heartbeat: Arc<Heartbeat>,
+    /// Commands from the supervisor, waiting for the frame thread.
+    pub(crate) commands: Arc<Mutex<Vec<serde_json::Value>>>,
+    /// The connection to the supervisor, shared with the event forwarder.
+    pub(crate) control: Option<Arc<Mutex<UnixStream>>>,
     stop_watchdog: Option<Sender<()>>,
     /// Writes recovery snapshots off the frame thread; answers on the enclosed channel when done.
     writer: Option<Sender<SnapshotJob>>,
@@ -134,9 +138,19 @@ impl Supervisor {
         if snapshot.is_none() && restore.is_none() && control.is_none() {
             return None;
         }
+        let commands = Arc::new(Mutex::new(Vec::new()));
+        let mut control_stream = None;
         if let Some(path) = control {
             match UnixStream::connect(&path) {
-                Ok(stream) => forward_events(bus, stream),
+                Ok(stream) => {
+                    match stream.try_clone() {
+                        Ok(reader) => receive_commands(reader, commands.clone(), attention.clone()),
+                        Err(e) => log::warn!("cannot read commands from the supervisor: {e}"),
+                    }
+                    let stream = Arc::new(Mutex::new(stream));
+                    forward_events(bus, stream.clone());
+                    control_stream = Some(stream);
+                }
                 Err(e) => log::warn!(
                     "cannot connect to the supervisor at {}: {e}",
                     path.display()
@@ -219,6 +233,8 @@ impl Supervisor {
             restore,
             stop_timer,
             heartbeat,
+            commands,
+            control: control_stream,
             stop_watchdog: Some(stop_watchdog),
             writer,
             signals,
@@ -253,22 +269,59 @@ impl Drop for Supervisor {
 }
 
 /// Sends every event to the supervisor as a JSON line, from a thread of its own.
-fn forward_events(bus: &Bus, mut stream: UnixStream) {
+fn forward_events(bus: &Bus, stream: Arc<Mutex<UnixStream>>) {
     let events = bus.subscribe();
     let spawned = std::thread::Builder::new()
         .name("relive-control".to_owned())
         .spawn(move || {
             for event in events {
-                let Ok(mut line) = serde_json::to_vec(&event) else {
+                let Ok(line) = serde_json::to_value(&event) else {
                     continue;
                 };
-                line.push(b'\n');
-                if stream.write_all(&line).is_err() {
+                if !send_line(&stream, &line) {
                     return;
                 }
             }
         });
     if let Err(e) = spawned {
         log::warn!("cannot start the event forwarder: {e}");
+    }
+}
+
+/// Writes one JSON line to the supervisor; `false` when the connection is gone.
+pub(crate) fn send_line(stream: &Mutex<UnixStream>, value: &serde_json::Value) -> bool {
+    let Ok(mut line) = serde_json::to_vec(value) else {
+        return true;
+    };
+    line.push(b'\n');
+    let Ok(mut stream) = stream.lock() else {
+        return false;
+    };
+    stream.write_all(&line).is_ok()
+}
+
+/// Queues the supervisor's commands for the frame thread, which answers them at its next call.
+fn receive_commands(
+    stream: UnixStream,
+    queue: Arc<Mutex<Vec<serde_json::Value>>>,
+    attention: Attention,
+) {
+    use std::io::BufRead;
+    let spawned = std::thread::Builder::new()
+        .name("relive-commands".to_owned())
+        .spawn(move || {
+            for line in std::io::BufReader::new(stream).lines() {
+                let Ok(line) = line else { return };
+                let Ok(command) = serde_json::from_str(&line) else {
+                    continue;
+                };
+                if let Ok(mut queue) = queue.lock() {
+                    queue.push(command);
+                }
+                attention.raise(CONTROL);
+            }
+        });
+    if let Err(e) = spawned {
+        log::warn!("cannot start the command reader: {e}");
     }
 }

@@ -84,6 +84,53 @@ fn coins_game_headless_keeps_its_state_across_an_edit_that_changes_how_it_plays(
     assert_eq!(after["score"], before["score"]);
     assert_eq!(after["coins"], "3");
 
+    // The live state, read and changed from another process, as a script would.
+    let relive = |args: &[&str]| {
+        let out = Command::new(bin())
+            .arg("relive")
+            .args(args)
+            .current_dir(&dir)
+            .env("CARGO_TARGET_DIR", &target)
+            .env("CARGO", env!("CARGO"))
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, x, err) = relive(&["state", "get", "/x"]);
+    assert_eq!((code, x.as_str()), (Some(0), "7"), "{err}");
+    let (code, whole, err) = relive(&["state", "get"]);
+    assert_eq!(code, Some(0), "{err}");
+    let whole: serde_json::Value = serde_json::from_str(&whole).unwrap();
+    assert_eq!(whole["y"], 3);
+    assert!(whole["coins"].is_array());
+    let (code, _, err) = relive(&["state", "set", "/x", "3"]);
+    assert_eq!(code, Some(0), "{err}");
+    s.line("pos=3,3", |l| fields(l).filter(|f| f["pos"] == "3,3"));
+    // A value that does not fit the state is refused, and nothing changes.
+    let (code, _, err) = relive(&["state", "set", "/x", "\"far away\""]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("does not fit"), "{err}");
+    let (code, x, _) = relive(&["state", "set", "/nothing/here", "1"]);
+    assert_eq!((code, x.as_str()), (Some(1), ""));
+    assert_eq!(relive(&["state", "get", "/x"]).1, "3");
+    // Save, move, load: the saved position comes back.
+    let (code, _, err) = relive(&["save", "corner"]);
+    assert_eq!(code, Some(0), "{err}");
+    s.type_keys("dd");
+    s.line("pos=7,3", |l| fields(l).filter(|f| f["pos"] == "7,3"));
+    let (code, _, err) = relive(&["load", "corner"]);
+    assert_eq!(code, Some(0), "{err}");
+    s.line("pos=3,3 after load", |l| {
+        fields(l).filter(|f| f["pos"] == "3,3")
+    });
+    let (code, _, err) = relive(&["load", "no-such-save"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("no save named"), "{err}");
+
     // q quits the game; cargo relive ends with it.
     s.type_keys("q");
     let exited = s.event("exit", STEP, |e| e["event"] == "host_exited");
