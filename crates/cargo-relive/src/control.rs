@@ -13,6 +13,11 @@ use crate::project::Project;
 
 /// Sends `command` and returns the host's answer (`ok` value), or its error as an error.
 pub fn request(project: &Project, command: Value) -> Result<Value> {
+    request_full(project, command).map(|answer| answer["ok"].clone())
+}
+
+/// Like [`request`], but the whole answer: `ok`, `version`, `reloaded_s_ago`.
+pub fn request_full(project: &Project, command: Value) -> Result<Value> {
     let socket = project
         .target_dir
         .join("relive")
@@ -40,7 +45,7 @@ pub fn request(project: &Project, command: Value) -> Result<Value> {
             error.as_str().unwrap_or("the host refused the command")
         );
     }
-    Ok(answer["ok"].clone())
+    Ok(answer)
 }
 
 /// `state set`'s value: JSON if it parses, else a string (`set /name hero`).

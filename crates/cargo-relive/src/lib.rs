@@ -12,6 +12,7 @@ pub mod cargo;
 pub mod control;
 pub mod debounce;
 pub mod events;
+pub mod inspect;
 pub mod new;
 pub mod project;
 pub mod replay;
@@ -56,6 +57,8 @@ enum Command {
     Save(NameArgs),
     /// Load a state saved under a name into the running game.
     Load(NameArgs),
+    /// Browse and edit the running game's state in an interactive tree.
+    Inspect(CommonArgs),
 }
 
 #[derive(Args, Debug)]
@@ -93,10 +96,10 @@ struct NameArgs {
 #[derive(Args, Debug, Clone)]
 struct CommonArgs {
     /// Path to the workspace's Cargo.toml.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", global = true)]
     manifest_path: Option<PathBuf>,
     /// The host package.
-    #[arg(short = 'p', long = "package", value_name = "HOST")]
+    #[arg(short = 'p', long = "package", value_name = "HOST", global = true)]
     package: Option<String>,
     /// Build with the release profile.
     #[arg(long, short = 'r')]
@@ -179,6 +182,10 @@ fn dispatch(cli: Cli) -> Result<i32> {
             let value = control::request(&project, command)?;
             println!("{}", serde_json::to_string_pretty(&value)?);
             Ok(0)
+        }
+        Command::Inspect(common) => {
+            let project = Project::discover(&common.cargo_options(), common.package.as_deref())?;
+            inspect::run(&project)
         }
         Command::Save(args) => save_or_load(&args, "save"),
         Command::Load(args) => save_or_load(&args, "load"),

@@ -69,15 +69,31 @@ impl Project {
         let members: Vec<&Package> = meta.workspace_packages();
 
         let depends_on = |p: &Package, name: &str| p.dependencies.iter().any(|d| d.name == name);
+        let is_worker = |p: &Package| {
+            depends_on(p, "relive-worker")
+                && p.targets
+                    .iter()
+                    .any(|t| t.crate_types.iter().any(|c| c.to_string() == "cdylib"))
+        };
         let host_pkg = match host {
             Some(name) => *members
                 .iter()
                 .find(|p| p.name.as_str() == name)
                 .with_context(|| format!("no package `{name}` in the workspace"))?,
             None => {
+                // A binary that depends on relive and on a worker (optionally, for ship builds);
+                // one without a worker dependency is a tool that uses relive, like this one.
+                let has_worker_dep = |p: &Package| {
+                    p.dependencies.iter().any(|d| {
+                        members
+                            .iter()
+                            .any(|m| m.name.as_str() == d.name && is_worker(m))
+                    })
+                };
                 let hosts: Vec<&&Package> = members
                     .iter()
                     .filter(|p| depends_on(p, "relive") && p.targets.iter().any(|t| t.is_bin()))
+                    .filter(|p| has_worker_dep(p))
                     .collect();
                 match hosts.as_slice() {
                     [one] => **one,
@@ -102,12 +118,6 @@ impl Project {
             .map(|t| t.name.clone())
             .with_context(|| format!("package `{}` has no binary target", host_pkg.name))?;
 
-        let is_worker = |p: &Package| {
-            depends_on(p, "relive-worker")
-                && p.targets
-                    .iter()
-                    .any(|t| t.crate_types.iter().any(|c| c.to_string() == "cdylib"))
-        };
         let workers: Vec<&&Package> = members.iter().filter(|p| is_worker(p)).collect();
         let worker_pkg = match workers
             .iter()

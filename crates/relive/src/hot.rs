@@ -38,6 +38,8 @@ pub struct Worker<C: ?Sized + Interface + 'static> {
     resolved: Vec<Option<CallFn>>,
     attention: Attention,
     supervisor: Option<Supervisor>,
+    /// When the last swap happened.
+    last_swap: Option<Instant>,
     loader: Loader,
     bus: Bus,
     source: PathBuf,
@@ -103,6 +105,7 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
             resolved: vec![update],
             attention,
             supervisor,
+            last_swap: None,
             loader,
             bus,
             source,
@@ -431,6 +434,7 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
             log::warn!("{e}");
         }
         let done = Instant::now();
+        self.last_swap = Some(done);
         self.bus.emit(Event::Reloaded {
             version,
             state_bytes: bytes.len(),

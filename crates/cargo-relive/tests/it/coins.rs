@@ -51,6 +51,70 @@ pub(crate) fn copy_example(name: &str, to: &Path) {
     std::fs::copy(repo().join("Cargo.lock"), to.join("Cargo.lock")).unwrap();
 }
 
+/// A private tmux server running one command in an 100x30 window.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(dir: &Path, target: &Path, command: &str) -> Tmux {
+        let socket = format!("relive-test-{}", std::process::id());
+        let ok = Command::new("tmux")
+            .args(["-L", &socket, "new-session", "-d", "-x", "100", "-y", "30"])
+            .arg(format!(
+                "cd {} && CARGO_TARGET_DIR={} {command}",
+                dir.display(),
+                target.display()
+            ))
+            .status()
+            .expect("tmux is not installed (apt-get install tmux)")
+            .success();
+        assert!(ok, "tmux did not start");
+        Tmux { socket }
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for key in keys {
+            let ok = Command::new("tmux")
+                .args(["-L", &self.socket, "send-keys", key])
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok);
+            // One key per refresh of the inspector, as a person types.
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+
+    /// Polls the screen until it shows `text`; returns the screen.
+    fn wait_for(&self, text: &str) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let out = Command::new("tmux")
+                .args(["-L", &self.socket, "capture-pane", "-p"])
+                .output()
+                .unwrap();
+            let screen = String::from_utf8_lossy(&out.stdout).into_owned();
+            if screen.contains(text) {
+                return screen;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the screen never showed `{text}`:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
+    }
+}
+
 #[test]
 fn coins_game_headless_keeps_its_state_across_an_edit_that_changes_how_it_plays() {
     let tmp = tempfile::tempdir().unwrap();
@@ -130,6 +194,23 @@ fn coins_game_headless_keeps_its_state_across_an_edit_that_changes_how_it_plays(
     let (code, _, err) = relive(&["load", "no-such-save"]);
     assert_eq!(code, Some(1));
     assert!(err.contains("no save named"), "{err}");
+
+    // The interactive inspector, driven in tmux: move to `x`, edit it, see the game move; a value
+    // that does not fit is refused on screen.
+    let tui = Tmux::start(&dir, &target, &format!("{} relive inspect", bin()));
+    tui.wait_for("x: 3");
+    tui.keys(&["Down", "Down", "e", "BSpace", "5", "Enter"]);
+    s.line("pos=5,3 after the inspector's edit", |l| {
+        fields(l).filter(|f| f["pos"] == "5,3")
+    });
+    tui.wait_for("set /x = 5");
+    tui.keys(&["e", "BSpace", "z", "Enter"]);
+    tui.wait_for("refused: the value does not fit the state");
+    tui.keys(&["Down", "Down", "Down", "Left"]);
+    let screen = tui.wait_for("▸ coins");
+    assert!(screen.contains("worker v"), "{screen}");
+    tui.keys(&["q"]);
+    assert_eq!(relive(&["state", "get", "/x"]).1, "5");
 
     // q quits the game; cargo relive ends with it.
     s.type_keys("q");
