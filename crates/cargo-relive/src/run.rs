@@ -264,6 +264,22 @@ impl Supervisor {
                 build
             }),
         };
+        let worker = self.project.worker.clone();
+        let (duration, artifact) = self.finish_build(&worker, result)?;
+        status::info(&format!(
+            "built `{worker}` in {:.2}s",
+            duration.as_secs_f64()
+        ));
+        Some((duration, artifact))
+    }
+
+    /// Reports a finished build (event, and the error if it failed); its duration and artifact
+    /// when it succeeded.
+    fn finish_build(
+        &mut self,
+        krate: &str,
+        result: Result<cargo::Build>,
+    ) -> Option<(Duration, PathBuf)> {
         let build = match result {
             Ok(build) => build,
             Err(e) => {
@@ -273,29 +289,20 @@ impl Supervisor {
         };
         self.events.emit(
             "build_finished",
-            json!({ "crate": self.project.worker, "success": build.success, "duration_ms": ms(build.duration) }),
+            json!({ "crate": krate, "success": build.success, "duration_ms": ms(build.duration) }),
         );
-        let artifact = match (build.success, build.artifact) {
-            (true, Some(artifact)) => artifact,
+        match build.artifact {
+            Some(artifact) if build.success => Some((build.duration, artifact)),
             _ => {
                 let keeps = if self.host.is_some() {
                     "the host keeps running the last good version"
                 } else {
                     "fix it and save"
                 };
-                status::error(&format!(
-                    "`{}` does not build: {keeps}",
-                    self.project.worker
-                ));
-                return None;
+                status::error(&format!("`{krate}` does not build: {keeps}"));
+                None
             }
-        };
-        status::info(&format!(
-            "built `{}` in {:.2}s",
-            self.project.worker,
-            build.duration.as_secs_f64()
-        ));
-        Some((build.duration, artifact))
+        }
     }
 
     /// Builds the worker and the host; the worker's library when both succeeded. It is staged
@@ -307,28 +314,11 @@ impl Supervisor {
             "build_started",
             json!({ "crate": self.project.host, "reason": reason }),
         );
-        let build =
-            match cargo::build_host(&self.project, &self.opts.cargo, &self.opts.cargo.features) {
-                Ok(build) => build,
-                Err(e) => {
-                    status::error(&format!("{e:#}"));
-                    return None;
-                }
-            };
-        self.events.emit(
-            "build_finished",
-            json!({ "crate": self.project.host, "success": build.success, "duration_ms": ms(build.duration) }),
-        );
-        match build.artifact {
-            Some(exe) if build.success => {
-                self.host_exe = Some(exe);
-                Some(worker)
-            }
-            _ => {
-                status::error(&format!("`{}` does not build", self.project.host));
-                None
-            }
-        }
+        let host = self.project.host.clone();
+        let result = cargo::build_host(&self.project, &self.opts.cargo, &self.opts.cargo.features);
+        let (_, exe) = self.finish_build(&host, result)?;
+        self.host_exe = Some(exe);
+        Some(worker)
     }
 
     fn start_host(&mut self, restore: Option<PathBuf>) -> Result<()> {

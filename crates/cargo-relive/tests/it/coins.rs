@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use super::{FIRST_BUILD, STEP, Session, bin, edit, mkfifo, repo};
+use super::{FIRST_BUILD, STEP, Session, bin, cargo_relive, edit, mkfifo, repo};
 
 /// The fields of a state line: `tick=3 pos=4,2 score=0 coins=3 msg=…`.
 fn fields(line: &str) -> Option<BTreeMap<String, String>> {
@@ -122,7 +122,7 @@ fn coins_game_headless_keeps_its_state_across_an_edit_that_changes_how_it_plays(
     copy_example("coins", &dir);
     let events = tmp.path().join("events");
     mkfifo(&events);
-    let target = repo().join("target/e2e-coins");
+    let target = repo().join("target/e2e-examples");
     let mut s = Session::start(&dir, &target, &events, &["-p", "coins-host"]);
     s.event("host start", FIRST_BUILD, |e| e["event"] == "host_started");
 
@@ -150,14 +150,7 @@ fn coins_game_headless_keeps_its_state_across_an_edit_that_changes_how_it_plays(
 
     // The live state, read and changed from another process, as a script would.
     let relive = |args: &[&str]| {
-        let out = Command::new(bin())
-            .arg("relive")
-            .args(args)
-            .current_dir(&dir)
-            .env("CARGO_TARGET_DIR", &target)
-            .env("CARGO", env!("CARGO"))
-            .output()
-            .unwrap();
+        let out = cargo_relive(&dir, &target, args);
         (
             out.status.code(),
             String::from_utf8_lossy(&out.stdout).trim().to_owned(),
@@ -220,13 +213,7 @@ fn coins_game_headless_keeps_its_state_across_an_edit_that_changes_how_it_plays(
     assert!(status.success());
 
     // Ship mode: the same game, linked statically, plays the same script.
-    let out = Command::new(bin())
-        .args(["relive", "build", "-p", "coins-host"])
-        .current_dir(&dir)
-        .env("CARGO_TARGET_DIR", &target)
-        .env("CARGO", env!("CARGO"))
-        .output()
-        .unwrap();
+    let out = cargo_relive(&dir, &target, &["build", "-p", "coins-host"]);
     assert!(
         out.status.success(),
         "{}",

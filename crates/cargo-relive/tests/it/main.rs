@@ -16,6 +16,18 @@ fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_cargo-relive")
 }
 
+/// Runs `cargo relive ARGS` in `dir` with `target` as its target directory.
+fn cargo_relive(dir: &Path, target: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(bin())
+        .arg("relive")
+        .args(args)
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", target)
+        .env("CARGO", env!("CARGO"))
+        .output()
+        .unwrap()
+}
+
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
@@ -302,13 +314,7 @@ fn a_new_project_reloads_survives_bad_builds_interface_changes_and_crashes_and_s
     }
 
     // A second session of the same host is refused rather than fighting over its files.
-    let second = Command::new(bin())
-        .args(["relive", "run"])
-        .current_dir(&dir)
-        .env("CARGO_TARGET_DIR", &target)
-        .env("CARGO", env!("CARGO"))
-        .output()
-        .unwrap();
+    let second = cargo_relive(&dir, &target, &["run"]);
     assert_eq!(second.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&second.stderr).contains("already running"));
 
@@ -452,13 +458,7 @@ fn build_makes_a_ship_binary_that_runs_without_the_worker_library() {
         String::from_utf8_lossy(&out.stderr)
     );
     let target = repo().join("target/e2e-ship");
-    let out = Command::new(bin())
-        .args(["relive", "build"])
-        .current_dir(&dir)
-        .env("CARGO_TARGET_DIR", &target)
-        .env("CARGO", env!("CARGO"))
-        .output()
-        .unwrap();
+    let out = cargo_relive(&dir, &target, &["build"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("built the ship version"), "{stderr}");

@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::coins::copy_example;
-use super::{FIRST_BUILD, STEP, Session, bin, edit, mkfifo, repo};
+use super::{FIRST_BUILD, STEP, Session, cargo_relive, edit, mkfifo, repo};
 
 const W: usize = 800;
 const H: usize = 600;
@@ -160,7 +160,7 @@ fn quad_game_in_a_window_moves_with_keys_reloads_with_its_position_and_quicksave
     std::fs::create_dir_all(&shots).unwrap();
     let events = tmp.path().join("events");
     mkfifo(&events);
-    let target = repo().join("target/e2e-quad");
+    let target = repo().join("target/e2e-examples");
     // SAFETY: setting an env var before the session's process starts; no other thread reads it.
     unsafe { std::env::set_var("DISPLAY", &x.display) };
     let mut s = Session::start(&dir, &target, &events, &["-p", "quad-host"]);
@@ -236,13 +236,7 @@ fn quad_game_in_a_window_moves_with_keys_reloads_with_its_position_and_quicksave
     // SAFETY: signalling the process group of the session we started.
     unsafe { libc::killpg(s.child.id() as i32, libc::SIGINT) };
     s.wait_exit(Duration::from_secs(20));
-    let out = Command::new(bin())
-        .args(["relive", "build", "-p", "quad-host"])
-        .current_dir(&dir)
-        .env("CARGO_TARGET_DIR", &target)
-        .env("CARGO", env!("CARGO"))
-        .output()
-        .unwrap();
+    let out = cargo_relive(&dir, &target, &["build", "-p", "quad-host"]);
     assert!(
         out.status.success(),
         "{}",
