@@ -35,6 +35,36 @@ fn fmt((p10, p50, p90): (Duration, Duration, Duration)) -> String {
     format!("{p50:>10.2?}  (p10 {p10:.2?}, p90 {p90:.2?})")
 }
 
+/// ns per `update` of `fixtures/tiny` (one add): through a loaded library, and linked statically,
+/// both built with optimizations (a debug worker's own code is slower, whatever calls it).
+fn call_overhead() -> (f64, f64) {
+    let fx = Fixture::copy("tiny", "bench").release();
+    fx.build().unwrap();
+    let mut hot = Worker::<dyn Context>::open(fx.lib()).unwrap();
+    let mut stat = relive::StaticWorker::<tiny::ReliveExports>::new("tiny").unwrap();
+    let mut host = Host {
+        input: 1,
+        ..Host::default()
+    };
+    let n = 20_000_000u32;
+    let mut best = (f64::MAX, f64::MAX);
+    // Alternate the two, keep each one's best of five rounds.
+    for _ in 0..5 {
+        let t = Instant::now();
+        for _ in 0..n {
+            hot.update(black_box(&mut host)).unwrap();
+        }
+        best.0 = best.0.min(t.elapsed().as_nanos() as f64 / f64::from(n));
+        let t = Instant::now();
+        for _ in 0..n {
+            stat.update(black_box(&mut host)).unwrap();
+        }
+        best.1 = best.1.min(t.elapsed().as_nanos() as f64 / f64::from(n));
+    }
+    assert_eq!(stat.state().n, u64::from(n) * 5);
+    best
+}
+
 fn main() {
     let fx = Fixture::new("plain", "bench");
     let lib = fx.lib();
@@ -90,6 +120,9 @@ fn main() {
         std::fs::rename(&tmp, &snap_path).unwrap();
         writes.push(t.elapsed());
     }
+
+    // Per-call cost: the smallest worker called through relive's hot path and statically.
+    let (hot_ns, static_ns) = call_overhead();
 
     // Reload pause on the calling thread, over RELOADS swaps.
     let mut pauses = Vec::new();
@@ -148,6 +181,11 @@ fn main() {
     println!(
         "  recovery snapshot: write + rename (writer thread) {}",
         fmt(percentiles(writes))
+    );
+    println!("  call, hot (Worker::update, release tiny worker) {hot_ns:>8.2}ns");
+    println!(
+        "  call, static (StaticWorker::update)      {static_ns:>8.2}ns   hot - static {:.2}ns",
+        hot_ns - static_ns
     );
     println!("  reload pause (save+load+drop+dlclose)  {}", fmt(pause));
     println!(

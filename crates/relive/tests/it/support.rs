@@ -54,6 +54,7 @@ pub struct Fixture {
     pub name: String,
     target: PathBuf,
     rustflags: Option<String>,
+    release: bool,
 }
 
 impl Fixture {
@@ -104,6 +105,7 @@ impl Fixture {
             name,
             target: fixture_target(),
             rustflags: None,
+            release: false,
         }
     }
 
@@ -145,10 +147,18 @@ impl Fixture {
         self
     }
 
+    /// Builds with the release profile from now on (the reload bench measures calls with it).
+    #[allow(dead_code)]
+    pub fn release(mut self) -> Fixture {
+        self.release = true;
+        self
+    }
+
     /// The library cargo writes (and relive watches).
     pub fn lib(&self) -> PathBuf {
+        let profile = if self.release { "release" } else { "debug" };
         self.target
-            .join("debug")
+            .join(profile)
             .join(format!("lib{}.so", self.name))
     }
 
@@ -185,6 +195,7 @@ impl Fixture {
             .arg(self.dir.join("Cargo.toml"))
             .arg("--target-dir")
             .arg(&self.target)
+            .args(self.release.then_some("--release"))
             .env_remove("CARGO_TARGET_DIR")
             .env_remove("RUSTFLAGS")
             .env_remove("CARGO_ENCODED_RUSTFLAGS");
