@@ -76,6 +76,24 @@ fn sprite() -> Texture2D {
     Texture2D::from_image(&image)
 }
 
+/// Splits `text` into lines of at most `width` characters, at spaces where it can.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split(' ') {
+        let last = lines.last().map(|l| l.chars().count()).unwrap_or(0);
+        if last > 0 && last + 1 + word.chars().count() > width {
+            lines.push(String::new());
+        }
+        if let Some(line) = lines.last_mut() {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+    }
+    lines
+}
+
 #[macroquad::main("relive: quad")]
 async fn main() {
     let mut game = match Game::new("quad_worker") {
@@ -155,14 +173,10 @@ async fn main() {
         });
         let status = format!("worker v{}  reloaded {reloaded}  {note}", game.version());
         draw_text(&status, 10.0, 20.0, 20.0, LIGHTGRAY);
-        for (i, problem) in panicked.iter().chain(&refused).enumerate() {
-            draw_text(
-                problem,
-                10.0,
-                44.0 + 22.0 * i as f32,
-                20.0,
-                Color::new(1.0, 0.3, 0.3, 1.0),
-            );
+        let lines = panicked.iter().chain(&refused).flat_map(|p| wrap(p, 72));
+        for (i, line) in lines.enumerate() {
+            let color = Color::new(1.0, 0.3, 0.3, 1.0);
+            draw_text(&line, 10.0, 44.0 + 22.0 * i as f32, 20.0, color);
         }
         next_frame().await;
     }
