@@ -3,10 +3,9 @@
 //! that the state comes back from the last snapshot, and how long recovery takes.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
-use super::{FIRST_BUILD, STEP, Session, bin, edit, mkfifo, repo};
+use super::{FIRST_BUILD, STEP, Session, edit, mkfifo, new_project, repo};
 
 /// Worker code that performs the fault named in the file `fault` (once: it removes the file).
 const TRIGGER: &str = r#"    if let Ok(kind) = std::fs::read_to_string("fault") {
@@ -68,12 +67,7 @@ fn crash(s: &mut Session, dir: &Path, kind: &str) -> (i64, f64, u64, u64) {
 fn worker_faults_are_reported_and_the_host_comes_back_with_its_state() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("faulty");
-    let out = Command::new(bin())
-        .args(["relive", "new"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    new_project(&dir);
     edit(
         &dir.join("worker/src/lib.rs"),
         "    state.frames += 1;",

@@ -16,6 +16,20 @@ fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_cargo-relive")
 }
 
+/// `cargo relive new <dir>`, which must succeed.
+fn new_project(dir: &Path) {
+    let out = Command::new(bin())
+        .args(["relive", "new"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Runs `cargo relive ARGS` in `dir` with `target` as its target directory.
 fn cargo_relive(dir: &Path, target: &Path, args: &[&str]) -> std::process::Output {
     Command::new(bin())
@@ -275,16 +289,7 @@ const STEP: Duration = Duration::from_secs(120);
 fn a_new_project_reloads_survives_bad_builds_interface_changes_and_crashes_and_stops_cleanly() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("game");
-    let out = Command::new(bin())
-        .args(["relive", "new"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    new_project(&dir);
     let worker_src = dir.join("worker/src/lib.rs");
     let base_src = dir.join("base/src/lib.rs");
     let events = tmp.path().join("events");
@@ -447,16 +452,7 @@ fn first_line(exe: &Path) -> String {
 fn build_makes_a_ship_binary_that_runs_without_the_worker_library() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("ship");
-    let out = Command::new(bin())
-        .args(["relive", "new"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    new_project(&dir);
     let target = repo().join("target/e2e-ship");
     let out = cargo_relive(&dir, &target, &["build"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
