@@ -11,8 +11,9 @@
 mod support;
 
 use std::hint::black_box;
+use std::path::Path;
 use std::sync::RwLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use fixture_base::Context;
 use hot_lib_reloader::LibReloader;
@@ -28,6 +29,99 @@ fn per_call(mut f: impl FnMut()) -> f64 {
         f();
     }
     t.elapsed().as_nanos() as f64 / f64::from(CALLS)
+}
+
+/// Resident set size of this process in KiB.
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// Distinct mapped files whose path contains `needle`.
+fn mapped(needle: &str) -> usize {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    let files: std::collections::BTreeSet<&str> = maps
+        .lines()
+        .filter_map(|l| l.find('/').map(|at| &l[at..]))
+        .filter(|p| p.contains(needle))
+        .collect();
+    files.len()
+}
+
+fn replace(path: &Path, bytes: &[u8]) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+/// Two builds of a fixture that differ in one line, as bytes.
+fn two_builds(fixture: &str, from: &str, to: &str) -> (Fixture, Vec<u8>, Vec<u8>) {
+    let fx = Fixture::new(fixture, "peers_mem");
+    let a = std::fs::read(fx.lib()).unwrap();
+    fx.edit(from, to);
+    fx.build().unwrap();
+    let b = std::fs::read(fx.lib()).unwrap();
+    replace(&fx.lib(), &a);
+    (fx, a, b)
+}
+
+/// Reloads a worker with a thread-local destructor `reloads` times with relive; returns KiB of RSS
+/// per reload and the worker images still mapped.
+fn memory_relive(reloads: u32) -> (f64, usize) {
+    let (fx, a, b) = two_builds("tls", "let tag = \"tls1\";", "let tag = \"tls2\";");
+    let mut worker = Worker::<dyn Context>::open(fx.lib()).unwrap();
+    let mut host = Host::default();
+    worker.update(&mut host).unwrap();
+    let mut start = 0;
+    for i in 0..reloads {
+        replace(&fx.lib(), if i % 2 == 0 { &b } else { &a });
+        assert!(worker.wait_and_reload(support::BUILD_WAIT).unwrap());
+        worker.update(&mut host).unwrap();
+        if i == 10 {
+            start = rss_kib();
+        }
+    }
+    let per = rss_kib().saturating_sub(start) as f64 / f64::from(reloads - 10);
+    (per, mapped(&format!("lib{}.v", fx.name)))
+}
+
+/// The same with hot-lib-reloader's `LibReloader`.
+fn memory_hot_lib_reloader(reloads: u32) -> (f64, usize) {
+    let (fx, a, b) = two_builds("hlr_tls", "let tag = 1;", "let tag = 2;");
+    let lib = fx.lib();
+    let mut reloader = LibReloader::new(
+        lib.parent().unwrap(),
+        &fx.name,
+        Some(Duration::from_millis(5)),
+        None,
+    )
+    .unwrap();
+    let mut n = 0u64;
+    let mut start = 0;
+    for i in 0..reloads {
+        replace(&lib, if i % 2 == 0 { &b } else { &a });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        // LibReloader is driven by polling `update`, as its generated code does.
+        while !reloader.update().unwrap() {
+            assert!(
+                Instant::now() < deadline,
+                "hot-lib-reloader missed reload {i}"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // SAFETY: `step` has this signature in fixtures/hlr_tls.
+        let step = unsafe { reloader.get_symbol::<fn(&mut u64, u64)>(b"step\0") }.unwrap();
+        step(&mut n, 1);
+        if i == 10 {
+            start = rss_kib();
+        }
+    }
+    let per = rss_kib().saturating_sub(start) as f64 / f64::from(reloads - 10);
+    (per, mapped(&format!("lib{}-hot-", fx.name)))
 }
 
 fn main() {
@@ -70,5 +164,19 @@ fn main() {
         "  hot-lib-reloader (lock + dlsym + call) {:7.2}   {:+.2} over static",
         best[2],
         best[2] - best[1]
+    );
+
+    let reloads: u32 = std::env::var("PEERS_RELOADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let (relive_kib, relive_maps) = memory_relive(reloads);
+    let (hlr_kib, hlr_maps) = memory_hot_lib_reloader(reloads);
+    println!("memory after {reloads} reloads of a worker with a thread-local destructor");
+    println!(
+        "  relive             {relive_kib:8.1} KiB RSS per reload, {relive_maps} worker images mapped"
+    );
+    println!(
+        "  hot-lib-reloader   {hlr_kib:8.1} KiB RSS per reload, {hlr_maps} worker images mapped"
     );
 }
