@@ -179,6 +179,76 @@ fn edit_to_effect_hot_lib_reloader(debounce_ms: u64, samples: u32) -> (f64, f64)
     (median(builds), median(effects))
 }
 
+/// Reload pauses on the frame thread, seed-style (mtime poll, save JSON in the old library, close
+/// it, copy the new file to a fresh path, open it, load JSON) against relive's swap, for a state of
+/// `n` numbers, both debug builds. Returns (relive, seed-style) medians.
+fn pause_seed_style_vs_relive(n: usize, reloads: usize) -> (Duration, Duration) {
+    // The fixture's functions take and return `Box<State>` / `&State`: thin pointers, so the host
+    // holds the state as an opaque pointer it never dereferences.
+    type Ptr = *mut u8;
+    let seed = Fixture::new("seed_style", "peers");
+    let dir = tempfile::tempdir_in(seed.lib().parent().unwrap()).unwrap();
+    let mut seed_pauses = Vec::new();
+    let open = |i: usize| {
+        let copy = dir.path().join(format!("v{i}.so"));
+        std::fs::copy(seed.lib(), &copy).unwrap();
+        // SAFETY: a fixture library of this benchmark.
+        unsafe { libloading::Library::new(&copy) }.unwrap()
+    };
+    let mut lib = open(0);
+    // Below, the symbols have these signatures in fixtures/seed_style, up to a `Box<State>` or
+    // `&State` being passed as the pointer it is.
+    // SAFETY: as said above.
+    let mut state: Ptr = unsafe { lib.get::<fn() -> Ptr>(b"seed_create\0").unwrap()() };
+    // SAFETY: as above.
+    unsafe { lib.get::<fn(Ptr, usize)>(b"seed_grow\0").unwrap()(state, n) };
+    for i in 1..=reloads {
+        let t = Instant::now();
+        let _ = std::fs::metadata(seed.lib()).and_then(|m| m.modified());
+        // SAFETY: as above.
+        let json = unsafe { lib.get::<fn(Ptr) -> String>(b"seed_save\0").unwrap()(state) };
+        // (The seed's host would drop the old state in the old image; it is leaked here.)
+        lib.close().unwrap();
+        lib = open(i);
+        // SAFETY: as above.
+        state = unsafe { lib.get::<fn(&str) -> Ptr>(b"seed_load\0").unwrap()(&json) };
+        seed_pauses.push(t.elapsed());
+        // SAFETY: as above.
+        let len = unsafe { lib.get::<fn(Ptr) -> usize>(b"seed_len\0").unwrap()(state) };
+        assert_eq!(len, n);
+    }
+
+    let big = Fixture::new("big", "peers");
+    let a = std::fs::read(big.lib()).unwrap();
+    big.edit("let tag = \"a\";", "let tag = \"b\";");
+    big.build().unwrap();
+    let b = std::fs::read(big.lib()).unwrap();
+    replace(&big.lib(), &a);
+    let mut worker = Worker::<dyn Context>::open(big.lib()).unwrap();
+    let events = worker.subscribe();
+    let mut host = Host {
+        input: n as i64,
+        ..Host::default()
+    };
+    worker.update(&mut host).unwrap();
+    let mut relive_pauses = Vec::new();
+    for i in 0..reloads {
+        replace(&big.lib(), if i % 2 == 0 { &b } else { &a });
+        assert!(worker.wait_and_reload(support::BUILD_WAIT).unwrap());
+        loop {
+            if let relive::Event::Reloaded { timings, .. } = events.recv().unwrap() {
+                relive_pauses.push(timings.pause);
+                break;
+            }
+        }
+    }
+    let median = |mut v: Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    (median(relive_pauses), median(seed_pauses))
+}
+
 fn main() {
     let tiny = Fixture::copy("tiny", "peers").release();
     tiny.build().unwrap();
@@ -240,6 +310,14 @@ fn main() {
         println!(
             "edit to effect, hot-lib-reloader ({debounce} ms debounce): {effect:.0} ms, bare cargo build {build:.0} ms, ratio {:.2}",
             effect / build
+        );
+    }
+
+    for (label, n) in [("1 KB", 128), ("1 MB", 128 * 1024)] {
+        let (relive, seed) = pause_seed_style_vs_relive(n, 9);
+        println!(
+            "reload pause, {label} of u64s, debug builds: relive {relive:.2?}, seed-style (JSON, copy, dlopen on the frame) {seed:.2?}, ratio {:.3}",
+            relive.as_secs_f64() / seed.as_secs_f64()
         );
     }
 }
