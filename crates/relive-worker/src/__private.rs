@@ -82,15 +82,21 @@ fn guard(f: impl FnOnce() -> Result<(), String>) -> Outcome {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(())) => Ok(()),
         Ok(Err(message)) => Err((STATUS_FAILED, message, String::new())),
-        Err(payload) => {
-            let recorded = LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()).take();
-            let (message, location) =
-                recorded.unwrap_or_else(|| (payload_message(&*payload), String::new()));
-            // A payload whose own Drop panics must not escape either.
-            let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
-            Err((STATUS_PANICKED, message, location))
-        }
+        Err(payload) => Err(caught(payload)),
     }
+}
+
+/// Turns a caught panic into `(STATUS_PANICKED, message, location)`. Out of line: the hot path
+/// of a call is the one that did not panic.
+#[cold]
+#[inline(never)]
+fn caught(payload: Box<dyn std::any::Any + Send>) -> (u32, String, String) {
+    let recorded = LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let (message, location) =
+        recorded.unwrap_or_else(|| (payload_message(&*payload), String::new()));
+    // A payload whose own Drop panics must not escape either.
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
+    (STATUS_PANICKED, message, location)
 }
 
 /// Writes an [`Outcome`] to `sink` and returns its status.
@@ -125,7 +131,9 @@ pub unsafe extern "C" fn call<E: Entry>(
     state: *mut c_void,
     sink: *const Sink,
 ) -> u32 {
-    let outcome = guard(|| {
+    // Not `guard`: a user function cannot fail without panicking, so the path that did not panic
+    // is a plain return and everything else is out of line (this shim is the per-call cost).
+    let ran = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: the host passes a pointer to a `&mut Context` that lives for this call and a
         // state pointer this library created; no other reference to either exists meanwhile.
         let (ctx, state) = unsafe {
@@ -135,10 +143,12 @@ pub unsafe extern "C" fn call<E: Entry>(
             )
         };
         (E::FUNCTION)(ctx, state);
-        Ok(())
-    });
-    // SAFETY: forwarded from the caller.
-    unsafe { report(sink, outcome) }
+    }));
+    match ran {
+        Ok(()) => STATUS_OK,
+        // SAFETY: forwarded from the caller.
+        Err(payload) => unsafe { report(sink, Err(caught(payload))) },
+    }
 }
 
 /// # Safety

@@ -29,13 +29,19 @@ pub(crate) enum CallError {
     Failed(String),
 }
 
-/// Collects what an entry point writes to its sink.
+/// What an entry point wrote to its sink.
 #[derive(Default)]
-struct Collected {
+struct Parts {
     message: Vec<u8>,
     location: Vec<u8>,
     state: Vec<u8>,
 }
+
+/// Collects what an entry point writes to its sink. Nothing is allocated, and one word is set up,
+/// until the worker writes: a user function that returns normally writes nothing, and this is on
+/// the path of every call.
+#[derive(Default)]
+struct Collected(Option<Box<Parts>>);
 
 unsafe extern "C" fn collect(data: *mut c_void, part: u32, ptr: *const u8, len: usize) {
     if len == 0 || ptr.is_null() {
@@ -49,10 +55,11 @@ unsafe extern "C" fn collect(data: *mut c_void, part: u32, ptr: *const u8, len: 
             std::slice::from_raw_parts(ptr, len),
         )
     };
+    let parts = collected.0.get_or_insert_with(Box::default);
     match part {
-        PART_MESSAGE => collected.message.extend_from_slice(bytes),
-        PART_LOCATION => collected.location.extend_from_slice(bytes),
-        PART_STATE => collected.state.extend_from_slice(bytes),
+        PART_MESSAGE => parts.message.extend_from_slice(bytes),
+        PART_LOCATION => parts.location.extend_from_slice(bytes),
+        PART_STATE => parts.state.extend_from_slice(bytes),
         _ => {}
     }
 }
@@ -65,11 +72,18 @@ impl Collected {
         }
     }
 
+    /// The state bytes written, if any.
+    fn into_state(self) -> Vec<u8> {
+        self.0.map(|parts| parts.state).unwrap_or_default()
+    }
+
+    #[cold]
     fn into_error(self, status: u32) -> CallError {
-        let message = String::from_utf8_lossy(&self.message).into_owned();
+        let parts = self.0.unwrap_or_default();
+        let message = String::from_utf8_lossy(&parts.message).into_owned();
         if status == STATUS_PANICKED {
-            let location = (!self.location.is_empty())
-                .then(|| String::from_utf8_lossy(&self.location).into_owned());
+            let location = (!parts.location.is_empty())
+                .then(|| String::from_utf8_lossy(&parts.location).into_owned());
             CallError::Panicked { message, location }
         } else {
             CallError::Failed(message)
@@ -232,7 +246,7 @@ impl Library {
         // the call.
         let status = unsafe { (self.exports.save)(state, &sink) };
         if status == STATUS_OK {
-            Ok(collected.state)
+            Ok(collected.into_state())
         } else {
             Err(collected.into_error(status))
         }
