@@ -86,6 +86,7 @@
 #[doc(hidden)]
 pub mod __private;
 pub mod abi;
+pub mod bulk;
 mod codec;
 mod logging;
 mod macros;

@@ -65,21 +65,70 @@ fn call_overhead() -> (f64, f64) {
     best
 }
 
-/// Reload pauses with a large state: (state bytes, pause, save, load) for each size, in a debug
-/// worker whose state is a `Vec<u64>`.
-fn big_states() -> Vec<(usize, Duration, Duration, Duration)> {
-    let fx = Fixture::new("big", "bench");
+/// The ways the large-state rows are measured: (crate name suffix, label, manifest tail, whether
+/// the field is marked `#[serde(with = "relive_worker::bulk")]`). The plain dev profile; the same
+/// with the field marked bulk; dependencies optimized (`[profile.dev.package."*"]`: serde,
+/// rmp-serde and relive-worker, built once); the worker crate itself at opt-level 1; both. Each
+/// one's rebuild after an edit is timed too, since a profile that speeds the codec up is paid for
+/// at every save.
+const VARIANTS: [(&str, &str, &str, bool); 5] = [
+    ("dev", "dev", "", false),
+    ("bulk", "dev, field marked bulk", "", true),
+    (
+        "depsopt",
+        "dev + deps opt-level 2",
+        "[profile.dev.package.\"*\"]\nopt-level = 2",
+        false,
+    ),
+    (
+        "workeropt",
+        "dev + worker opt-level 1",
+        "[profile.dev.package.big_workeropt]\nopt-level = 1",
+        false,
+    ),
+    (
+        "bothopt",
+        "dev + deps opt-level 2 + worker opt-level 1",
+        "[profile.dev.package.\"*\"]\nopt-level = 2\n[profile.dev.package.big_bothopt]\nopt-level = 1",
+        false,
+    ),
+];
+
+/// One profile's large-state figures.
+struct BigStates {
+    /// (state bytes, pause, save, load) per size, best of three reloads.
+    rows: Vec<(usize, Duration, Duration, Duration)>,
+    /// `cargo build` of the worker after a one-line edit, median of three.
+    rebuild: Duration,
+}
+
+/// Reload pauses with a large state in a worker whose state is a `Vec<u64>`, built with the
+/// profile `tail` adds to its manifest, the field marked bulk if `bulk`.
+fn big_states(variant: &str, tail: &str, bulk: bool, sizes: &[i64]) -> BigStates {
+    let fx = Fixture::copy("big", variant).with_manifest_tail(tail);
+    if bulk {
+        fx.edit(
+            "    pub data: Vec<u64>,",
+            "    #[serde(with = \"relive_worker::bulk\")]\n    pub data: Vec<u64>,",
+        );
+    }
+    fx.build().unwrap();
     let lib = fx.lib();
     let a = std::fs::read(&lib).unwrap();
-    fx.edit("let tag = \"a\";", "let tag = \"b\";");
-    fx.build().unwrap();
+    let mut rebuilds = Vec::new();
+    for (from, to) in [("\"a\"", "\"c\""), ("\"c\"", "\"d\""), ("\"d\"", "\"b\"")] {
+        fx.edit(&format!("let tag = {from};"), &format!("let tag = {to};"));
+        let t = Instant::now();
+        fx.build().unwrap();
+        rebuilds.push(t.elapsed());
+    }
     let b = std::fs::read(&lib).unwrap();
     replace(&lib, &a);
     let mut worker = Worker::<dyn Context>::open(&lib).unwrap();
     let events = worker.subscribe();
     let mut host = Host::default();
-    let mut out = Vec::new();
-    for elements in [128 * 1024 / 8, 1024 * 1024 / 8, 100 * 1024 * 1024 / 8] {
+    let mut rows = Vec::new();
+    for &elements in sizes {
         host.input = elements;
         worker.update(&mut host).unwrap();
         let mut best: Option<(usize, Duration, Duration, Duration)> = None;
@@ -101,9 +150,12 @@ fn big_states() -> Vec<(usize, Duration, Duration, Duration)> {
                 best = Some(timings);
             }
         }
-        out.extend(best);
+        rows.extend(best);
     }
-    out
+    BigStates {
+        rows,
+        rebuild: percentiles(rebuilds).1,
+    }
 }
 
 fn main() {
@@ -204,7 +256,17 @@ fn main() {
         sync.push(t.elapsed());
     }
 
-    let big = big_states();
+    let big: Vec<_> = VARIANTS
+        .iter()
+        .map(|(variant, label, tail, bulk)| {
+            let sizes: &[i64] = if matches!(*variant, "dev" | "bulk") {
+                &[128 * 1024 / 8, 1024 * 1024 / 8, 100 * 1024 * 1024 / 8]
+            } else {
+                &[1024 * 1024 / 8, 100 * 1024 * 1024 / 8]
+            };
+            (label, big_states(variant, tail, *bulk, sizes))
+        })
+        .collect();
     let pause = percentiles(pauses.clone());
     let sync_p = percentiles(sync);
     println!(
@@ -216,11 +278,17 @@ fn main() {
         "  baseline: fs::metadata().modified()    {mtime_ns:>8.0}ns   ratio {:.5}",
         check_ns / mtime_ns
     );
-    for (bytes, pause, save, load) in &big {
+    for (label, states) in &big {
         println!(
-            "  reload pause, {:>6.1} MB state (best of 3)   {pause:>10.2?}  (save {save:.2?}, load {load:.2?})",
-            *bytes as f64 / 1e6
+            "  large states, {label}: worker rebuild after an edit {:.2?}",
+            states.rebuild
         );
+        for (bytes, pause, save, load) in &states.rows {
+            println!(
+                "    reload pause, {:>6.1} MB state (best of 3)   {pause:>10.2?}  (save {save:.2?}, load {load:.2?})",
+                *bytes as f64 / 1e6
+            );
+        }
     }
     println!(
         "  recovery snapshot: encode (frame thread) {}",

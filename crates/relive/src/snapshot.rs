@@ -47,11 +47,16 @@ struct JsonSnapshot {
 }
 
 impl Snapshot {
-    /// The state as a JSON value.
+    /// The state as a JSON value. Byte strings (`relive_worker::bulk` and `serde_bytes` fields)
+    /// become arrays of numbers and map keys that are not strings become their JSON text, so
+    /// every state has a JSON form; [`Snapshot::from_json`] reads the arrays back as bytes (a map
+    /// with non-string keys does not read back: its keys come back as strings).
     pub fn to_json(&self) -> Result<serde_json::Value, Error> {
-        relive_worker::decode(&self.bytes).map_err(|e| Error::BadValue {
-            message: e.to_string(),
-        })
+        relive_worker::decode::<Json>(&self.bytes)
+            .map(|json| json.0)
+            .map_err(|e| Error::BadValue {
+                message: e.to_string(),
+            })
     }
 
     /// A snapshot holding `value`, for a state of `state_type` at `state_version`.
@@ -241,6 +246,94 @@ pub(crate) fn write_atomic(path: &Path, data: &[u8], durable: bool) -> Result<()
     })
 }
 
+/// A state value read as JSON: what `serde_json::Value` reads, plus byte strings and non-string
+/// map keys, which MessagePack has and JSON does not.
+struct Json(serde_json::Value);
+
+impl<'de> Deserialize<'de> for Json {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Json, D::Error> {
+        deserializer.deserialize_any(JsonVisitor).map(Json)
+    }
+}
+
+struct JsonVisitor;
+
+impl<'de> serde::de::Visitor<'de> for JsonVisitor {
+    type Value = serde_json::Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a state value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        // NaN and the infinities have no JSON form: null, as serde_json writes them.
+        Ok(serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, Into::into))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_bytes<E>(self, v: &[u8]) -> Result<Self::Value, E> {
+        Ok(v.iter().map(|&b| serde_json::Value::from(b)).collect())
+    }
+
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        Json::deserialize(d).map(|json| json.0)
+    }
+
+    fn visit_newtype_struct<D: serde::Deserializer<'de>>(
+        self,
+        d: D,
+    ) -> Result<Self::Value, D::Error> {
+        Json::deserialize(d).map(|json| json.0)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+        while let Some(Json(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(items.into())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some((Json(key), Json(value))) = map.next_entry()? {
+            let key = match key {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            };
+            object.insert(key, value);
+        }
+        Ok(object.into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,6 +383,44 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("\"name\": \"hero\""), "{text}");
+    }
+
+    #[test]
+    fn bytes_and_integer_keys_have_a_json_form_and_bulk_fields_read_back_from_it() {
+        #[derive(Serialize, Deserialize, Debug, PartialEq)]
+        struct State {
+            #[serde(with = "relive_worker::bulk")]
+            heights: Vec<u16>,
+            by_id: std::collections::BTreeMap<u32, String>,
+            nothing: Option<f64>,
+        }
+        let state = State {
+            heights: vec![1, 256, 65535],
+            by_id: [(7, "seven".to_owned())].into(),
+            nothing: None,
+        };
+        let snapshot = Snapshot {
+            state_type: "game::State".into(),
+            state_version: 0,
+            bytes: relive_worker::encode(&state).unwrap(),
+        };
+        let json = snapshot.to_json().unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "heights": [1, 0, 0, 1, 255, 255],
+                "by_id": {"7": "seven"},
+                "nothing": null,
+            })
+        );
+        // `state set` of the bytes array: the bulk field decodes from it.
+        let mut edited = json.clone();
+        edited["heights"] = serde_json::json!([2, 0]);
+        edited.as_object_mut().unwrap().remove("by_id");
+        edited["by_id"] = serde_json::json!({});
+        let back = Snapshot::from_json("game::State", 0, &edited).unwrap();
+        let back: State = relive_worker::decode(&back.bytes).unwrap();
+        assert_eq!(back.heights, [2]);
     }
 
     #[test]

@@ -113,3 +113,60 @@ fn boxed_trait_object_and_closure_are_rebuilt_by_the_new_code() {
         matches!(e, Event::Unloaded { version: 1 }).then_some(())
     });
 }
+
+#[test]
+fn bulk_field_is_carried_as_one_block_and_edited_through_its_json_bytes() {
+    let fx = Fixture::copy("big", "bulk");
+    fx.edit(
+        "    pub data: Vec<u64>,",
+        "    #[serde(with = \"relive_worker::bulk\")]\n    pub data: Vec<u64>,",
+    );
+    fx.build().unwrap();
+    let mut worker = Worker::<dyn Context>::open(fx.lib()).unwrap();
+    let mut host = Host {
+        input: 1000,
+        ..Host::default()
+    };
+    worker.update(&mut host).unwrap();
+    let expected: Vec<u64> = (0..1000u64)
+        .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+        .collect();
+    let words = |json: &serde_json::Value| -> Vec<u64> {
+        let bytes: Vec<u8> = json["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b.as_u64().unwrap() as u8)
+            .collect();
+        bytes
+            .chunks(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+            .collect()
+    };
+
+    fx.edit("let tag = \"a\";", "let tag = \"b\";");
+    fx.build().unwrap();
+    assert!(worker.wait_and_reload(BUILD_WAIT).unwrap());
+    worker.update(&mut host).unwrap();
+    assert_eq!(host.last(), "b");
+    let json = worker.state_json().unwrap();
+    assert_eq!(
+        words(&json),
+        expected,
+        "the data did not survive the reload"
+    );
+    let encoded = worker.snapshot().unwrap().bytes.len();
+    assert!(
+        encoded < 8000 + 64,
+        "{encoded} bytes: not one block of 8000"
+    );
+
+    // `cargo relive state set`: the JSON array of the bytes goes back in.
+    let mut edited = json;
+    let new_words: Vec<u8> = [5u64, 6].iter().flat_map(|w| w.to_le_bytes()).collect();
+    edited["data"] = serde_json::json!(new_words);
+    worker.set_state_json(&edited).unwrap();
+    host.input = 2;
+    worker.update(&mut host).unwrap();
+    assert_eq!(words(&worker.state_json().unwrap()), [5, 6]);
+}

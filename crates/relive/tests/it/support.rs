@@ -147,6 +147,16 @@ impl Fixture {
         self
     }
 
+    /// Appends `text` (profile tables) to the copy's manifest, e.g. to build its dependencies
+    /// optimized; the crate's own name is `self.name`.
+    #[allow(dead_code)]
+    pub fn with_manifest_tail(self, text: &str) -> Fixture {
+        let path = self.dir.join("Cargo.toml");
+        let manifest = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, format!("{manifest}\n{text}\n")).unwrap();
+        self
+    }
+
     /// Builds with the release profile from now on (the reload bench measures calls with it).
     #[allow(dead_code)]
     pub fn release(mut self) -> Fixture {
