@@ -6,6 +6,7 @@
 //! state pointer the worker hands out is owned by [`crate::hot::Worker`], which drops it through the
 //! same `Library` before closing it.
 
+use std::cell::UnsafeCell;
 use std::ffi::c_void;
 use std::path::{Path, PathBuf};
 
@@ -97,6 +98,12 @@ pub(crate) struct Library {
     functions: Vec<(String, abi::CallFn)>,
     state_type: String,
     path: PathBuf,
+    /// What the function shims write when a call fails. Boxed so that `call_sink` may point at
+    /// it while the `Library` moves; only touched by the thread calling into the library (a
+    /// `Library` is not `Sync`) and never during a call.
+    call_parts: Box<UnsafeCell<Collected>>,
+    /// The sink every [`Library::call`] hands over: built once, nothing to set up per call.
+    call_sink: Sink,
     // Declared last: dropped (dlclosed) after everything that points into it.
     lib: libloading::Library,
 }
@@ -175,11 +182,18 @@ impl Library {
             .collect();
         // SAFETY: a static string in the loaded image.
         let state_type = unsafe { exports.state_type.to_string_lossy() };
+        let call_parts = Box::new(UnsafeCell::new(Collected::default()));
+        let call_sink = Sink {
+            data: call_parts.get().cast(),
+            write: collect,
+        };
         Ok(Library {
             exports,
             functions,
             state_type,
             path: path.to_owned(),
+            call_parts,
+            call_sink,
             lib,
         })
     }
@@ -284,16 +298,23 @@ impl Library {
         state: *mut c_void,
     ) -> Result<(), CallError> {
         let mut ctx: &mut C = ctx;
-        let mut collected = Collected::default();
-        let sink = collected.sink();
         // SAFETY: the context reference lives across the call and matches the worker's context
-        // type (checked at load); the caller guarantees `f` and `state` belong to this library.
-        let status = unsafe { f((&mut ctx as *mut &mut C).cast(), state, &sink) };
+        // type (checked at load); the caller guarantees `f` and `state` belong to this library;
+        // `call_sink` points at `call_parts`, which this `Library` owns.
+        let status = unsafe { f((&mut ctx as *mut &mut C).cast(), state, &self.call_sink) };
         if status == STATUS_OK {
             Ok(())
         } else {
-            Err(collected.into_error(status))
+            Err(self.take_call_error(status))
         }
+    }
+
+    #[cold]
+    fn take_call_error(&self, status: u32) -> CallError {
+        // SAFETY: no call into the library is running (the shim returned) and no other thread
+        // can reach `call_parts` (`Library` is not `Sync`), so this is the only reference.
+        let collected = std::mem::take(unsafe { &mut *self.call_parts.get() });
+        collected.into_error(status)
     }
 
     /// Lets the worker flush its output before the library is closed.
