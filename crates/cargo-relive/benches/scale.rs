@@ -171,6 +171,37 @@ fn derive_costs(dir: &Path, target: &Path, rounds: usize) -> Vec<(Derives, f64)>
         .collect()
 }
 
+/// `cargo build -p worker` after a one-constant edit with the worker (serde derives) built at
+/// opt-level 1, the profile that makes a plain-serde state codec fast: median of `rounds`.
+fn opt_level_one_cost(dir: &Path, target: &Path, rounds: usize) -> f64 {
+    let root = dir.join("Cargo.toml");
+    let text = std::fs::read_to_string(&root).unwrap();
+    std::fs::write(
+        &root,
+        format!("{text}\n[profile.dev.package.worker]\nopt-level = 1\n"),
+    )
+    .unwrap();
+    let src = dir.join("worker/src/lib.rs");
+    let mut times = Vec::new();
+    for k in 0..=rounds {
+        std::fs::write(&src, worker_source_with(200 + k, Derives::Serde)).unwrap();
+        let t = std::time::Instant::now();
+        let ok = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "-p", "worker"])
+            .current_dir(dir)
+            .env("CARGO_TARGET_DIR", target)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "the generated worker does not build at opt-level 1");
+        if k > 0 {
+            times.push(t.elapsed().as_secs_f64() * 1000.0); // the first one switched the profile
+        }
+    }
+    std::fs::write(&root, text).unwrap();
+    median(times)
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -249,6 +280,7 @@ fn main() {
     );
 
     let costs = derive_costs(&dir, &target, 3);
+    let opt1 = opt_level_one_cost(&dir, &target, 2);
     let floor = costs
         .iter()
         .find(|(d, _)| *d == Derives::None)
@@ -256,6 +288,10 @@ fn main() {
     println!(
         "derives on the {TYPES} state types, `cargo build -p worker` after an edit (medians of 3):"
     );
+    let serde_ms = costs
+        .iter()
+        .find(|(d, _)| *d == Derives::Serde)
+        .map_or(f64::NAN, |(_, ms)| *ms);
     for (derives, ms) in costs {
         println!(
             "  {:<10} {ms:9.1} ms   derives' share of the rebuild {:5.1} %",
@@ -263,4 +299,8 @@ fn main() {
             (ms - floor) / ms * 100.0
         );
     }
+    println!(
+        "  Serde, worker at opt-level 1 (median of 2) {opt1:9.1} ms   ({:.1}x the opt-level 0 rebuild)",
+        opt1 / serde_ms
+    );
 }
