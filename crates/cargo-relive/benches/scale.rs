@@ -104,6 +104,20 @@ fn worker_source_with(k: usize, derives: Derives) -> String {
     s
 }
 
+/// Runs `cargo build -p worker` in the generated project; its duration in ms.
+fn build_worker(dir: &Path, target: &Path) -> f64 {
+    let t = std::time::Instant::now();
+    let ok = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "-p", "worker"])
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", target)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "the generated worker does not build");
+    t.elapsed().as_secs_f64() * 1000.0
+}
+
 /// `cargo build -p worker` after a one-constant edit, per kind of derives: medians of `rounds`,
 /// each timed build preceded by an untimed one that switches the derives.
 fn derive_costs(dir: &Path, target: &Path, rounds: usize) -> Vec<(Derives, f64)> {
@@ -133,18 +147,6 @@ fn derive_costs(dir: &Path, target: &Path, rounds: usize) -> Vec<(Derives, f64)>
     )
     .unwrap();
     let src = dir.join("worker/src/lib.rs");
-    let build = || {
-        let t = std::time::Instant::now();
-        let ok = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "-p", "worker"])
-            .current_dir(dir)
-            .env("CARGO_TARGET_DIR", target)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "the generated worker does not build");
-        t.elapsed().as_secs_f64() * 1000.0
-    };
     let kinds = [
         Derives::Serde,
         Derives::SerdeCrate,
@@ -158,7 +160,7 @@ fn derive_costs(dir: &Path, target: &Path, rounds: usize) -> Vec<(Derives, f64)>
             for timed in [false, true] {
                 k += 1;
                 std::fs::write(&src, worker_source_with(k, *derives)).unwrap();
-                let ms = build();
+                let ms = build_worker(dir, target);
                 if timed {
                     times[i].push(ms);
                 }
@@ -185,17 +187,9 @@ fn opt_level_one_cost(dir: &Path, target: &Path, rounds: usize) -> f64 {
     let mut times = Vec::new();
     for k in 0..=rounds {
         std::fs::write(&src, worker_source_with(200 + k, Derives::Serde)).unwrap();
-        let t = std::time::Instant::now();
-        let ok = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "-p", "worker"])
-            .current_dir(dir)
-            .env("CARGO_TARGET_DIR", target)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "the generated worker does not build at opt-level 1");
+        let ms = build_worker(dir, target);
         if k > 0 {
-            times.push(t.elapsed().as_secs_f64() * 1000.0); // the first one switched the profile
+            times.push(ms); // the first one switched the profile
         }
     }
     std::fs::write(&root, text).unwrap();
