@@ -72,7 +72,15 @@ fn worker_log_lines_reach_the_host_logger_through_twenty_reloads_with_levels_hon
             expected.push(format!("{tag} frame {frame}"));
         }
     }
-    let got = capture.0.lock().unwrap().clone();
+    // The tracing test runs alongside and logs to the same target: its lines say "tracing".
+    let got: Vec<_> = capture
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, m, _)| !m.contains("tracing"))
+        .cloned()
+        .collect();
     let messages: Vec<&str> = got.iter().map(|(_, m, _)| m.as_str()).collect();
     assert_eq!(
         messages, expected,
@@ -86,4 +94,28 @@ fn worker_log_lines_reach_the_host_logger_through_twenty_reloads_with_levels_hon
         got.iter()
             .all(|(_, _, file)| file.as_deref().is_some_and(|f| f.ends_with("src/lib.rs")))
     );
+}
+
+#[test]
+fn worker_tracing_events_reach_the_host_logger_across_a_reload() {
+    let capture = capture();
+    let fx = Fixture::copy("logging", "tracing");
+    fx.knob("TRACING");
+    fx.build().unwrap();
+    let mut worker = Worker::<dyn Context>::open(fx.lib()).unwrap();
+    let mut host = Host::default();
+    worker.update(&mut host).unwrap();
+    fx.edit("let tag = \"v1\";", "let tag = \"v2\";");
+    fx.build().unwrap();
+    assert!(worker.wait_and_reload(BUILD_WAIT).unwrap());
+    worker.update(&mut host).unwrap();
+    assert_eq!(host.last(), "v2");
+
+    let got = capture.0.lock().unwrap().clone();
+    let tracing: Vec<&str> = got
+        .iter()
+        .map(|(_, m, _)| m.as_str())
+        .filter(|m| m.contains("tracing"))
+        .collect();
+    assert_eq!(tracing, ["v1 tracing frame=1", "v2 tracing frame=2"]);
 }
