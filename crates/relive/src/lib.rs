@@ -105,6 +105,8 @@ mod maps;
 #[cfg(not(feature = "static"))]
 pub mod supervise;
 #[cfg(not(feature = "static"))]
+mod threads;
+#[cfg(not(feature = "static"))]
 mod tls;
 #[cfg(not(feature = "static"))]
 mod watch;

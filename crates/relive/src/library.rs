@@ -104,8 +104,11 @@ pub(crate) struct Library {
     call_parts: Box<UnsafeCell<Collected>>,
     /// The sink every [`Library::call`] hands over: built once, nothing to set up per call.
     call_sink: Sink,
-    // Declared last: dropped (dlclosed) after everything that points into it.
-    lib: libloading::Library,
+    /// Base address of the image (0 if it is not a relive copy), for [`crate::threads`].
+    base: usize,
+    /// The handle; `None` once closed. Closed last, after everything that points into it, and
+    /// only when no thread the worker started still runs its code.
+    lib: Option<libloading::Library>,
 }
 
 // SAFETY: the exports are plain function pointers and strings into an image that stays mapped
@@ -121,6 +124,7 @@ impl Library {
             reason,
         })?;
         crate::tls::ensure_linked();
+        crate::threads::ensure_linked();
         // RTLD_NOW: an unresolved symbol fails here rather than at a call. RTLD_LOCAL: two
         // versions loaded at once do not see each other's symbols.
         let flags = libloading::os::unix::RTLD_NOW | libloading::os::unix::RTLD_LOCAL;
@@ -182,6 +186,8 @@ impl Library {
             .collect();
         // SAFETY: a static string in the loaded image.
         let state_type = unsafe { exports.state_type.to_string_lossy() };
+        // SAFETY: `dladdr` only reads the loader's tables for an address of the loaded image.
+        let base = unsafe { crate::tls::worker_image(exports_fn as *const c_void) }.unwrap_or(0);
         let call_parts = Box::new(UnsafeCell::new(Collected::default()));
         let call_sink = Sink {
             data: call_parts.get().cast(),
@@ -194,7 +200,8 @@ impl Library {
             path: path.to_owned(),
             call_parts,
             call_sink,
-            lib,
+            base,
+            lib: Some(lib),
         })
     }
 
@@ -330,13 +337,28 @@ impl Library {
         }
     }
 
-    /// Closes the library and reports whether its image is still mapped.
-    pub(crate) fn close(self) -> Result<(), Error> {
-        let Library { path, lib, .. } = self;
-        lib.close().map_err(|e| Error::Load {
-            path: path.clone(),
+    /// Closes the library, unless threads it started still run its code: then it stays mapped
+    /// until a later close finds them ended ([`crate::threads`]).
+    pub(crate) fn close(mut self) -> Result<(), Error> {
+        self.release().map_err(|e| Error::Load {
+            path: self.path.clone(),
             message: format!("dlclose failed: {e}"),
         })
+    }
+
+    fn release(&mut self) -> Result<(), libloading::Error> {
+        match self.lib.take() {
+            Some(lib) => crate::threads::close(self.base, lib).map(|_| ()),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Library {
+    fn drop(&mut self) {
+        if let Err(e) = self.release() {
+            log::warn!("dlclose of {} failed: {e}", self.path.display());
+        }
     }
 }
 

@@ -79,6 +79,16 @@ unsafe extern "C" {
 ///
 /// Any address may be passed; `dladdr` does not dereference it.
 unsafe fn belongs_to_worker(addr: *mut c_void) -> bool {
+    // SAFETY: forwarded.
+    unsafe { worker_image(addr) }.is_some()
+}
+
+/// The base address of the relive worker copy `addr` lies in, if it lies in one.
+///
+/// # Safety
+///
+/// Any address may be passed; `dladdr` does not dereference it.
+pub(crate) unsafe fn worker_image(addr: *const c_void) -> Option<usize> {
     let mut info = DlInfo {
         dli_fname: std::ptr::null(),
         dli_fbase: std::ptr::null_mut(),
@@ -87,12 +97,27 @@ unsafe fn belongs_to_worker(addr: *mut c_void) -> bool {
     };
     // SAFETY: `info` is writable; dladdr tolerates any address.
     if unsafe { dladdr(addr, &mut info) } == 0 || info.dli_fname.is_null() {
-        return false;
+        return None;
     }
     // SAFETY: dladdr returned a NUL-terminated path owned by the loader, valid while the object
-    // is loaded, which it is: we are running its TLS initialisation.
+    // is loaded, which it is: code of it is running or about to run.
     let name = unsafe { CStr::from_ptr(info.dli_fname) };
-    name.to_str().is_ok_and(|n| n.contains(COPY_DIR_MARKER))
+    name.to_str()
+        .is_ok_and(|n| n.contains(COPY_DIR_MARKER))
+        .then_some(info.dli_fbase as usize)
+}
+
+/// The next definition of `name` after this executable's (glibc's), or null.
+pub(crate) fn next_definition(name: &CStr) -> *mut c_void {
+    // SAFETY: RTLD_NEXT finds the next definition after this executable; `name` is
+    // NUL-terminated.
+    unsafe { libc_dlsym(RTLD_NEXT, name.as_ptr()) }
+}
+
+/// The definition of `name` the loader resolves for libraries (RTLD_DEFAULT), or null.
+pub(crate) fn resolved_definition(name: &CStr) -> *mut c_void {
+    // SAFETY: RTLD_DEFAULT (null) looks the name up in the global scope; `name` is NUL-terminated.
+    unsafe { libc_dlsym(std::ptr::null_mut(), name.as_ptr()) }
 }
 
 /// Makes sure the interposer is linked into the executable, and warns when it is not in effect.

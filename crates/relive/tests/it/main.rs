@@ -12,3 +12,4 @@ mod snapshot;
 mod soak;
 mod static_mode;
 mod support;
+mod threads;

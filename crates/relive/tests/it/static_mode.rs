@@ -62,10 +62,12 @@ fn static_build_runs_the_same_host_code_with_the_same_output_and_no_loader() {
     cargo(&["build", "-p", "plain", "-p", "fixture-host"]);
     let hot = run_host();
     let hot_symbols = symbols();
-    assert!(
-        defines(&hot_symbols, "__cxa_thread_atexit_impl"),
-        "hot host lacks the interposer"
-    );
+    for interposer in ["__cxa_thread_atexit_impl", "pthread_create"] {
+        assert!(
+            defines(&hot_symbols, interposer),
+            "hot host lacks the {interposer} interposer"
+        );
+    }
 
     cargo(&["build", "-p", "fixture-host", "--features", "static"]);
     let shipped = run_host();
@@ -84,6 +86,7 @@ fn static_build_runs_the_same_host_code_with_the_same_output_and_no_loader() {
         "relive_worker_exports_v1",
         "dlopen",
         "__cxa_thread_atexit_impl",
+        "pthread_create",
     ] {
         assert!(
             !defines(&static_symbols, absent),
