@@ -24,6 +24,8 @@ pub struct Invocation {
     program: String,
     args: Vec<String>,
     cwd: PathBuf,
+    /// Whether [`Invocation::link_speedups`] are still tried (off once the linker refused them).
+    speedups: bool,
 }
 
 /// Removes ANSI escape sequences (cargo colors its status lines).
@@ -78,6 +80,7 @@ impl Invocation {
             program,
             args,
             cwd: cwd.to_owned(),
+            speedups: true,
         })
     }
 
@@ -85,13 +88,14 @@ impl Invocation {
     /// (lld, the default; mold, gold and bfd accept it too) not to merge duplicate strings in the
     /// output. The library is a little larger and works the same; the link of the template
     /// worker takes ~37 ms instead of ~44 ms, and the link is a third of a rebuild. Left out when
-    /// the command picks a linker flavor (it may not take `-Wl,`) or passes its own `-O` level.
+    /// the command picks a linker flavor (it may not take `-Wl,`) or passes its own `-O` level,
+    /// and after a link that failed with it.
     pub fn link_speedups(&self) -> Vec<String> {
-        let own_level = self
-            .args
-            .iter()
-            .any(|a| a.contains("linker-flavor") || (a.contains("link-arg") && a.contains("-O")));
-        if own_level {
+        let skip = !self.speedups
+            || self.args.iter().any(|a| {
+                a.contains("linker-flavor") || (a.contains("link-arg") && a.contains("-O"))
+            });
+        if skip {
             Vec::new()
         } else {
             vec!["-C".to_owned(), "link-arg=-Wl,-O0".to_owned()]
@@ -99,8 +103,28 @@ impl Invocation {
     }
 
     /// Runs the command: diagnostics are printed as rustc renders them, the library is read from
-    /// rustc's `artifact` notification.
-    pub fn run(&self) -> Result<Build> {
+    /// rustc's `artifact` notification. If the link failed with the added arguments, runs it
+    /// again without them, and leaves them out from then on.
+    pub fn run(&mut self) -> Result<Build> {
+        let (build, link_failed) = self.run_once()?;
+        if build.success || !link_failed || self.link_speedups().is_empty() {
+            return Ok(build);
+        }
+        let _ = writeln!(
+            std::io::stderr(),
+            "relive: the link failed with `-C link-arg=-Wl,-O0`, which relive adds to speed it up; \
+             linking again without it (and leaving it out from now on)"
+        );
+        self.speedups = false;
+        let (again, _) = self.run_once()?;
+        Ok(Build {
+            duration: build.duration + again.duration,
+            ..again
+        })
+    }
+
+    /// Runs the command once; also whether rustc reported a failed link.
+    fn run_once(&self) -> Result<(Build, bool)> {
         let start = Instant::now();
         let mut child = Command::new(&self.program)
             .args(&self.args)
@@ -116,6 +140,7 @@ impl Invocation {
             .take()
             .context("rustc's stderr is not captured")?;
         let mut artifact = None;
+        let mut link_failed = false;
         let mut err = std::io::stderr().lock();
         for line in BufReader::new(stderr).lines() {
             let line = line.context("cannot read rustc's output")?;
@@ -129,6 +154,9 @@ impl Invocation {
                     }
                 }
                 Ok(msg) if msg["$message_type"] == "diagnostic" => {
+                    link_failed |= msg["message"]
+                        .as_str()
+                        .is_some_and(|m| m.starts_with("linking with"));
                     if let Some(rendered) = msg["rendered"].as_str() {
                         let _ = err.write_all(rendered.as_bytes());
                     }
@@ -142,11 +170,12 @@ impl Invocation {
         let status = child
             .wait()
             .with_context(|| format!("cannot wait for {}", self.program))?;
-        Ok(Build {
+        let build = Build {
             success: status.success() && artifact.is_some(),
             duration: start.elapsed(),
             artifact: artifact.filter(|_| status.success()),
-        })
+        };
+        Ok((build, link_failed))
     }
 }
 
@@ -194,6 +223,41 @@ mod tests {
                 .link_speedups()
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn a_link_that_fails_with_o0_is_run_again_without_it_and_o0_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        // A stand-in for rustc whose "linker" refuses `-O0`, speaking rustc's JSON on stderr.
+        let rustc = dir.path().join("rustc");
+        let lib = dir.path().join("libworker.so");
+        std::fs::write(
+            &rustc,
+            format!(
+                "#!/bin/sh\n\
+                 for a in \"$@\"; do case \"$a\" in *-O0*) \
+                 echo '{{\"$message_type\":\"diagnostic\",\"message\":\"linking with `cc` failed: exit status: 1\",\"rendered\":\"error: linking with cc failed\"}}' >&2; exit 1;; esac; done\n\
+                 echo '{{\"$message_type\":\"artifact\",\"artifact\":\"{}\",\"emit\":\"link\"}}' >&2\n",
+                lib.display()
+            ),
+        )
+        .unwrap();
+        // Run through `sh`: executing a file this multi-threaded test process just wrote could
+        // race another test's fork (ETXTBSY).
+        let line = format!(
+            "Running `/bin/sh {} --crate-name worker src/lib.rs --crate-type cdylib`",
+            rustc.display()
+        );
+        let mut inv = Invocation::parse(&line, "worker", dir.path()).unwrap();
+        assert!(!inv.link_speedups().is_empty());
+        let build = inv.run().unwrap();
+        assert!(build.success, "the second link, without -O0, succeeds");
+        assert_eq!(build.artifact.as_deref(), Some(lib.as_path()));
+        assert!(
+            inv.link_speedups().is_empty(),
+            "-O0 is left out from now on"
+        );
+        assert!(inv.run().unwrap().success);
     }
 
     #[test]

@@ -256,7 +256,7 @@ impl Supervisor {
             json!({ "crate": self.project.worker, "reason": reason }),
         );
         // A replay that cannot even start (the toolchain moved) falls back to cargo.
-        let replayed = self.replay.as_ref().and_then(|replay| replay.run().ok());
+        let replayed = self.replay.as_mut().and_then(|replay| replay.run().ok());
         let result = match replayed {
             Some(build) => Ok(build),
             None => cargo::build_worker(&self.project, &self.opts.cargo).map(|(build, replay)| {
