@@ -26,6 +26,8 @@ pub struct NewArgs {
 pub enum Template {
     /// A terminal program that prints its state each frame; runs anywhere, no window needed.
     Terminal,
+    /// A macroquad window with a square the arrow keys move; needs a display.
+    Window,
 }
 
 struct File {
@@ -69,6 +71,46 @@ const TERMINAL: &[File] = &[
     File {
         path: "host/src/main.rs",
         text: include_str!("../templates/terminal/host.main.rs.tmpl"),
+    },
+];
+
+/// The window template: its own interface, game, host and README; the rest as in the terminal one.
+const WINDOW: &[File] = &[
+    File {
+        path: "Cargo.toml",
+        text: include_str!("../templates/terminal/Cargo.toml.tmpl"),
+    },
+    File {
+        path: ".gitignore",
+        text: include_str!("../templates/terminal/gitignore.tmpl"),
+    },
+    File {
+        path: "README.md",
+        text: include_str!("../templates/window/README.md.tmpl"),
+    },
+    File {
+        path: "base/Cargo.toml",
+        text: include_str!("../templates/terminal/base.Cargo.toml.tmpl"),
+    },
+    File {
+        path: "base/src/lib.rs",
+        text: include_str!("../templates/window/base.lib.rs.tmpl"),
+    },
+    File {
+        path: "worker/Cargo.toml",
+        text: include_str!("../templates/terminal/worker.Cargo.toml.tmpl"),
+    },
+    File {
+        path: "worker/src/lib.rs",
+        text: include_str!("../templates/window/worker.lib.rs.tmpl"),
+    },
+    File {
+        path: "host/Cargo.toml",
+        text: include_str!("../templates/window/host.Cargo.toml.tmpl"),
+    },
+    File {
+        path: "host/src/main.rs",
+        text: include_str!("../templates/window/host.main.rs.tmpl"),
     },
 ];
 
@@ -127,6 +169,7 @@ pub fn new(args: &NewArgs) -> Result<()> {
     };
     let files = match args.template {
         Template::Terminal => TERMINAL,
+        Template::Window => WINDOW,
     };
     for file in files {
         let path = args.dir.join(file.path);

@@ -18,9 +18,15 @@ fn bin() -> &'static str {
 
 /// `cargo relive new <dir>`, which must succeed.
 fn new_project(dir: &Path) {
+    new_project_with(dir, &[]);
+}
+
+/// `cargo relive new <dir> ARGS`, which must succeed.
+fn new_project_with(dir: &Path, args: &[&str]) {
     let out = Command::new(bin())
         .args(["relive", "new"])
         .arg(dir)
+        .args(args)
         .output()
         .unwrap();
     assert!(

@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::coins::copy_example;
-use super::{FIRST_BUILD, STEP, Session, cargo_relive, edit, mkfifo, repo};
+use super::{FIRST_BUILD, STEP, Session, cargo_relive, edit, mkfifo, new_project_with, repo};
 
 const W: usize = 800;
 const H: usize = 600;
@@ -74,9 +74,14 @@ impl Xvfb {
     }
 
     fn key(&self, args: &[&str]) {
+        self.key_in("relive: quad", args);
+    }
+
+    /// Sends `xdotool ARGS` to the window titled `title`.
+    fn key_in(&self, title: &str, args: &[&str]) {
         let window = self
             .command("xdotool")
-            .args(["search", "--name", "relive: quad"])
+            .args(["search", "--name", title])
             .output()
             .unwrap();
         let window = String::from_utf8_lossy(&window.stdout)
@@ -254,4 +259,52 @@ fn quad_game_in_a_window_moves_with_keys_reloads_with_its_position_and_quicksave
         shipped.0.abs_diff(before.0) <= 4,
         "the ship build starts elsewhere: {shipped:?} vs {before:?}"
     );
+}
+
+#[test]
+fn window_template_opens_moves_its_square_and_reloads_it_in_place() {
+    let x = Xvfb::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("windowgame");
+    new_project_with(&dir, &["--template", "window"]);
+    let shots = repo().join("target/e2e-window-shots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let events = tmp.path().join("events");
+    mkfifo(&events);
+    // The quad example's target dir: the same macroquad build, from the same lockfile.
+    let target = repo().join("target/e2e-examples");
+    // SAFETY: setting an env var before the session's process starts; no other thread reads it.
+    unsafe { std::env::set_var("DISPLAY", &x.display) };
+    let mut s = Session::start(&dir, &target, &events, &[]);
+    s.event("host start", FIRST_BUILD, |e| e["event"] == "host_started");
+    s.event("loaded", STEP, |e| e["event"] == "loaded");
+
+    let before = wait_for_pixels(&x, &shots, "1-start", green);
+    x.key_in("windowgame", &["keydown", "Right"]);
+    std::thread::sleep(Duration::from_millis(400)); // holding the key is the input
+    x.key_in("windowgame", &["keyup", "Right"]);
+    let moved = wait_for_pixels(&x, &shots, "2-moved", green);
+    assert!(
+        moved.0 > before.0 + 30,
+        "the square did not move right: {before:?} -> {moved:?}"
+    );
+
+    edit(
+        &dir.join("worker/src/lib.rs"),
+        "const COLOR: Color = [0.2, 0.8, 0.4, 1.0];",
+        "const COLOR: Color = [1.0, 0.2, 0.2, 1.0];",
+    );
+    s.event("reload", STEP, |e| e["event"] == "reloaded");
+    let reloaded = wait_for_pixels(&x, &shots, "3-reloaded", red);
+    assert!(
+        bbox(&x.screenshot(&shots, "3-reloaded"), green).is_none(),
+        "the old square is still drawn"
+    );
+    assert_eq!(
+        reloaded, moved,
+        "the square moved or changed size in the reload"
+    );
+    // SAFETY: signalling the process group of the session we started.
+    unsafe { libc::killpg(s.child.id() as i32, libc::SIGINT) };
+    s.wait_exit(Duration::from_secs(20));
 }
