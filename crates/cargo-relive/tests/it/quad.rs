@@ -20,7 +20,17 @@ struct Xvfb {
 
 impl Xvfb {
     fn start() -> Xvfb {
-        let n = 100 + std::process::id() % 800;
+        // One display per server: the tests of this process run at once, each with its own.
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let mut n;
+        loop {
+            let k = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            n = 100 + (std::process::id() % 4000) * 8 + k % 8;
+            if !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
+                break;
+            }
+            assert!(k < 64, "no free X display number near :{n}");
+        }
         let display = format!(":{n}");
         let child = Command::new("Xvfb")
             .args([
