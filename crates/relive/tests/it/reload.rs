@@ -170,3 +170,41 @@ fn bulk_field_is_carried_as_one_block_and_edited_through_its_json_bytes() {
     worker.update(&mut host).unwrap();
     assert_eq!(words(&worker.state_json().unwrap()), [5, 6]);
 }
+
+#[test]
+fn a_function_dropped_by_a_new_version_answers_no_such_function_until_it_comes_back() {
+    let fx = Fixture::new("plain", "dropfn");
+    let mut worker = Worker::<dyn Context>::open(fx.lib()).unwrap();
+    let mut host = Host {
+        input: 7,
+        ..Host::default()
+    };
+    assert!(matches!(
+        worker.func("nope"),
+        Err(relive::Error::NoSuchFunction { name }) if name == "nope"
+    ));
+    let rename = worker.func("rename").unwrap();
+    worker.call(rename, &mut host).unwrap();
+    worker.update(&mut host).unwrap();
+    assert_eq!(host.last(), "v1 counter=1 label=label7 inputs=1");
+
+    fx.edit("functions: [rename, boom],", "functions: [boom],");
+    fx.edit("fn rename(", "#[allow(dead_code)]\nfn rename(");
+    fx.build().unwrap();
+    assert!(worker.wait_and_reload(BUILD_WAIT).unwrap());
+    let err = worker.call(rename, &mut host).unwrap_err();
+    assert!(
+        matches!(&err, relive::Error::NoSuchFunction { name } if name == "rename"),
+        "{err}"
+    );
+    worker.update(&mut host).unwrap();
+    assert_eq!(host.last(), "v1 counter=2 label=label7 inputs=2");
+
+    fx.edit("functions: [boom],", "functions: [rename, boom],");
+    fx.build().unwrap();
+    assert!(worker.wait_and_reload(BUILD_WAIT).unwrap());
+    host.input = 9;
+    worker.call(rename, &mut host).unwrap();
+    worker.update(&mut host).unwrap();
+    assert_eq!(host.last(), "v1 counter=3 label=label9 inputs=3");
+}
