@@ -35,7 +35,9 @@ struct File {
     text: &'static str,
 }
 
-const TERMINAL: &[File] = &[
+/// The files every template shares: the workspace, and the manifests of the interface and worker
+/// crates.
+const COMMON: &[File] = &[
     File {
         path: "Cargo.toml",
         text: include_str!("../templates/terminal/Cargo.toml.tmpl"),
@@ -45,74 +47,47 @@ const TERMINAL: &[File] = &[
         text: include_str!("../templates/terminal/gitignore.tmpl"),
     },
     File {
-        path: "README.md",
-        text: include_str!("../templates/terminal/README.md.tmpl"),
-    },
-    File {
         path: "base/Cargo.toml",
         text: include_str!("../templates/terminal/base.Cargo.toml.tmpl"),
     },
     File {
-        path: "base/src/lib.rs",
-        text: include_str!("../templates/terminal/base.lib.rs.tmpl"),
-    },
-    File {
         path: "worker/Cargo.toml",
         text: include_str!("../templates/terminal/worker.Cargo.toml.tmpl"),
-    },
-    File {
-        path: "worker/src/lib.rs",
-        text: include_str!("../templates/terminal/worker.lib.rs.tmpl"),
-    },
-    File {
-        path: "host/Cargo.toml",
-        text: include_str!("../templates/terminal/host.Cargo.toml.tmpl"),
-    },
-    File {
-        path: "host/src/main.rs",
-        text: include_str!("../templates/terminal/host.main.rs.tmpl"),
     },
 ];
 
-/// The window template: its own interface, game, host and README; the rest as in the terminal one.
-const WINDOW: &[File] = &[
-    File {
-        path: "Cargo.toml",
-        text: include_str!("../templates/terminal/Cargo.toml.tmpl"),
-    },
-    File {
-        path: ".gitignore",
-        text: include_str!("../templates/terminal/gitignore.tmpl"),
-    },
-    File {
-        path: "README.md",
-        text: include_str!("../templates/window/README.md.tmpl"),
-    },
-    File {
-        path: "base/Cargo.toml",
-        text: include_str!("../templates/terminal/base.Cargo.toml.tmpl"),
-    },
-    File {
-        path: "base/src/lib.rs",
-        text: include_str!("../templates/window/base.lib.rs.tmpl"),
-    },
-    File {
-        path: "worker/Cargo.toml",
-        text: include_str!("../templates/terminal/worker.Cargo.toml.tmpl"),
-    },
-    File {
-        path: "worker/src/lib.rs",
-        text: include_str!("../templates/window/worker.lib.rs.tmpl"),
-    },
-    File {
-        path: "host/Cargo.toml",
-        text: include_str!("../templates/window/host.Cargo.toml.tmpl"),
-    },
-    File {
-        path: "host/src/main.rs",
-        text: include_str!("../templates/window/host.main.rs.tmpl"),
-    },
-];
+/// Expands to the files of template `$dir` that differ between templates.
+macro_rules! template_files {
+    ($dir:literal) => {
+        &[
+            File {
+                path: "README.md",
+                text: include_str!(concat!("../templates/", $dir, "/README.md.tmpl")),
+            },
+            File {
+                path: "base/src/lib.rs",
+                text: include_str!(concat!("../templates/", $dir, "/base.lib.rs.tmpl")),
+            },
+            File {
+                path: "worker/src/lib.rs",
+                text: include_str!(concat!("../templates/", $dir, "/worker.lib.rs.tmpl")),
+            },
+            File {
+                path: "host/Cargo.toml",
+                text: include_str!(concat!("../templates/", $dir, "/host.Cargo.toml.tmpl")),
+            },
+            File {
+                path: "host/src/main.rs",
+                text: include_str!(concat!("../templates/", $dir, "/host.main.rs.tmpl")),
+            },
+        ]
+    };
+}
+
+/// `--template terminal`.
+const TERMINAL: &[File] = template_files!("terminal");
+/// `--template window`.
+const WINDOW: &[File] = template_files!("window");
 
 /// The relive checkout this binary was built from, if it is still there.
 fn own_checkout() -> Option<PathBuf> {
@@ -171,7 +146,7 @@ pub fn new(args: &NewArgs) -> Result<()> {
         Template::Terminal => TERMINAL,
         Template::Window => WINDOW,
     };
-    for file in files {
+    for file in COMMON.iter().chain(files) {
         let path = args.dir.join(file.path);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)

@@ -68,6 +68,17 @@ struct Session {
 
 impl Session {
     fn start(dir: &Path, target: &Path, events: &Path, extra: &[&str]) -> Session {
+        Session::start_with_env(dir, target, events, extra, &[])
+    }
+
+    /// [`Session::start`] with more environment variables for `cargo relive run` (and its host).
+    fn start_with_env(
+        dir: &Path,
+        target: &Path,
+        events: &Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Session {
         use std::os::unix::process::CommandExt;
         let mut child = Command::new(bin())
             .args(["relive", "run", "--snapshot-interval", "200", "--events"])
@@ -78,6 +89,7 @@ impl Session {
             .env("CARGO_TARGET_DIR", target)
             .env("CARGO", env!("CARGO"))
             .env_remove("RUSTFLAGS")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0)

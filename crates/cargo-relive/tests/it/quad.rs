@@ -165,6 +165,17 @@ fn wait_for_pixels(
     }
 }
 
+/// Starts `cargo relive run ARGS` in `dir` on the display of `x` and waits until the worker is
+/// loaded; its events go through a FIFO in `tmp`.
+fn start_on(x: &Xvfb, dir: &Path, tmp: &Path, target: &Path, args: &[&str]) -> Session {
+    let events = tmp.join("events");
+    mkfifo(&events);
+    let mut s = Session::start_with_env(dir, target, &events, args, &[("DISPLAY", &x.display)]);
+    s.event("host start", FIRST_BUILD, |e| e["event"] == "host_started");
+    s.event("loaded", STEP, |e| e["event"] == "loaded");
+    s
+}
+
 #[test]
 fn quad_game_in_a_window_moves_with_keys_reloads_with_its_position_and_quicksaves() {
     let x = Xvfb::start();
@@ -173,14 +184,8 @@ fn quad_game_in_a_window_moves_with_keys_reloads_with_its_position_and_quicksave
     copy_example("quad", &dir);
     let shots = repo().join("target/e2e-quad-shots");
     std::fs::create_dir_all(&shots).unwrap();
-    let events = tmp.path().join("events");
-    mkfifo(&events);
     let target = repo().join("target/e2e-examples");
-    // SAFETY: setting an env var before the session's process starts; no other thread reads it.
-    unsafe { std::env::set_var("DISPLAY", &x.display) };
-    let mut s = Session::start(&dir, &target, &events, &["-p", "quad-host"]);
-    s.event("host start", FIRST_BUILD, |e| e["event"] == "host_started");
-    s.event("loaded", STEP, |e| e["event"] == "loaded");
+    let mut s = start_on(&x, &dir, tmp.path(), &target, &["-p", "quad-host"]);
 
     // The text is drawn, then moves right while D is held.
     let before = wait_for_pixels(&x, &shots, "1-start", green);
@@ -279,15 +284,9 @@ fn window_template_opens_moves_its_square_and_reloads_it_in_place() {
     new_project_with(&dir, &["--template", "window"]);
     let shots = repo().join("target/e2e-window-shots");
     std::fs::create_dir_all(&shots).unwrap();
-    let events = tmp.path().join("events");
-    mkfifo(&events);
     // The quad example's target dir: the same macroquad build, from the same lockfile.
     let target = repo().join("target/e2e-examples");
-    // SAFETY: setting an env var before the session's process starts; no other thread reads it.
-    unsafe { std::env::set_var("DISPLAY", &x.display) };
-    let mut s = Session::start(&dir, &target, &events, &[]);
-    s.event("host start", FIRST_BUILD, |e| e["event"] == "host_started");
-    s.event("loaded", STEP, |e| e["event"] == "loaded");
+    let mut s = start_on(&x, &dir, tmp.path(), &target, &[]);
 
     let before = wait_for_pixels(&x, &shots, "1-start", green);
     x.key_in("windowgame", &["keydown", "Right"]);
