@@ -591,9 +591,10 @@ impl Supervisor {
                 event["message"].as_str().unwrap_or(""),
                 event["location"].as_str().unwrap_or("?")
             )),
-            "stale_mapping" => {
-                status::error("an old worker version stayed in memory (a thread it spawned?)")
-            }
+            "stale_mapping" => status::error(
+                "an old worker version stayed in memory, most likely because a thread it started \
+                     still runs its code (stop and join it in the state's Drop to let each version go)",
+            ),
             "stuck" => {
                 let trace = self.host.as_ref().and_then(|h| backtrace(h.pid));
                 status::error(&format!(
