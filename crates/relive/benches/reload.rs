@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use fixture_base::Context;
 use relive::{Event, Worker};
+use relive_worker::abi;
 use support::{BUILD_WAIT, Fixture, Host};
 
 const RELOADS: usize = 60;
@@ -35,9 +36,11 @@ fn fmt((p10, p50, p90): (Duration, Duration, Duration)) -> String {
     format!("{p50:>10.2?}  (p10 {p10:.2?}, p90 {p90:.2?})")
 }
 
-/// ns per `update` of `fixtures/tiny` (one add): through a loaded library, and linked statically,
-/// both built with optimizations (a debug worker's own code is slower, whatever calls it).
-fn call_overhead() -> (f64, f64) {
+/// ns per `update` of `fixtures/tiny` (one add): through relive, linked statically, and the floor
+/// of any reloader built on a loaded library: the worker's own `update` shim called straight
+/// through its function pointer, with no bookkeeping around it. All built with optimizations (a
+/// debug worker's own code is slower, whatever calls it).
+fn call_overhead() -> (f64, f64, f64) {
     let fx = Fixture::copy("tiny", "bench").release();
     fx.build().unwrap();
     let mut hot = Worker::<dyn Context>::open(fx.lib()).unwrap();
@@ -46,9 +49,47 @@ fn call_overhead() -> (f64, f64) {
         input: 1,
         ..Host::default()
     };
+
+    // The floor: a second copy of the library, its `update` shim and a state of its own.
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("libtiny_raw.so");
+    std::fs::copy(fx.lib(), &copy).unwrap();
+    // SAFETY: a relive fixture worker; loading it runs no user code.
+    let raw = unsafe { libloading::Library::new(&copy) }.unwrap();
+    // SAFETY: the symbol `export!` generates, with the signature `ExportsFn`.
+    let exports_fn = unsafe { raw.get::<abi::ExportsFn>(abi::EXPORTS_SYMBOL) }.unwrap();
+    let mut exports = std::mem::MaybeUninit::<abi::Exports>::uninit();
+    // SAFETY: the handshake writes a whole `Exports` when it answers STATUS_OK.
+    let status = unsafe {
+        exports_fn(
+            abi::ABI_VERSION,
+            size_of::<abi::Exports>(),
+            exports.as_mut_ptr(),
+        )
+    };
+    assert_eq!(status, abi::STATUS_OK);
+    // SAFETY: STATUS_OK.
+    let exports = unsafe { exports.assume_init() };
+    let update = (0..exports.function_count)
+        // SAFETY: `functions` points at `function_count` entries, their names static strings.
+        .map(|i| unsafe { *exports.functions.add(i) })
+        // SAFETY: as above.
+        .find(|f| unsafe { f.name.to_string_lossy() } == "update")
+        .map(|f| f.call)
+        .unwrap();
+    unsafe extern "C" fn ignore(_: *mut std::ffi::c_void, _: u32, _: *const u8, _: usize) {}
+    let sink = abi::Sink {
+        data: std::ptr::null_mut(),
+        write: ignore,
+    };
+    let mut state = std::ptr::null_mut();
+    // SAFETY: `create` writes a new state pointer.
+    let created = unsafe { (exports.create)(&mut state, &sink) };
+    assert_eq!(created, abi::STATUS_OK);
+
     let n = 20_000_000u32;
-    let mut best = (f64::MAX, f64::MAX);
-    // Alternate the two, keep each one's best of five rounds.
+    let mut best = (f64::MAX, f64::MAX, f64::MAX);
+    // Alternate the three, keep each one's best of five rounds.
     for _ in 0..5 {
         let t = Instant::now();
         for _ in 0..n {
@@ -60,8 +101,22 @@ fn call_overhead() -> (f64, f64) {
             stat.update(black_box(&mut host)).unwrap();
         }
         best.1 = best.1.min(t.elapsed().as_nanos() as f64 / f64::from(n));
+        let t = Instant::now();
+        for _ in 0..n {
+            // As `Worker::call` does: a fat reference on the stack, passed by address.
+            let thin: &mut Host = black_box(&mut host);
+            let mut ctx: &mut dyn Context = thin;
+            let ctx_ptr = (&mut ctx as *mut &mut dyn Context).cast();
+            // SAFETY: the shim of this library, its state, a `*mut &mut dyn Context` that lives
+            // across the call (the context type the worker expects) and a valid sink.
+            let status = unsafe { update(ctx_ptr, state, &sink) };
+            assert_eq!(status, abi::STATUS_OK);
+        }
+        best.2 = best.2.min(t.elapsed().as_nanos() as f64 / f64::from(n));
     }
     assert_eq!(stat.state().n, u64::from(n) * 5);
+    // SAFETY: the state this library created, dropped once.
+    unsafe { (exports.drop_state)(state, &sink) };
     best
 }
 
@@ -215,7 +270,7 @@ fn main() {
     }
 
     // Per-call cost: the smallest worker called through relive's hot path and statically.
-    let (hot_ns, static_ns) = call_overhead();
+    let (hot_ns, static_ns, raw_ns) = call_overhead();
 
     // Reload pause on the calling thread, over RELOADS swaps.
     let mut pauses = Vec::new();
@@ -302,6 +357,11 @@ fn main() {
     println!(
         "  call, static (StaticWorker::update)      {static_ns:>8.2}ns   hot - static {:.2}ns",
         hot_ns - static_ns
+    );
+    println!(
+        "  call, the shim alone (no relive around it) {raw_ns:>6.2}ns   floor - static {:.2}ns, relive over the floor {:.2}ns",
+        raw_ns - static_ns,
+        hot_ns - raw_ns
     );
     println!("  reload pause (save+load+drop+dlclose)  {}", fmt(pause));
     println!(

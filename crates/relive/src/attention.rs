@@ -14,6 +14,9 @@ pub(crate) const SNAPSHOT_DUE: u32 = 2;
 pub(crate) const QUIT: u32 = 4;
 /// A command from the control channel is waiting (read the state, set a value, save, load).
 pub(crate) const CONTROL: u32 = 8;
+/// Raised for good in a supervised host: every call takes the path that keeps the heartbeat, so
+/// an unsupervised call checks nothing else.
+pub(crate) const SUPERVISED: u32 = 16;
 
 /// The shared attention word.
 #[derive(Clone, Default)]

@@ -12,7 +12,7 @@ use relive_worker::Interface;
 use relive_worker::abi::CallFn;
 
 use crate::Func;
-use crate::attention::{Attention, BUILD_READY, CONTROL, QUIT, SNAPSHOT_DUE};
+use crate::attention::{Attention, BUILD_READY, CONTROL, QUIT, SNAPSHOT_DUE, SUPERVISED};
 use crate::copies::Copies;
 use crate::error::Error;
 use crate::event::{Bus, Event, SwapTimings};
@@ -34,8 +34,8 @@ pub struct Worker<C: ?Sized + Interface + 'static> {
     state: NonNull<c_void>,
     /// Names handed out as [`Func`]s; index 0 is `update`.
     names: Vec<String>,
-    /// `names` resolved in `lib`.
-    resolved: Vec<Option<CallFn>>,
+    /// `names` resolved in `lib`; a function `lib` does not export is [`missing_function`].
+    resolved: Vec<CallFn>,
     attention: Attention,
     supervisor: Option<Supervisor>,
     /// When the last swap happened.
@@ -92,11 +92,14 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
         };
         // Before the first event, so that a supervisor hears it.
         let supervisor = Supervisor::from_env(&bus, &attention);
+        if supervisor.is_some() {
+            attention.raise(SUPERVISED);
+        }
         bus.emit(Event::Loaded {
             version: 1,
             path: lib.path().to_owned(),
         });
-        let update = lib.function("update");
+        let update = lib.function("update").unwrap_or(missing_function);
         let mut worker = Worker {
             lib,
             version: 1,
@@ -285,7 +288,7 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
                 name: name.to_owned(),
             })?;
         self.names.push(name.to_owned());
-        self.resolved.push(Some(f));
+        self.resolved.push(f);
         self.sync_heartbeat();
         Ok(Func(self.names.len() - 1))
     }
@@ -293,21 +296,38 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
     /// Calls an exported function, after swapping in a new build if one is ready.
     #[inline]
     pub fn call(&mut self, f: Func, ctx: &mut C) -> Result<(), Error> {
+        // One load and one test when nothing is pending and no supervisor watches; everything
+        // else (a new build, a snapshot, a command, the heartbeat) is on `call_attended`.
         let raised = self.attention.get();
         if raised != 0 {
+            return self.call_attended(raised, f, ctx);
+        }
+        let Some(&shim) = self.resolved.get(f.0) else {
+            return Err(self.no_such_function(f));
+        };
+        // SAFETY: `shim` was resolved in `self.lib` (resolved is rebuilt at every swap) and
+        // `self.state` was created by it.
+        match unsafe { self.lib.call(shim, ctx, self.state.as_ptr()) } {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.report(e, f)),
+        }
+    }
+
+    /// [`Worker::call`] when the attention word has bits raised: attends to them, then calls
+    /// with the supervisor's heartbeat kept.
+    #[inline(never)]
+    fn call_attended(&mut self, raised: u32, f: Func, ctx: &mut C) -> Result<(), Error> {
+        if raised & !SUPERVISED != 0 {
             self.attend(raised);
         }
-        let Some(Some(shim)) = self.resolved.get(f.0).copied() else {
-            return Err(Error::NoSuchFunction {
-                name: self.names.get(f.0).cloned().unwrap_or_default(),
-            });
+        let Some(&shim) = self.resolved.get(f.0) else {
+            return Err(self.no_such_function(f));
         };
         let heartbeat = self.supervisor.as_ref().map(|s| &*s.heartbeat);
         if let Some(h) = heartbeat {
             h.enter(f.0);
         }
-        // SAFETY: `shim` was resolved in `self.lib` (resolved is rebuilt at every swap) and
-        // `self.state` was created by it.
+        // SAFETY: as in `call`.
         let result = unsafe { self.lib.call(shim, ctx, self.state.as_ptr()) };
         if let Some(h) = heartbeat {
             h.leave();
@@ -319,7 +339,22 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
     }
 
     #[cold]
+    fn no_such_function(&self, f: Func) -> Error {
+        Error::NoSuchFunction {
+            name: self
+                .names
+                .get(f.0)
+                .cloned()
+                .unwrap_or_else(|| format!("#{}", f.0)),
+        }
+    }
+
+    #[cold]
     fn report(&self, e: CallError, f: Func) -> Error {
+        if self.lib.function(&self.names[f.0]).is_none() {
+            // `missing_function` answered: this version does not export it.
+            return self.no_such_function(f);
+        }
         let err = call_error(e, &self.names[f.0], self.version);
         if let Error::Panicked {
             function,
@@ -413,7 +448,11 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
         };
         let loaded = Instant::now();
 
-        let resolved = self.names.iter().map(|n| new.function(n)).collect();
+        let resolved = self
+            .names
+            .iter()
+            .map(|n| new.function(n).unwrap_or(missing_function))
+            .collect();
         let old_lib = std::mem::replace(&mut self.lib, new);
         let old_state = std::mem::replace(
             &mut self.state,
@@ -568,6 +607,20 @@ impl<C: ?Sized + Interface + 'static> Drop for Worker<C> {
         let _ = self.lib.before_unload();
         // The library itself closes when the field drops; the loader thread stops after it.
     }
+}
+
+/// Stands for a function the loaded version does not export, so that a call needs no check on its
+/// path: it fails, and [`Worker::call`]'s error path reports [`Error::NoSuchFunction`].
+///
+/// # Safety
+///
+/// Any arguments: none is read.
+unsafe extern "C" fn missing_function(
+    _ctx: *mut c_void,
+    _state: *mut c_void,
+    _sink: *const relive_worker::abi::Sink,
+) -> u32 {
+    relive_worker::abi::STATUS_FAILED
 }
 
 /// Turns a worker call's failure into an [`Error`].
