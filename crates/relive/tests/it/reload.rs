@@ -132,7 +132,8 @@ fn bulk_field_is_carried_as_one_block_and_edited_through_its_json_bytes() {
         .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15))
         .collect();
     let words = |json: &serde_json::Value| -> Vec<u64> {
-        let bytes: Vec<u8> = json["data"]
+        // [element type, [bytes]]
+        let bytes: Vec<u8> = json["data"][1]
             .as_array()
             .unwrap()
             .iter()
@@ -164,7 +165,7 @@ fn bulk_field_is_carried_as_one_block_and_edited_through_its_json_bytes() {
     // `cargo relive state set`: the JSON array of the bytes goes back in.
     let mut edited = json;
     let new_words: Vec<u8> = [5u64, 6].iter().flat_map(|w| w.to_le_bytes()).collect();
-    edited["data"] = serde_json::json!(new_words);
+    edited["data"][1] = serde_json::json!(new_words);
     worker.set_state_json(&edited).unwrap();
     host.input = 2;
     worker.update(&mut host).unwrap();
