@@ -71,7 +71,9 @@
 //!   Context methods must not panic.
 //! - A worker built with `panic = "abort"` cannot recover from a panic; the host refuses such a
 //!   library when the host itself unwinds.
-//! - Threads spawned by the worker must be joined before a reload: the old code is unmapped.
+//! - A thread the worker spawned and did not join keeps its version mapped (the host counts such
+//!   threads and closes the version at a later reload, once they end). Keep its handle in the
+//!   state (`#[serde(skip)]`) and stop and join it in the state's `Drop` to let each version go.
 //! - `static`s and `OnceLock`s of the worker start fresh in every version; keep what must survive
 //!   in the state or on the host.
 //!
@@ -79,7 +81,15 @@
 //!
 //! The worker's `log` macros work as in any crate: each loaded version installs a logger that hands
 //! the records to the host's logger (whatever the host set up with `env_logger`, `tracing`'s log
-//! bridge, …), filtered by the host's levels. `tracing` events in the worker are not forwarded.
+//! bridge, …), filtered by the host's levels. `tracing` events reach the host the same way when
+//! the worker enables tracing's `log` feature (no tracing subscriber is ever set inside a worker,
+//! so tracing hands its events to `log`); spans are not carried.
+//!
+//! # Large states
+//!
+//! A worker is a debug build, where serde walks a `Vec<u64>` one element at a time through
+//! unoptimized code: 100 MiB take seconds to save and load. Mark such fields
+//! `#[serde(with = "relive_worker::bulk")]` to carry them as one block of bytes ([`bulk`]).
 
 #![deny(missing_docs)]
 
