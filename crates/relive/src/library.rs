@@ -30,19 +30,13 @@ pub(crate) enum CallError {
     Failed(String),
 }
 
-/// What an entry point wrote to its sink.
+/// Collects what an entry point writes to its sink.
 #[derive(Default)]
-struct Parts {
+struct Collected {
     message: Vec<u8>,
     location: Vec<u8>,
     state: Vec<u8>,
 }
-
-/// Collects what an entry point writes to its sink. Nothing is allocated, and one word is set up,
-/// until the worker writes: a user function that returns normally writes nothing, and this is on
-/// the path of every call.
-#[derive(Default)]
-struct Collected(Option<Box<Parts>>);
 
 unsafe extern "C" fn collect(data: *mut c_void, part: u32, ptr: *const u8, len: usize) {
     if len == 0 || ptr.is_null() {
@@ -56,11 +50,10 @@ unsafe extern "C" fn collect(data: *mut c_void, part: u32, ptr: *const u8, len: 
             std::slice::from_raw_parts(ptr, len),
         )
     };
-    let parts = collected.0.get_or_insert_with(Box::default);
     match part {
-        PART_MESSAGE => parts.message.extend_from_slice(bytes),
-        PART_LOCATION => parts.location.extend_from_slice(bytes),
-        PART_STATE => parts.state.extend_from_slice(bytes),
+        PART_MESSAGE => collected.message.extend_from_slice(bytes),
+        PART_LOCATION => collected.location.extend_from_slice(bytes),
+        PART_STATE => collected.state.extend_from_slice(bytes),
         _ => {}
     }
 }
@@ -73,18 +66,12 @@ impl Collected {
         }
     }
 
-    /// The state bytes written, if any.
-    fn into_state(self) -> Vec<u8> {
-        self.0.map(|parts| parts.state).unwrap_or_default()
-    }
-
     #[cold]
     fn into_error(self, status: u32) -> CallError {
-        let parts = self.0.unwrap_or_default();
-        let message = String::from_utf8_lossy(&parts.message).into_owned();
+        let message = String::from_utf8_lossy(&self.message).into_owned();
         if status == STATUS_PANICKED {
-            let location = (!parts.location.is_empty())
-                .then(|| String::from_utf8_lossy(&parts.location).into_owned());
+            let location = (!self.location.is_empty())
+                .then(|| String::from_utf8_lossy(&self.location).into_owned());
             CallError::Panicked { message, location }
         } else {
             CallError::Failed(message)
@@ -124,7 +111,6 @@ impl Library {
             reason,
         })?;
         crate::tls::ensure_linked();
-        crate::threads::ensure_linked();
         // RTLD_NOW: an unresolved symbol fails here rather than at a call. RTLD_LOCAL: two
         // versions loaded at once do not see each other's symbols.
         let flags = libloading::os::unix::RTLD_NOW | libloading::os::unix::RTLD_LOCAL;
@@ -267,7 +253,7 @@ impl Library {
         // the call.
         let status = unsafe { (self.exports.save)(state, &sink) };
         if status == STATUS_OK {
-            Ok(collected.into_state())
+            Ok(collected.state)
         } else {
             Err(collected.into_error(status))
         }
@@ -348,7 +334,7 @@ impl Library {
 
     fn release(&mut self) -> Result<(), libloading::Error> {
         match self.lib.take() {
-            Some(lib) => crate::threads::close(self.base, lib).map(|_| ()),
+            Some(lib) => crate::threads::close(self.base, lib),
             None => Ok(()),
         }
     }

@@ -69,8 +69,8 @@ fn leave(base: usize) {
 }
 
 /// Closes `lib` (the image at `base`), or keeps it mapped while threads of it run; also closes
-/// the versions kept earlier whose threads have ended since. `Ok(false)` when `lib` was kept.
-pub(crate) fn close(base: usize, lib: libloading::Library) -> Result<bool, libloading::Error> {
+/// the versions kept earlier whose threads have ended since.
+pub(crate) fn close(base: usize, lib: libloading::Library) -> Result<(), libloading::Error> {
     let finished: Vec<libloading::Library> = {
         let mut parked = PARKED.lock().unwrap_or_else(|e| e.into_inner());
         let (done, still): (Vec<_>, Vec<_>) =
@@ -93,9 +93,9 @@ pub(crate) fn close(base: usize, lib: libloading::Library) -> Result<bool, liblo
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push((base, lib));
-        return Ok(false);
+        return Ok(());
     }
-    lib.close().map(|()| true)
+    lib.close()
 }
 
 /// What the trampoline needs: the real start routine, its argument and its image.
@@ -172,19 +172,7 @@ pub unsafe extern "C" fn pthread_create(
     rc
 }
 
-/// Warns once when the interposer is not the definition libraries resolve (a host linked in a
-/// way that hides its symbols): threads of a worker are then not counted.
-pub(crate) fn ensure_linked() {
-    static CHECKED: std::sync::Once = std::sync::Once::new();
-    CHECKED.call_once(|| {
-        let ours = std::hint::black_box(pthread_create as CreateFn) as *mut c_void;
-        let found = crate::tls::resolved_definition(c"pthread_create");
-        if found != ours {
-            log::warn!(
-                "relive's pthread_create is not the one the loader sees (it found {found:p}, ours is \
-                 {ours:p}): a version closed while a thread it started still runs will crash the \
-                 process. Link the host with `-C link-arg=-Wl,--export-dynamic-symbol=pthread_create`"
-            );
-        }
-    });
+/// This interposer's address, for [`crate::tls::ensure_linked`]'s check.
+pub(crate) fn interposer() -> *mut c_void {
+    std::hint::black_box(pthread_create as CreateFn) as *mut c_void
 }

@@ -41,9 +41,7 @@ pub unsafe extern "C" fn __cxa_thread_atexit_impl(
     }
     let mut real = REAL.load(Ordering::Acquire);
     if real.is_null() {
-        // SAFETY: RTLD_NEXT finds the next definition after this executable, glibc's; the name
-        // is NUL-terminated.
-        real = unsafe { libc_dlsym(RTLD_NEXT, c"__cxa_thread_atexit_impl".as_ptr()) };
+        real = next_definition(c"__cxa_thread_atexit_impl");
         REAL.store(real, Ordering::Release);
     }
     if real.is_null() {
@@ -120,27 +118,39 @@ pub(crate) fn resolved_definition(name: &CStr) -> *mut c_void {
     unsafe { libc_dlsym(std::ptr::null_mut(), name.as_ptr()) }
 }
 
-/// Makes sure the interposer is linked into the executable, and warns when it is not in effect.
+/// Warns once for each interposer (this one and [`crate::threads`]'s `pthread_create`) that is not
+/// the definition the loader resolves for libraries, saying what breaks and how to link the host.
 pub(crate) fn ensure_linked() {
-    let ours = std::hint::black_box(__cxa_thread_atexit_impl as AtexitFn) as *mut c_void;
     static CHECKED: std::sync::Once = std::sync::Once::new();
     CHECKED.call_once(|| {
-        // SAFETY: RTLD_DEFAULT (null) looks the name up in the global scope; NUL-terminated name.
-        let found = unsafe { libc_dlsym(std::ptr::null_mut(), c"__cxa_thread_atexit_impl".as_ptr()) };
-        if found != ours {
-            log::warn!(
-                "relive's __cxa_thread_atexit_impl is not the one the loader sees (it found {found:p}, ours is {ours:p}): \
-                 a worker using thread_local! with a destructor will stay mapped after each reload. \
-                 Link the host with `-C link-arg=-Wl,--export-dynamic-symbol=__cxa_thread_atexit_impl`"
-            );
+        let interposers = [
+            (
+                c"__cxa_thread_atexit_impl",
+                std::hint::black_box(__cxa_thread_atexit_impl as AtexitFn) as *mut c_void,
+                "a worker using thread_local! with a destructor will stay mapped after each reload",
+            ),
+            (
+                c"pthread_create",
+                crate::threads::interposer(),
+                "a version closed while a thread it started still runs will crash the process",
+            ),
+        ];
+        for (name, ours, consequence) in interposers {
+            let found = resolved_definition(name);
+            if found != ours {
+                let name = name.to_string_lossy();
+                log::warn!(
+                    "relive's {name} is not the one the loader sees (it found {found:p}, ours is \
+                     {ours:p}): {consequence}. Link the host with \
+                     `-C link-arg=-Wl,--export-dynamic-symbol={name}`"
+                );
+            }
         }
     });
 }
 
 /// Whether the interposer is the definition the dynamic loader resolves.
 pub fn interposer_active() -> bool {
-    let ours = __cxa_thread_atexit_impl as AtexitFn as *mut c_void;
-    // SAFETY: as in `ensure_linked`.
-    let found = unsafe { libc_dlsym(std::ptr::null_mut(), c"__cxa_thread_atexit_impl".as_ptr()) };
-    found == ours
+    resolved_definition(c"__cxa_thread_atexit_impl")
+        == __cxa_thread_atexit_impl as AtexitFn as *mut c_void
 }
