@@ -1,0 +1,112 @@
+//! Building the worker and the host, and staging the worker where the host watches.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use serde_json::json;
+
+use super::{Supervisor, ms};
+use crate::{cargo, status};
+
+impl Supervisor {
+    /// Builds the worker and stages it for the running host. The build's duration on success.
+    pub(super) fn build_and_stage_worker(&mut self, reason: &str) -> Option<Duration> {
+        let (duration, artifact) = self.build_worker(reason)?;
+        self.stage(&artifact).then_some(duration)
+    }
+
+    pub(super) fn stage(&self, artifact: &Path) -> bool {
+        match stage_file(artifact, &self.staged_lib) {
+            Ok(()) => true,
+            Err(e) => {
+                status::error(&format!("{e:#}"));
+                false
+            }
+        }
+    }
+
+    /// Builds the worker. The build's duration and library on success.
+    pub(super) fn build_worker(&mut self, reason: &str) -> Option<(Duration, PathBuf)> {
+        self.events.emit(
+            "build_started",
+            json!({ "crate": self.project.worker, "reason": reason }),
+        );
+        // A replay that cannot even start (the toolchain moved) falls back to cargo.
+        let replayed = self.replay.as_mut().and_then(|replay| replay.run().ok());
+        let result = match replayed {
+            Some(build) => Ok(build),
+            None => cargo::build_worker(&self.project, &self.opts.cargo).map(|(build, replay)| {
+                self.replay = replay;
+                build
+            }),
+        };
+        let worker = self.project.worker.clone();
+        let (duration, artifact) = self.finish_build(&worker, result)?;
+        status::info(&format!(
+            "built `{worker}` in {:.2}s",
+            duration.as_secs_f64()
+        ));
+        Some((duration, artifact))
+    }
+
+    /// Reports a finished build (event, and the error if it failed); its duration and artifact
+    /// when it succeeded.
+    pub(super) fn finish_build(
+        &mut self,
+        krate: &str,
+        result: Result<cargo::Build>,
+    ) -> Option<(Duration, PathBuf)> {
+        let build = match result {
+            Ok(build) => build,
+            Err(e) => {
+                status::error(&format!("{e:#}"));
+                return None;
+            }
+        };
+        self.events.emit(
+            "build_finished",
+            json!({ "crate": krate, "success": build.success, "duration_ms": ms(build.duration) }),
+        );
+        match build.artifact {
+            Some(artifact) if build.success => Some((build.duration, artifact)),
+            _ => {
+                let keeps = if self.host.is_some() {
+                    "the host keeps running the last good version"
+                } else {
+                    "fix it and save"
+                };
+                status::error(&format!("`{krate}` does not build: {keeps}"));
+                None
+            }
+        }
+    }
+
+    /// Builds the worker and the host; the worker's library when both succeeded. It is staged
+    /// only when the new host starts, so that the old host never sees a worker built against an
+    /// interface it does not have.
+    pub(super) fn build_all(&mut self, reason: &str) -> Option<PathBuf> {
+        let (_, worker) = self.build_worker(reason)?;
+        self.events.emit(
+            "build_started",
+            json!({ "crate": self.project.host, "reason": reason }),
+        );
+        let host = self.project.host.clone();
+        let result = cargo::build_host(&self.project, &self.opts.cargo, &self.opts.cargo.features);
+        let (_, exe) = self.finish_build(&host, result)?;
+        self.host_exe = Some(exe);
+        Some(worker)
+    }
+}
+
+/// Puts a finished build where the host watches, atomically: a link (or copy) then a rename.
+pub(super) fn stage_file(artifact: &Path, staged: &Path) -> Result<()> {
+    let tmp = staged.with_extension("so.tmp");
+    let _ = std::fs::remove_file(&tmp);
+    if std::fs::hard_link(artifact, &tmp).is_err() {
+        std::fs::copy(artifact, &tmp)
+            .with_context(|| format!("cannot copy {} to {}", artifact.display(), tmp.display()))?;
+    }
+    std::fs::rename(&tmp, staged)
+        .with_context(|| format!("cannot move the build to {}", staged.display()))
+}

@@ -1,0 +1,267 @@
+//! `cargo relive run`: build, start, watch, rebuild, reload, and keep the host alive.
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+use serde_json::{Value, json};
+
+use crate::debounce::{Change, Debouncer, Fired};
+use crate::events::Events;
+use crate::project::{CargoOptions, Project};
+use crate::replay::Invocation;
+use crate::status;
+
+mod build;
+mod host;
+mod report;
+mod setup;
+mod socket;
+
+use host::terminal_settings;
+use setup::{lock, make_private_dir, spawn_signals, watch};
+use socket::spawn_listener;
+
+/// Options of `cargo relive run`.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// How to call cargo.
+    pub cargo: CargoOptions,
+    /// `-p`: the host package.
+    pub host: Option<String>,
+    /// `--events`: the JSON-lines file.
+    pub events: Option<PathBuf>,
+    /// How often the host writes its recovery snapshot.
+    pub snapshot_interval: Duration,
+    /// Arguments for the host.
+    pub args: Vec<String>,
+}
+
+/// What the supervisor loop hears about.
+enum Msg {
+    /// A file changed.
+    File(PathBuf),
+    /// The host sent an event.
+    Host(Value),
+    /// A host process ended.
+    Exited { pid: u32, status: ExitStatus },
+    /// The supervisor got a signal (Ctrl-C).
+    Signal,
+    /// A host connected to the control socket: where to send it commands.
+    HostConnected(UnixStream),
+    /// The host answered a command.
+    Reply(Value),
+    /// A `cargo relive state|save|load` client sent a command and waits on `stream`.
+    Client { stream: UnixStream, command: Value },
+}
+
+/// How long the host gets to save its state and exit when asked.
+const GRACE: Duration = Duration::from_secs(3);
+/// Restarts after crashes stop when this many crashes in a row each come within [`QUICK_CRASH`] of
+/// the (re)start: the restored state itself crashes the host.
+const CRASH_LIMIT: usize = 3;
+const QUICK_CRASH: Duration = Duration::from_secs(1);
+
+struct Running {
+    pid: u32,
+    started: Instant,
+}
+
+struct Supervisor {
+    project: Project,
+    opts: RunOptions,
+    events: Events,
+    rx: Receiver<Msg>,
+    tx: Sender<Msg>,
+    debouncer: Debouncer,
+    staged_lib: PathBuf,
+    snapshot: PathBuf,
+    socket: PathBuf,
+    host_exe: Option<PathBuf>,
+    host: Option<Running>,
+    /// The first edit of the build now staged, and that build's duration: for edit-to-effect.
+    pending_edit: Option<(Instant, Duration)>,
+    /// Crashes in a row that came within [`QUICK_CRASH`] of the host's start.
+    quick_crashes: usize,
+    /// The terminal's settings before the host could change them (raw mode), to restore after a
+    /// host that could not restore them itself.
+    terminal: Option<libc::termios>,
+    /// cargo's last `rustc` command for the worker, replayed while only its sources change.
+    replay: Option<Invocation>,
+    /// The running host's control connection, for commands.
+    host_control: Option<UnixStream>,
+    /// Clients waiting for the host's answer, by command id.
+    waiting: std::collections::HashMap<u64, UnixStream>,
+    next_command: u64,
+}
+
+/// Runs the supervisor until the user quits; returns the exit code.
+pub fn run(opts: RunOptions) -> Result<i32> {
+    let project = Project::discover(&opts.cargo, opts.host.as_deref())?;
+    let state_dir = project.target_dir.join("relive").join(&project.host);
+    let stage = state_dir.join("stage");
+    for dir in [
+        project.target_dir.join("relive"),
+        state_dir.clone(),
+        stage.clone(),
+    ] {
+        make_private_dir(&dir)?;
+    }
+    let _lock = lock(&state_dir)?;
+    let socket = state_dir.join("control.sock");
+    let _ = std::fs::remove_file(&socket);
+    let listener = UnixListener::bind(&socket)
+        .with_context(|| format!("cannot listen on {}", socket.display()))?;
+    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("cannot restrict {}", socket.display()))?;
+
+    let (tx, rx) = channel();
+    spawn_listener(listener, tx.clone())?;
+    spawn_signals(tx.clone())?;
+    let _watcher = watch(&project, tx.clone())?;
+
+    let events = Events::open(opts.events.as_deref())?;
+    let staged_lib = stage.join(relive::locate::library_file_name(&project.worker));
+    let mut sup = Supervisor {
+        snapshot: state_dir.join("state.snapshot"),
+        debouncer: Debouncer::new(Duration::from_millis(3), Duration::from_millis(500)),
+        project,
+        opts,
+        events,
+        rx,
+        tx,
+        staged_lib,
+        socket,
+        host_exe: None,
+        host: None,
+        pending_edit: None,
+        quick_crashes: 0,
+        terminal: terminal_settings(),
+        replay: None,
+        host_control: None,
+        waiting: std::collections::HashMap::new(),
+        next_command: 0,
+    };
+    // A fresh session starts from a fresh state; the last one's snapshot stays for `load`.
+    if sup.snapshot.exists() {
+        let _ = std::fs::rename(&sup.snapshot, sup.snapshot.with_extension("previous"));
+    }
+    status::info(&format!(
+        "host `{}`, worker `{}`; watching {} directories",
+        sup.project.host,
+        sup.project.worker,
+        sup.project.watch_dirs().len()
+    ));
+    if let Some(worker) = sup.build_all("start") {
+        if sup.stage(&worker) {
+            sup.start_host(None)?;
+        }
+    }
+    sup.run_loop()
+}
+
+impl Supervisor {
+    fn run_loop(&mut self) -> Result<i32> {
+        loop {
+            let timeout = self
+                .debouncer
+                .deadline()
+                .map(|d| d.saturating_duration_since(Instant::now()))
+                .unwrap_or(Duration::from_secs(3600));
+            match self.rx.recv_timeout(timeout) {
+                Ok(Msg::File(path)) => self.on_file(&path),
+                Ok(Msg::Host(event)) => self.on_host_event(event),
+                Ok(Msg::HostConnected(stream)) => self.host_control = Some(stream),
+                Ok(Msg::Reply(reply)) => self.on_reply(reply),
+                Ok(Msg::Client { stream, command }) => self.on_client(stream, command),
+                Ok(Msg::Exited { pid, status }) => {
+                    if let Some(code) = self.on_exit(pid, status)? {
+                        return Ok(code);
+                    }
+                }
+                Ok(Msg::Signal) => {
+                    if let Some(code) = self.on_interrupt()? {
+                        return Ok(code);
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => bail!("the supervisor's channels closed"),
+            }
+            if let Some(fired) = self.debouncer.poll(Instant::now()) {
+                self.on_change(fired)?;
+            }
+        }
+    }
+
+    fn on_file(&mut self, path: &Path) {
+        if let Some(change) = self.project.classify(path) {
+            self.debouncer.event(Instant::now(), change);
+        }
+    }
+
+    fn on_change(&mut self, fired: Fired) -> Result<()> {
+        match fired.change {
+            Change::Worker | Change::WorkerDeps if self.host.is_some() => {
+                if fired.change == Change::WorkerDeps {
+                    self.replay = None;
+                }
+                if let Some(build) = self.build_and_stage_worker("edit") {
+                    self.pending_edit = Some((fired.first, build));
+                }
+            }
+            // A host change, or any change while no host runs (after a failed start or a crash
+            // loop): build everything and (re)start.
+            _ => {
+                self.replay = None;
+                let why = if fired.change == Change::Host {
+                    "a crate of the host changed"
+                } else {
+                    "sources changed"
+                };
+                if let Some(worker) = self.build_all("edit") {
+                    if self.host.is_some() {
+                        self.stop_host()?;
+                    }
+                    if !self.stage(&worker) {
+                        return Ok(());
+                    }
+                    self.quick_crashes = 0;
+                    self.events.emit("host_restarted", json!({ "why": why }));
+                    status::info(&format!("{why}: restarting the host with its state"));
+                    let restore = self.snapshot.exists().then(|| self.snapshot.clone());
+                    self.start_host(restore)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for `pid` to end, handling other messages meanwhile.
+    fn wait_exit(&mut self, pid: u32, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(Msg::Exited { pid: p, status }) if p == pid => {
+                    self.restore_terminal();
+                    return Some(status);
+                }
+                Ok(Msg::Exited { .. }) | Ok(Msg::Signal) => {}
+                Ok(Msg::File(path)) => self.on_file(&path),
+                Ok(Msg::Host(event)) => self.on_host_event(event),
+                Ok(Msg::HostConnected(stream)) => self.host_control = Some(stream),
+                Ok(Msg::Reply(reply)) => self.on_reply(reply),
+                Ok(Msg::Client { stream, command }) => self.on_client(stream, command),
+                Err(_) => return None,
+            }
+        }
+    }
+}
+
+pub(super) fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
