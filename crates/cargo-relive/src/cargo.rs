@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 
+use crate::diag::{FirstError, error_of, is_local_package};
 use crate::project::{CargoOptions, Project};
 use crate::replay::{Invocation, strip_ansi};
 
@@ -20,6 +21,8 @@ pub struct Build {
     pub duration: Duration,
     /// The artifact asked for (the worker's `.so` or the host's executable), on success.
     pub artifact: Option<PathBuf>,
+    /// The compiler's first error, when it failed.
+    pub first_error: Option<FirstError>,
 }
 
 /// Builds only the worker's `cdylib` (`cargo rustc --lib --crate-type cdylib`): the `rlib` a plain
@@ -35,11 +38,11 @@ pub fn build_worker(project: &Project, opts: &CargoOptions) -> Result<(Build, Op
         "cdylib",
         "-vv",
     ]);
-    if std::io::stderr().is_terminal() {
-        cmd.arg("--color=always");
-    }
     let crate_name = project.worker_crate();
     let mut invocation = None;
+    // A `Running` line whose environment holds a newline (a multi-line package description)
+    // spans several lines: they are joined before parsing, and none of them is shown.
+    let mut running: Option<String> = None;
     let build = run(
         cmd,
         |message| {
@@ -54,16 +57,25 @@ pub fn build_worker(project: &Project, opts: &CargoOptions) -> Result<(Build, Op
                 .map(PathBuf::from)
         },
         |line| {
-            if let Some(inv) = Invocation::parse(line, &crate_name, &project.root) {
-                invocation = Some(inv);
-                return false;
-            }
-            // `-vv` is for the command above; the user sees cargo's usual output.
             let plain = strip_ansi(line);
             let plain = plain.trim_start();
-            !(plain.starts_with("Running `")
-                || plain.starts_with("Fresh ")
-                || plain.starts_with("Dirty "))
+            let command = match running.take() {
+                Some(mut start) => {
+                    start.push('\n');
+                    start.push_str(line);
+                    start
+                }
+                None if plain.starts_with("Running `") => line.to_owned(),
+                None => return shows_at_default_verbosity(plain),
+            };
+            if !strip_ansi(&command).trim_end().ends_with('`') {
+                running = Some(command);
+                return false;
+            }
+            if let Some(inv) = Invocation::parse(&command, &crate_name, &project.root) {
+                invocation = Some(inv);
+            }
+            false
         },
     )?;
     Ok((build, invocation))
@@ -83,12 +95,53 @@ pub fn build_host(project: &Project, opts: &CargoOptions, features: &[String]) -
     )
 }
 
+/// What `-vv` adds to cargo's stderr and a plain `cargo build` would not show: the commands it
+/// runs, its freshness notes, and build scripts' output (`[pkg 1.0.0] cargo:…`).
+fn shows_at_default_verbosity(plain: &str) -> bool {
+    !(plain.starts_with("Running `")
+        || plain.starts_with("Fresh ")
+        || plain.starts_with("Dirty ")
+        || is_build_script_output(plain))
+}
+
+/// `[name 1.2.3] …`, as cargo `-vv` prefixes a build script's output.
+fn is_build_script_output(plain: &str) -> bool {
+    let Some(rest) = plain.strip_prefix('[') else {
+        return false;
+    };
+    let Some((tag, _)) = rest.split_once("] ") else {
+        return false;
+    };
+    tag.rsplit_once(' ').is_some_and(|(name, version)| {
+        !name.is_empty() && version.starts_with(|c: char| c.is_ascii_digit())
+    })
+}
+
+/// Whether cargo should color: as it would itself (CARGO_TERM_COLOR, else whether stderr is a
+/// terminal).
+fn color() -> bool {
+    match std::env::var("CARGO_TERM_COLOR").as_deref() {
+        Ok("always") => true,
+        Ok("never") => false,
+        _ => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    }
+}
+
 fn cargo_command(opts: &CargoOptions, subcommand: &str) -> Command {
     let mut cmd = Command::new(CargoOptions::cargo());
-    // cargo renders the diagnostics itself, exactly as a plain `cargo build` would (colors
-    // included, following CARGO_TERM_COLOR and the terminal); the JSON carries the artifacts.
-    cmd.arg(subcommand)
-        .arg("--message-format=json-render-diagnostics");
+    // The diagnostics come as JSON with their rendering (colored as cargo would color them), so
+    // that relive shows exactly what a plain `cargo build` shows (the user's own crates'
+    // diagnostics, not those of registry dependencies that `-vv` would let through) and reads the
+    // first error for the host's status; the JSON also carries the artifacts.
+    let format = if color() {
+        "--message-format=json-diagnostic-rendered-ansi"
+    } else {
+        "--message-format=json"
+    };
+    cmd.arg(subcommand).arg(format);
+    if color() {
+        cmd.arg("--color=always");
+    }
     if let Some(path) = &opts.manifest_path {
         cmd.arg("--manifest-path").arg(path);
     }
@@ -117,6 +170,7 @@ fn run(
         .take()
         .context("cargo's stderr is not captured")?;
     let mut artifact = None;
+    let mut first_error = None;
     std::thread::scope(|scope| -> Result<()> {
         scope.spawn(move || {
             let mut err = std::io::stderr().lock();
@@ -132,10 +186,24 @@ fn run(
             let Ok(message) = serde_json::from_str::<serde_json::Value>(&line) else {
                 continue;
             };
-            if message["reason"].as_str() == Some("compiler-artifact") {
-                if let Some(path) = pick(&message) {
-                    artifact = Some(path);
+            match message["reason"].as_str() {
+                Some("compiler-artifact") => {
+                    if let Some(path) = pick(&message) {
+                        artifact = Some(path);
+                    }
                 }
+                Some("compiler-message")
+                    if message["package_id"].as_str().is_some_and(is_local_package) =>
+                {
+                    let diagnostic = &message["message"];
+                    if first_error.is_none() {
+                        first_error = error_of(diagnostic);
+                    }
+                    if let Some(rendered) = diagnostic["rendered"].as_str() {
+                        let _ = std::io::stderr().lock().write_all(rendered.as_bytes());
+                    }
+                }
+                _ => {}
             }
         }
         Ok(())
@@ -147,5 +215,6 @@ fn run(
         success: status.success() && artifact.is_some(),
         duration: start.elapsed(),
         artifact: artifact.filter(|_| status.success()),
+        first_error,
     })
 }

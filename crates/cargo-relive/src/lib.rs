@@ -11,6 +11,7 @@
 pub mod cargo;
 pub mod control;
 pub mod debounce;
+pub mod diag;
 pub mod events;
 pub mod inspect;
 pub mod new;
@@ -134,6 +135,10 @@ struct RunArgs {
     /// How often the host saves its state for crash recovery, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     snapshot_interval: u64,
+    /// Start from a new state instead of resuming the last session's (which stays loadable
+    /// as `cargo relive load session-…`).
+    #[arg(long)]
+    fresh: bool,
     /// Arguments for the host.
     #[arg(last = true)]
     args: Vec<String>,
@@ -166,6 +171,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             events: args.events,
             snapshot_interval: Duration::from_millis(args.snapshot_interval),
             args: args.args,
+            fresh: args.fresh,
         }),
         Command::Build(args) => build(&args.common),
         Command::State(args) => {

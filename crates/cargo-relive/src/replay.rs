@@ -106,17 +106,22 @@ impl Invocation {
     /// rustc's `artifact` notification. If the link failed with the added arguments, runs it
     /// again without them, and leaves them out from then on.
     pub fn run(&mut self) -> Result<Build> {
-        let (build, link_failed) = self.run_once()?;
+        self.run_to(&mut std::io::stderr())
+    }
+
+    /// [`Invocation::run`], writing the diagnostics and relive's notes to `out`.
+    pub fn run_to(&mut self, out: &mut dyn Write) -> Result<Build> {
+        let (build, link_failed) = self.run_once(out)?;
         if build.success || !link_failed || self.link_speedups().is_empty() {
             return Ok(build);
         }
         let _ = writeln!(
-            std::io::stderr(),
+            out,
             "relive: the link failed with `-C link-arg=-Wl,-O0`, which relive adds to speed it up; \
              linking again without it (and leaving it out from now on)"
         );
         self.speedups = false;
-        let (again, _) = self.run_once()?;
+        let (again, _) = self.run_once(out)?;
         Ok(Build {
             duration: build.duration + again.duration,
             ..again
@@ -124,7 +129,7 @@ impl Invocation {
     }
 
     /// Runs the command once; also whether rustc reported a failed link.
-    fn run_once(&self) -> Result<(Build, bool)> {
+    fn run_once(&self, err: &mut dyn Write) -> Result<(Build, bool)> {
         let start = Instant::now();
         let mut child = Command::new(&self.program)
             .args(&self.args)
@@ -140,8 +145,8 @@ impl Invocation {
             .take()
             .context("rustc's stderr is not captured")?;
         let mut artifact = None;
+        let mut first_error = None;
         let mut link_failed = false;
-        let mut err = std::io::stderr().lock();
         for line in BufReader::new(stderr).lines() {
             let line = line.context("cannot read rustc's output")?;
             match serde_json::from_str::<serde_json::Value>(&line) {
@@ -157,6 +162,9 @@ impl Invocation {
                     link_failed |= msg["message"]
                         .as_str()
                         .is_some_and(|m| m.starts_with("linking with"));
+                    if first_error.is_none() {
+                        first_error = crate::diag::error_of(&msg);
+                    }
                     if let Some(rendered) = msg["rendered"].as_str() {
                         let _ = err.write_all(rendered.as_bytes());
                     }
@@ -174,6 +182,7 @@ impl Invocation {
             success: status.success() && artifact.is_some(),
             duration: start.elapsed(),
             artifact: artifact.filter(|_| status.success()),
+            first_error,
         };
         Ok((build, link_failed))
     }
@@ -250,14 +259,18 @@ mod tests {
         );
         let mut inv = Invocation::parse(&line, "worker", dir.path()).unwrap();
         assert!(!inv.link_speedups().is_empty());
-        let build = inv.run().unwrap();
+        let mut shown = Vec::new();
+        let build = inv.run_to(&mut shown).unwrap();
         assert!(build.success, "the second link, without -O0, succeeds");
+        let shown = String::from_utf8(shown).unwrap();
+        assert!(shown.contains("error: linking with cc failed"), "{shown}");
+        assert!(shown.contains("linking again without it"), "{shown}");
         assert_eq!(build.artifact.as_deref(), Some(lib.as_path()));
         assert!(
             inv.link_speedups().is_empty(),
             "-O0 is left out from now on"
         );
-        assert!(inv.run().unwrap().success);
+        assert!(inv.run_to(&mut Vec::new()).unwrap().success);
     }
 
     #[test]

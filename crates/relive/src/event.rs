@@ -83,6 +83,10 @@ pub enum Event {
         message: String,
         /// `file:line:column`, if known.
         location: Option<String>,
+        /// How many times in a row it panicked here: 1 when first reported; a panic that repeats
+        /// (every frame, say) is counted, and reported again with its count once something else
+        /// happens.
+        count: u64,
     },
     /// The old version's image was still mapped after it was closed (it will leak).
     StaleMapping {
@@ -129,6 +133,7 @@ pub enum Event {
 #[derive(Clone, Default)]
 pub(crate) struct Bus {
     senders: Arc<Mutex<Vec<Sender<Event>>>>,
+    board: Arc<Mutex<crate::status::Board>>,
 }
 
 #[cfg(not(feature = "static"))]
@@ -139,7 +144,33 @@ impl Bus {
         rx
     }
 
+    /// The status for the host's UI.
+    pub(crate) fn status(&self) -> crate::Status {
+        self.board().status()
+    }
+
+    /// Takes in the supervisor's report about a build.
+    pub(crate) fn on_supervisor(&self, report: &serde_json::Value) {
+        self.board().on_supervisor(report);
+    }
+
+    /// Logs `event` and sends it to the subscribers, unless it repeats the panic just reported
+    /// (then it is counted; the count is reported once something else happens).
     pub(crate) fn emit(&self, event: Event) {
+        let report = self.board().on_event(&event);
+        match report {
+            crate::status::Report::Repeat => return,
+            crate::status::Report::Send(Some(summary)) => self.send(summary),
+            crate::status::Report::Send(None) => {}
+        }
+        self.send(event);
+    }
+
+    fn board(&self) -> std::sync::MutexGuard<'_, crate::status::Board> {
+        self.board.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn send(&self, event: Event) {
         match &event {
             Event::Loaded { version, path } => {
                 log::info!("version {version}: loaded {}", path.display())
@@ -158,8 +189,17 @@ impl Bus {
                 version,
                 function,
                 message,
+                count,
                 ..
-            } => log::error!("version {version}: worker panicked in `{function}`: {message}"),
+            } => {
+                if *count > 1 {
+                    log::error!(
+                        "version {version}: worker panicked in `{function}` {count} times in a row: {message}"
+                    )
+                } else {
+                    log::error!("version {version}: worker panicked in `{function}`: {message}")
+                }
+            }
             Event::StaleMapping { version, path } => log::warn!(
                 "version {version} is still mapped after dlclose ({}): each reload will leak memory; \
                  a thread the worker spawned or a thread-local destructor may keep it alive",

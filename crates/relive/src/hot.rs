@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use relive_worker::Interface;
 use relive_worker::abi::CallFn;
 
-use crate::Func;
 use crate::attention::{Attention, BUILD_READY, CONTROL, QUIT, SNAPSHOT_DUE, SUPERVISED};
 use crate::copies::Copies;
 use crate::error::Error;
@@ -20,6 +19,7 @@ use crate::library::{CallError, Library};
 use crate::snapshot::{Format, Snapshot};
 use crate::supervise::Supervisor;
 use crate::watch::{Loader, Prepared};
+use crate::{Func, Status};
 
 /// A worker library that is reloaded while the host runs, with its state carried across.
 ///
@@ -368,6 +368,7 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
                 function: function.clone(),
                 message: message.clone(),
                 location: location.clone(),
+                count: 1,
             });
         }
         err
@@ -500,6 +501,7 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
                 function: function.to_owned(),
                 message,
                 location,
+                count: 1,
             });
         }
     }
@@ -595,6 +597,14 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
     /// A channel receiving every [`Event`] from now on.
     pub fn subscribe(&self) -> Receiver<Event> {
         self.bus.subscribe()
+    }
+
+    /// What relive is doing right now, for the game's own UI: building, the first error of a
+    /// failed build and where it is, a refused reload, a panic (with how often it repeated), the
+    /// last reload and its timings. Under `cargo relive run` this includes the builds; without
+    /// it, what happened to this worker. `None` only in ship mode ([`crate::StaticWorker`]).
+    pub fn status(&self) -> Option<Status> {
+        Some(self.bus.status())
     }
 }
 

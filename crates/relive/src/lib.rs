@@ -82,6 +82,7 @@ mod error;
 mod event;
 mod snapshot;
 mod static_worker;
+mod status;
 
 #[cfg(not(feature = "static"))]
 mod copies;
@@ -118,6 +119,7 @@ pub use hot::Worker;
 pub use relive_worker::{Exports, Interface};
 pub use snapshot::{Format, Snapshot};
 pub use static_worker::StaticWorker;
+pub use status::Status;
 #[cfg(not(feature = "static"))]
 pub use tls::interposer_active;
 

@@ -47,12 +47,13 @@ pub fn library_file_name(crate_name: &str) -> String {
 }
 
 /// The cargo target directory the running executable was built into: its nearest ancestor holding
-/// the `CACHEDIR.TAG` cargo writes into every target directory.
+/// the `CACHEDIR.TAG` cargo writes into a target directory it creates, or the `.rustc_info.json`
+/// it writes at every build (a target directory created by hand has no tag).
 pub fn own_target_dir() -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?.canonicalize().ok()?;
     exe.ancestors()
         .skip(1)
-        .find(|d| d.join("CACHEDIR.TAG").is_file())
+        .find(|d| d.join("CACHEDIR.TAG").is_file() || d.join(".rustc_info.json").is_file())
         .map(PathBuf::from)
 }
 
@@ -62,7 +63,7 @@ pub(crate) fn check_trusted(library: &std::path::Path) -> Result<(), Error> {
     let Some(target) = own_target_dir() else {
         return Err(Error::Untrusted {
             path: library.to_owned(),
-            reason: "the running executable is not in a cargo target directory (no CACHEDIR.TAG above it)".to_owned(),
+            reason: "the running executable is not in a cargo target directory (no CACHEDIR.TAG or .rustc_info.json above it)".to_owned(),
         });
     };
     if library.starts_with(&target) {

@@ -145,6 +145,11 @@ impl<W: Exports> StaticWorker<W> {
         channel().1
     }
 
+    /// Always `None`: a ship build has no reloads to report, so a game draws no status.
+    pub fn status(&self) -> Option<crate::Status> {
+        None
+    }
+
     /// The state itself, which the static mode can lend out directly.
     pub fn state(&self) -> &W::State {
         &self.state

@@ -144,7 +144,12 @@ impl Supervisor {
             match UnixStream::connect(&path) {
                 Ok(stream) => {
                     match stream.try_clone() {
-                        Ok(reader) => receive_commands(reader, commands.clone(), attention.clone()),
+                        Ok(reader) => receive_commands(
+                            reader,
+                            commands.clone(),
+                            attention.clone(),
+                            bus.clone(),
+                        ),
                         Err(e) => log::warn!("cannot read commands from the supervisor: {e}"),
                     }
                     let stream = Arc::new(Mutex::new(stream));
@@ -300,11 +305,13 @@ pub(crate) fn send_line(stream: &Mutex<UnixStream>, value: &serde_json::Value) -
     stream.write_all(&line).is_ok()
 }
 
-/// Queues the supervisor's commands for the frame thread, which answers them at its next call.
+/// Queues the supervisor's commands for the frame thread, which answers them at its next call;
+/// takes its build reports (`{"status": …}`) into the status at once.
 fn receive_commands(
     stream: UnixStream,
     queue: Arc<Mutex<Vec<serde_json::Value>>>,
     attention: Attention,
+    bus: Bus,
 ) {
     use std::io::BufRead;
     let spawned = std::thread::Builder::new()
@@ -312,9 +319,13 @@ fn receive_commands(
         .spawn(move || {
             for line in std::io::BufReader::new(stream).lines() {
                 let Ok(line) = line else { return };
-                let Ok(command) = serde_json::from_str(&line) else {
+                let Ok(command) = serde_json::from_str::<serde_json::Value>(&line) else {
                     continue;
                 };
+                if command.get("status").is_some() {
+                    bus.on_supervisor(&command);
+                    continue;
+                }
                 if let Ok(mut queue) = queue.lock() {
                     queue.push(command);
                 }

@@ -1,7 +1,7 @@
 //! Building the worker and the host, and staging the worker where the host watches.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use serde_json::json;
@@ -11,8 +11,18 @@ use crate::{cargo, status};
 
 impl Supervisor {
     /// Builds the worker and stages it for the running host. The build's duration on success.
-    pub(super) fn build_and_stage_worker(&mut self, reason: &str) -> Option<Duration> {
+    /// `edit` is when the change that started it was saved.
+    pub(super) fn build_and_stage_worker(
+        &mut self,
+        reason: &str,
+        edit: Option<Instant>,
+    ) -> Option<Duration> {
         let (duration, artifact) = self.build_worker(reason)?;
+        self.send_status(&json!({
+            "status": "built",
+            "build_ms": ms(duration),
+            "since_edit_ms": edit.map(|e| ms(e.elapsed())),
+        }));
         self.stage(&artifact).then_some(duration)
     }
 
@@ -32,6 +42,7 @@ impl Supervisor {
             "build_started",
             json!({ "crate": self.project.worker, "reason": reason }),
         );
+        self.send_status(&json!({ "status": "building" }));
         // A replay that cannot even start (the toolchain moved) falls back to cargo.
         let replayed = self.replay.as_mut().and_then(|replay| replay.run().ok());
         let result = match replayed {
@@ -64,10 +75,31 @@ impl Supervisor {
                 return None;
             }
         };
+        let first_error = build
+            .first_error
+            .as_ref()
+            .map(|e| json!({ "message": e.message, "location": e.location }));
         self.events.emit(
             "build_finished",
-            json!({ "crate": krate, "success": build.success, "duration_ms": ms(build.duration) }),
+            json!({
+                "crate": krate,
+                "success": build.success,
+                "duration_ms": ms(build.duration),
+                "first_error": first_error,
+            }),
         );
+        if !build.success {
+            // The game shows it: the terminal's copy scrolls away under a full-screen host.
+            let (error, location) = match &build.first_error {
+                Some(e) => (e.message.clone(), e.location.clone()),
+                None => (format!("`{krate}` does not build (see the terminal)"), None),
+            };
+            self.send_status(&json!({
+                "status": "build_failed",
+                "error": error,
+                "location": location,
+            }));
+        }
         match build.artifact {
             Some(artifact) if build.success => Some((build.duration, artifact)),
             _ => {
@@ -94,14 +126,25 @@ impl Supervisor {
         let host = self.project.host.clone();
         let result = cargo::build_host(&self.project, &self.opts.cargo, &self.opts.cargo.features);
         let (_, exe) = self.finish_build(&host, result)?;
-        self.host_exe = Some(exe);
+        // The session runs (and restarts after a crash) its own link of this build, so that
+        // another build of the host (`cargo relive build`, a plain `cargo build` with other
+        // features) replacing cargo's file never changes what this session runs.
+        let file_name = exe.file_name()?.to_owned();
+        let staged = self.staged_lib.with_file_name(file_name);
+        if let Err(e) = stage_file(&exe, &staged) {
+            status::error(&format!("{e:#}"));
+            return None;
+        }
+        self.host_exe = Some(staged);
         Some(worker)
     }
 }
 
 /// Puts a finished build where the host watches, atomically: a link (or copy) then a rename.
 pub(super) fn stage_file(artifact: &Path, staged: &Path) -> Result<()> {
-    let tmp = staged.with_extension("so.tmp");
+    let mut tmp = staged.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
     let _ = std::fs::remove_file(&tmp);
     if std::fs::hard_link(artifact, &tmp).is_err() {
         std::fs::copy(artifact, &tmp)

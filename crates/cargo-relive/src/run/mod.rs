@@ -23,7 +23,7 @@ mod setup;
 mod socket;
 
 use host::terminal_settings;
-use setup::{lock, make_private_dir, spawn_signals, watch};
+use setup::{ensure_target_dir, lock, make_private_dir, spawn_signals, watch};
 use socket::spawn_listener;
 
 /// Options of `cargo relive run`.
@@ -39,6 +39,8 @@ pub struct RunOptions {
     pub snapshot_interval: Duration,
     /// Arguments for the host.
     pub args: Vec<String>,
+    /// `--fresh`: start from a new state instead of the last session's.
+    pub fresh: bool,
 }
 
 /// What the supervisor loop hears about.
@@ -104,6 +106,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     let project = Project::discover(&opts.cargo, opts.host.as_deref())?;
     let state_dir = project.target_dir.join("relive").join(&project.host);
     let stage = state_dir.join("stage");
+    ensure_target_dir(&project.target_dir)?;
     for dir in [
         project.target_dir.join("relive"),
         state_dir.clone(),
@@ -146,10 +149,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         waiting: std::collections::HashMap::new(),
         next_command: 0,
     };
-    // A fresh session starts from a fresh state; the last one's snapshot stays for `load`.
-    if sup.snapshot.exists() {
-        let _ = std::fs::rename(&sup.snapshot, sup.snapshot.with_extension("previous"));
-    }
+    let resume = sup.resume_or_archive(&state_dir.join("saves"));
     status::info(&format!(
         "host `{}`, worker `{}`; watching {} directories",
         sup.project.host,
@@ -158,7 +158,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     ));
     if let Some(worker) = sup.build_all("start") {
         if sup.stage(&worker) {
-            sup.start_host(None)?;
+            sup.start_host(resume)?;
         }
     }
     sup.run_loop()
@@ -209,7 +209,7 @@ impl Supervisor {
                 if fired.change == Change::WorkerDeps {
                     self.replay = None;
                 }
-                if let Some(build) = self.build_and_stage_worker("edit") {
+                if let Some(build) = self.build_and_stage_worker("edit", Some(fired.first)) {
                     self.pending_edit = Some((fired.first, build));
                 }
             }

@@ -1,14 +1,16 @@
 //! Setting up a session: private directories, the lock, signals and the file watcher.
 
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::Sender;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result, bail};
 use notify::{RecursiveMode, Watcher};
 
-use super::Msg;
+use super::{Msg, Supervisor};
 use crate::project::Project;
+use crate::status;
 
 /// Holds an exclusive lock on the state directory for as long as the returned file lives: two
 /// `cargo relive run` of one host would fight over its socket, snapshot and staged library.
@@ -29,6 +31,27 @@ pub(super) fn lock(state_dir: &Path) -> Result<std::fs::File> {
         );
     }
     Ok(file)
+}
+
+/// What cargo writes into a target directory it creates (the cache directory tag,
+/// <https://bford.info/cachedir/>).
+const CACHEDIR_TAG: &str = "Signature: 8a477f597d28d172789f06886806bc55
+# This file is a cache directory tag created by cargo.
+# For information about cache directory tags see https://bford.info/cachedir/
+";
+
+/// Makes `target` a target directory as cargo would, before relive puts its own directory in it:
+/// cargo writes `CACHEDIR.TAG` only into a target directory it creates itself, and the host's
+/// relive runtime loads only libraries from a tagged target directory.
+pub(super) fn ensure_target_dir(target: &Path) -> Result<()> {
+    std::fs::create_dir_all(target)
+        .with_context(|| format!("cannot create the target directory {}", target.display()))?;
+    let tag = target.join("CACHEDIR.TAG");
+    if !tag.exists() {
+        std::fs::write(&tag, CACHEDIR_TAG)
+            .with_context(|| format!("cannot write {}", tag.display()))?;
+    }
+    Ok(())
 }
 
 pub(super) fn make_private_dir(dir: &Path) -> Result<()> {
@@ -80,4 +103,137 @@ pub(super) fn watch(project: &Project, tx: Sender<Msg>) -> Result<notify::Recomm
             .with_context(|| format!("cannot watch {}", dir.display()))?;
     }
     Ok(watcher)
+}
+
+impl Supervisor {
+    /// The last session's final state: resumed unless `--fresh`, and in any case kept under
+    /// `saves/` with a name (`session-2026-11-29-083406`) that `cargo relive load` takes. The
+    /// snapshot to start from, if any.
+    pub(super) fn resume_or_archive(&mut self, saves: &Path) -> Option<PathBuf> {
+        let saved = std::fs::metadata(&self.snapshot)
+            .and_then(|m| m.modified())
+            .ok()?;
+        let name = format!("session-{}", utc_stamp(saved));
+        let kept = std::fs::create_dir_all(saves)
+            .and_then(|()| std::fs::copy(&self.snapshot, saves.join(format!("{name}.snapshot"))))
+            .is_ok();
+        prune_sessions(saves, SESSIONS_KEPT);
+        let age = saved
+            .elapsed()
+            .map(|a| human_age(a.as_secs()))
+            .unwrap_or_default();
+        let load = if kept {
+            format!("; it stays loadable as `cargo relive load {name}`")
+        } else {
+            String::new()
+        };
+        if self.opts.fresh {
+            let _ = std::fs::remove_file(&self.snapshot);
+            status::info(&format!(
+                "starting from a new state (--fresh); the last session's state (saved {age} ago){load}"
+            ));
+            None
+        } else {
+            status::info(&format!(
+                "resuming the last session's state (saved {age} ago); `--fresh` starts over{load}"
+            ));
+            Some(self.snapshot.clone())
+        }
+    }
+}
+
+/// How many `session-*` saves are kept.
+const SESSIONS_KEPT: usize = 10;
+
+/// Removes all but the `keep` newest `session-*.snapshot` files of `saves` (their names sort by
+/// time).
+fn prune_sessions(saves: &Path, keep: usize) {
+    let Ok(dir) = std::fs::read_dir(saves) else {
+        return;
+    };
+    let mut sessions: Vec<PathBuf> = dir
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("session-") && n.ends_with(".snapshot"))
+        })
+        .collect();
+    sessions.sort();
+    let excess = sessions.len().saturating_sub(keep);
+    for old in &sessions[..excess] {
+        let _ = std::fs::remove_file(old);
+    }
+}
+
+/// `3 s`, `4 min`, `2 h`, `5 days`.
+fn human_age(secs: u64) -> String {
+    match secs {
+        0..=119 => format!("{secs} s"),
+        120..=7199 => format!("{} min", secs / 60),
+        7200..=172_799 => format!("{} h", secs / 3600),
+        _ => format!("{} days", secs / 86_400),
+    }
+}
+
+/// `YYYY-MM-DD-HHMMSS` in UTC.
+fn utc_stamp(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Days since 1970-01-01 to a civil date (H. Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}-{:02}{:02}{:02}",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_are_utc_civil_dates() {
+        assert_eq!(utc_stamp(UNIX_EPOCH), "1970-01-01-000000");
+        let t = UNIX_EPOCH + std::time::Duration::from_secs(1_795_854_846);
+        assert_eq!(utc_stamp(t), "2026-11-28-083406");
+        let leap = UNIX_EPOCH + std::time::Duration::from_secs(951_782_400);
+        assert_eq!(utc_stamp(leap), "2000-02-29-000000");
+    }
+
+    #[test]
+    fn only_the_newest_sessions_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        for day in 1..=12 {
+            std::fs::write(
+                dir.path()
+                    .join(format!("session-2026-11-{day:02}-000000.snapshot")),
+                "",
+            )
+            .unwrap();
+        }
+        std::fs::write(dir.path().join("mine.snapshot"), "").unwrap();
+        prune_sessions(dir.path(), 10);
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left.len(), 11);
+        assert_eq!(left[0], "mine.snapshot");
+        assert_eq!(left[1], "session-2026-11-03-000000.snapshot");
+    }
 }

@@ -1,0 +1,389 @@
+//! What relive is doing for this host right now, for the game's own UI: building, a failed build
+//! (its first error and where), a refused reload, a panic (where, how often), the last reload.
+//!
+//! The host reads it with [`crate::Worker::status`] and draws it however it draws things. Under
+//! `cargo relive run` the supervisor tells the host when a build starts and how it ended (a line on
+//! the control connection); the rest comes from the host's own [`Event`]s.
+
+use std::fmt;
+#[cfg(not(feature = "static"))]
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+#[cfg(not(feature = "static"))]
+use crate::event::Event;
+
+/// relive's current status, as a game shows it (see [`crate::Worker::status`]).
+///
+/// `Display` gives one line such as `build failed: expected expression at worker/src/lib.rs:12:5
+/// (v2 keeps running)`; [`Status::is_problem`] tells whether to draw it as an error.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Status {
+    /// Version `version` runs; nothing else has happened yet.
+    Running {
+        /// The running version.
+        version: u64,
+    },
+    /// A saved change is being compiled; `version` keeps running meanwhile.
+    Building {
+        /// The running version.
+        version: u64,
+    },
+    /// The last build failed; `version` keeps running with its state.
+    BuildFailed {
+        /// The running version.
+        version: u64,
+        /// The compiler's first error, e.g. `expected expression`.
+        error: String,
+        /// Where: `file:line:column`, when the compiler said.
+        location: Option<String>,
+    },
+    /// A new build was built but refused (it cannot read the state, another interface …);
+    /// `version` keeps running.
+    ReloadRefused {
+        /// The running version.
+        version: u64,
+        /// Why, in words.
+        reason: String,
+    },
+    /// A worker function panicked (`count` times in a row at the same place); the state is kept.
+    Panicked {
+        /// The running version.
+        version: u64,
+        /// The function that panicked.
+        function: String,
+        /// The panic message.
+        message: String,
+        /// `file:line:column`, when known.
+        location: Option<String>,
+        /// How many times in a row.
+        count: u64,
+    },
+    /// Version `version` was swapped in with the state carried.
+    Reloaded {
+        /// The new version.
+        version: u64,
+        /// The pause of the frame thread for the swap, in milliseconds.
+        swap_ms: f64,
+        /// How long the build took, in milliseconds (under `cargo relive run`).
+        build_ms: Option<f64>,
+        /// From the save of the file to the new code running, in milliseconds (under
+        /// `cargo relive run`).
+        edit_to_effect_ms: Option<f64>,
+    },
+}
+
+impl Status {
+    /// Whether this is something the user has to act on (a failed build, a refused reload, a
+    /// panic): draw it as an error.
+    pub fn is_problem(&self) -> bool {
+        matches!(
+            self,
+            Status::BuildFailed { .. } | Status::ReloadRefused { .. } | Status::Panicked { .. }
+        )
+    }
+
+    /// The running version.
+    pub fn version(&self) -> u64 {
+        match self {
+            Status::Running { version }
+            | Status::Building { version }
+            | Status::BuildFailed { version, .. }
+            | Status::ReloadRefused { version, .. }
+            | Status::Panicked { version, .. }
+            | Status::Reloaded { version, .. } => *version,
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Status::Running { version } => write!(f, "v{version} running"),
+            Status::Building { version } => write!(f, "building... (v{version} runs meanwhile)"),
+            Status::BuildFailed {
+                version,
+                error,
+                location,
+            } => {
+                write!(f, "build failed: {error}")?;
+                if let Some(location) = location {
+                    write!(f, " at {location}")?;
+                }
+                write!(f, " (v{version} keeps running)")
+            }
+            Status::ReloadRefused { version, reason } => {
+                write!(f, "reload refused: {reason} (v{version} keeps running)")
+            }
+            Status::Panicked {
+                version,
+                function,
+                message,
+                location,
+                count,
+            } => {
+                write!(f, "v{version} panicked in `{function}`: {message}")?;
+                if let Some(location) = location {
+                    write!(f, " at {location}")?;
+                }
+                if *count > 1 {
+                    write!(f, " ({count} times)")?;
+                }
+                write!(f, "; the state is kept, fix it and save")
+            }
+            Status::Reloaded {
+                version,
+                swap_ms,
+                build_ms,
+                edit_to_effect_ms,
+            } => {
+                write!(f, "reloaded v{version}: swap {swap_ms:.2} ms")?;
+                if let Some(build) = build_ms {
+                    write!(f, ", build {:.2} s", build / 1000.0)?;
+                }
+                if let Some(effect) = edit_to_effect_ms {
+                    write!(f, ", save to effect {:.2} s", effect / 1000.0)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The status of one worker, updated by its events and by the supervisor's build reports; also
+/// decides which panics are worth an event (a repeat of the last one is counted, not reported).
+#[cfg(not(feature = "static"))]
+#[derive(Debug)]
+pub(crate) struct Board {
+    status: Status,
+    /// The last build's duration, and when the edit that started it happened (supervisor).
+    build: Option<(Duration, Option<Instant>)>,
+}
+
+#[cfg(not(feature = "static"))]
+impl Default for Board {
+    fn default() -> Self {
+        Board {
+            status: Status::Running { version: 1 },
+            build: None,
+        }
+    }
+}
+
+/// What to do with an event after the board has seen it.
+#[cfg(not(feature = "static"))]
+#[derive(Debug, PartialEq)]
+pub(crate) enum Report {
+    /// Send it (after the summary of the panics it ends, if any).
+    Send(Option<Event>),
+    /// A repeat of the panic already reported: counted, not sent.
+    Repeat,
+}
+
+#[cfg(not(feature = "static"))]
+impl Board {
+    pub(crate) fn status(&self) -> Status {
+        self.status.clone()
+    }
+
+    /// Takes in an event. A panic identical to the one just reported is a repeat; any other event
+    /// ends a run of repeats, which is then summarized as one `Panicked` event with its count.
+    pub(crate) fn on_event(&mut self, event: &Event) -> Report {
+        let version = self.status.version();
+        if let Event::Panicked {
+            version: v,
+            function,
+            message,
+            location,
+            ..
+        } = event
+        {
+            if let Status::Panicked {
+                version: pv,
+                function: pf,
+                message: pm,
+                location: pl,
+                count,
+            } = &mut self.status
+            {
+                if pv == v && pf == function && pm == message && pl == location {
+                    *count += 1;
+                    return Report::Repeat;
+                }
+            }
+        }
+        let summary = self.panic_summary();
+        self.status = match event {
+            Event::Loaded { version, .. } => Status::Running { version: *version },
+            Event::Reloaded {
+                version, timings, ..
+            } => {
+                let (build_ms, edit_to_effect_ms) = match self.build.take() {
+                    Some((build, edit)) => (
+                        Some(build.as_secs_f64() * 1000.0),
+                        edit.map(|e| e.elapsed().as_secs_f64() * 1000.0),
+                    ),
+                    None => (None, None),
+                };
+                Status::Reloaded {
+                    version: *version,
+                    swap_ms: timings.pause.as_secs_f64() * 1000.0,
+                    build_ms,
+                    edit_to_effect_ms,
+                }
+            }
+            Event::ReloadFailed {
+                running, reason, ..
+            } => Status::ReloadRefused {
+                version: *running,
+                reason: reason.clone(),
+            },
+            Event::Panicked {
+                version,
+                function,
+                message,
+                location,
+                ..
+            } => Status::Panicked {
+                version: *version,
+                function: function.clone(),
+                message: message.clone(),
+                location: location.clone(),
+                count: 1,
+            },
+            // Nothing the user has to see changed: keep what is shown.
+            _ => {
+                if summary.is_some() {
+                    Status::Running { version }
+                } else {
+                    return Report::Send(None);
+                }
+            }
+        };
+        Report::Send(summary)
+    }
+
+    /// The `Panicked` event that ends a run of repeated panics (with their count), if one is
+    /// shown and repeated.
+    fn panic_summary(&self) -> Option<Event> {
+        match &self.status {
+            Status::Panicked {
+                version,
+                function,
+                message,
+                location,
+                count,
+            } if *count > 1 => Some(Event::Panicked {
+                version: *version,
+                function: function.clone(),
+                message: message.clone(),
+                location: location.clone(),
+                count: *count,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Takes in what the supervisor reports about a build: `{"status": "building"}`,
+    /// `{"status": "build_failed", "error": …, "location": …}` or
+    /// `{"status": "built", "build_ms": …, "since_edit_ms": …}`.
+    pub(crate) fn on_supervisor(&mut self, report: &serde_json::Value) {
+        let version = self.status.version();
+        let text = |key: &str| report[key].as_str().map(str::to_owned);
+        match report["status"].as_str() {
+            Some("building") => self.status = Status::Building { version },
+            Some("build_failed") => {
+                self.build = None;
+                self.status = Status::BuildFailed {
+                    version,
+                    error: text("error").unwrap_or_else(|| "see the terminal".to_owned()),
+                    location: text("location"),
+                };
+            }
+            Some("built") => {
+                let ms = |key: &str| {
+                    report[key]
+                        .as_f64()
+                        .map(|v| Duration::from_secs_f64(v / 1000.0))
+                };
+                let edit = ms("since_edit_ms").and_then(|age| Instant::now().checked_sub(age));
+                self.build = ms("build_ms").map(|b| (b, edit));
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(all(test, not(feature = "static")))]
+mod tests {
+    use super::*;
+
+    fn panic_at(line: u32) -> Event {
+        Event::Panicked {
+            version: 2,
+            function: "update".into(),
+            message: "boom".into(),
+            location: Some(format!("src/lib.rs:{line}:5")),
+            count: 1,
+        }
+    }
+
+    #[test]
+    fn a_repeated_panic_is_counted_and_summarized_once_when_something_else_happens() {
+        let mut board = Board::default();
+        assert_eq!(board.on_event(&panic_at(3)), Report::Send(None));
+        for _ in 0..99 {
+            assert_eq!(board.on_event(&panic_at(3)), Report::Repeat);
+        }
+        assert!(
+            board.status().to_string().contains("(100 times)"),
+            "{}",
+            board.status()
+        );
+        // Another panic ends the run: its summary goes first.
+        let Report::Send(Some(Event::Panicked { count, .. })) = board.on_event(&panic_at(4)) else {
+            panic!("no summary");
+        };
+        assert_eq!(count, 100);
+        assert_eq!(board.on_event(&panic_at(4)), Report::Repeat);
+    }
+
+    #[test]
+    fn a_failed_build_names_its_error_and_location_and_the_reload_after_the_fix_clears_it() {
+        let mut board = Board::default();
+        board.on_supervisor(&serde_json::json!({ "status": "building" }));
+        assert_eq!(board.status(), Status::Building { version: 1 });
+        board.on_supervisor(&serde_json::json!({
+            "status": "build_failed", "error": "expected expression", "location": "worker/src/lib.rs:12:5"
+        }));
+        let shown = board.status().to_string();
+        assert!(board.status().is_problem());
+        assert_eq!(
+            shown,
+            "build failed: expected expression at worker/src/lib.rs:12:5 (v1 keeps running)"
+        );
+        board.on_supervisor(
+            &serde_json::json!({ "status": "built", "build_ms": 150.0, "since_edit_ms": 160.0 }),
+        );
+        let _ = board.on_event(&Event::Reloaded {
+            version: 2,
+            state_bytes: 10,
+            timings: Default::default(),
+        });
+        let Status::Reloaded {
+            version: 2,
+            build_ms: Some(build),
+            edit_to_effect_ms: Some(effect),
+            ..
+        } = board.status()
+        else {
+            panic!("{:?}", board.status());
+        };
+        assert_eq!(build, 150.0);
+        assert!(effect >= 160.0);
+        assert!(!board.status().is_problem());
+    }
+}
