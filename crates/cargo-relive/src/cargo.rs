@@ -173,7 +173,7 @@ fn run(
     let mut first_error = None;
     std::thread::scope(|scope| -> Result<()> {
         scope.spawn(move || {
-            let mut err = std::io::stderr().lock();
+            let mut err = crate::status::out();
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { return };
                 if show(&line) {
@@ -200,7 +200,7 @@ fn run(
                         first_error = error_of(diagnostic);
                     }
                     if let Some(rendered) = diagnostic["rendered"].as_str() {
-                        let _ = std::io::stderr().lock().write_all(rendered.as_bytes());
+                        let _ = crate::status::out().write_all(rendered.as_bytes());
                     }
                 }
                 _ => {}

@@ -106,7 +106,7 @@ impl Invocation {
     /// rustc's `artifact` notification. If the link failed with the added arguments, runs it
     /// again without them, and leaves them out from then on.
     pub fn run(&mut self) -> Result<Build> {
-        self.run_to(&mut std::io::stderr())
+        self.run_to(&mut crate::status::out())
     }
 
     /// [`Invocation::run`], writing the diagnostics and relive's notes to `out`.

@@ -1,13 +1,64 @@
 //! The supervisor's own lines on the terminal (stderr), apart from the host's output.
+//!
+//! While a full-screen host has the terminal in raw mode (a crossterm or ratatui game), anything
+//! written to it would be drawn over the game and scrambled (no carriage returns), then wiped by
+//! its next frame. So then relive's lines and the compiler's output go to the session log
+//! (`target/relive/<host>/session.log`) instead, and the game shows relive's status itself
+//! (`relive::Worker::status`).
 
 use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+static LOG: OnceLock<PathBuf> = OnceLock::new();
+
+/// Sets the session log, where output goes while a full-screen host owns the terminal.
+pub fn set_log(path: PathBuf) {
+    let _ = std::fs::write(&path, b"");
+    let _ = LOG.set(path);
+}
+
+/// The session log, if one was set.
+pub fn log_path() -> Option<&'static PathBuf> {
+    LOG.get()
+}
+
+/// Whether stderr is a terminal in raw mode: a full-screen program owns it.
+fn terminal_is_raw() -> bool {
+    if !std::io::stderr().is_terminal() {
+        return false;
+    }
+    // SAFETY: termios is plain data; tcgetattr(2) fills it for a terminal file descriptor.
+    unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        libc::tcgetattr(libc::STDERR_FILENO, &mut t) == 0 && t.c_lflag & libc::ICANON == 0
+    }
+}
+
+/// Where relive's lines and the compiler's output go now: the terminal, or the session log while
+/// a full-screen host owns the terminal.
+pub fn out() -> Box<dyn Write> {
+    if terminal_is_raw() {
+        if let Some(file) = LOG.get().and_then(|p| {
+            std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(p)
+                .ok()
+        }) {
+            return Box::new(file);
+        }
+    }
+    Box::new(std::io::stderr())
+}
 
 fn line(tag: &str, color: &str, message: &str) {
-    let mut err = std::io::stderr().lock();
-    if err.is_terminal() && std::env::var_os("NO_COLOR").is_none() {
-        let _ = writeln!(err, "\x1b[1;{color}m{tag:>12}\x1b[0m {message}");
+    let raw = terminal_is_raw();
+    let mut out = out();
+    if !raw && std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
+        let _ = writeln!(out, "\x1b[1;{color}m{tag:>12}\x1b[0m {message}");
     } else {
-        let _ = writeln!(err, "{tag:>12} {message}");
+        let _ = writeln!(out, "{tag:>12} {message}");
     }
 }
 

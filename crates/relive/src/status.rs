@@ -86,6 +86,30 @@ impl Status {
         )
     }
 
+    /// Whether this status says something `previous` did not: anything but a repeated panic's
+    /// count. A host that prints its status as lines prints it when this is true.
+    pub fn is_news_since(&self, previous: &Status) -> bool {
+        match (self, previous) {
+            (
+                Status::Panicked {
+                    version,
+                    function,
+                    message,
+                    location,
+                    ..
+                },
+                Status::Panicked {
+                    version: v,
+                    function: f,
+                    message: m,
+                    location: l,
+                    ..
+                },
+            ) => (version, function, message, location) != (v, f, m, l),
+            _ => self != previous,
+        }
+    }
+
     /// The running version.
     pub fn version(&self) -> u64 {
         match self {
@@ -159,6 +183,9 @@ impl fmt::Display for Status {
 #[derive(Debug)]
 pub(crate) struct Board {
     status: Status,
+    /// The panic being repeated (its `count` so far), apart from what is shown: a build starting
+    /// meanwhile changes what is shown, not the run.
+    run: Option<Event>,
     /// The last build's duration, and when the edit that started it happened (supervisor).
     build: Option<(Duration, Option<Instant>)>,
 }
@@ -168,6 +195,7 @@ impl Default for Board {
     fn default() -> Self {
         Board {
             status: Status::Running { version: 1 },
+            run: None,
             build: None,
         }
     }
@@ -192,31 +220,32 @@ impl Board {
     /// Takes in an event. A panic identical to the one just reported is a repeat; any other event
     /// ends a run of repeats, which is then summarized as one `Panicked` event with its count.
     pub(crate) fn on_event(&mut self, event: &Event) -> Report {
-        let version = self.status.version();
-        if let Event::Panicked {
-            version: v,
+        if let Some(Event::Panicked {
+            version,
             function,
             message,
             location,
-            ..
-        } = event
+            count,
+        }) = &mut self.run
         {
-            if let Status::Panicked {
-                version: pv,
-                function: pf,
-                message: pm,
-                location: pl,
-                count,
-            } = &mut self.status
+            if let Event::Panicked {
+                version: v,
+                function: f,
+                message: m,
+                location: l,
+                ..
+            } = event
             {
-                if pv == v && pf == function && pm == message && pl == location {
+                if (v, f, m, l) == (version, function, message, location) {
                     *count += 1;
+                    if let Status::Panicked { count: shown, .. } = &mut self.status {
+                        *shown = *count;
+                    }
                     return Report::Repeat;
                 }
             }
         }
-        let summary = self.panic_summary();
-        self.status = match event {
+        let next = match event {
             Event::Loaded { version, .. } => Status::Running { version: *version },
             Event::Reloaded {
                 version, timings, ..
@@ -254,37 +283,20 @@ impl Board {
                 location: location.clone(),
                 count: 1,
             },
-            // Nothing the user has to see changed: keep what is shown.
-            _ => {
-                if summary.is_some() {
-                    Status::Running { version }
-                } else {
-                    return Report::Send(None);
-                }
-            }
+            // Nothing the user has to act on (an old version unmapped, a restore, a stall the
+            // supervisor reports): what is shown stays, a run of panics goes on.
+            _ => return Report::Send(None),
         };
-        Report::Send(summary)
-    }
-
-    /// The `Panicked` event that ends a run of repeated panics (with their count), if one is
-    /// shown and repeated.
-    fn panic_summary(&self) -> Option<Event> {
-        match &self.status {
-            Status::Panicked {
-                version,
-                function,
-                message,
-                location,
-                count,
-            } if *count > 1 => Some(Event::Panicked {
-                version: *version,
-                function: function.clone(),
-                message: message.clone(),
-                location: location.clone(),
-                count: *count,
-            }),
-            _ => None,
+        // The run of repeats this event ends, reported once with its count.
+        let summary = self
+            .run
+            .take()
+            .filter(|run| matches!(run, Event::Panicked { count, .. } if *count > 1));
+        if let Event::Panicked { .. } = event {
+            self.run = Some(event.clone());
         }
+        self.status = next;
+        Report::Send(summary)
     }
 
     /// Takes in what the supervisor reports about a build: `{"status": "building"}`,
@@ -335,14 +347,23 @@ mod tests {
     fn a_repeated_panic_is_counted_and_summarized_once_when_something_else_happens() {
         let mut board = Board::default();
         assert_eq!(board.on_event(&panic_at(3)), Report::Send(None));
-        for _ in 0..99 {
+        for _ in 0..97 {
             assert_eq!(board.on_event(&panic_at(3)), Report::Repeat);
         }
         assert!(
-            board.status().to_string().contains("(100 times)"),
+            board.status().to_string().contains("(98 times)"),
             "{}",
             board.status()
         );
+        // An old version leaving memory, or a build starting, is not news: the run goes on.
+        assert_eq!(
+            board.on_event(&Event::Unloaded { version: 1 }),
+            Report::Send(None)
+        );
+        board.on_supervisor(&serde_json::json!({ "status": "building" }));
+        assert_eq!(board.on_event(&panic_at(3)), Report::Repeat);
+        assert_eq!(board.on_event(&panic_at(3)), Report::Repeat);
+        assert_eq!(board.status(), Status::Building { version: 2 });
         // Another panic ends the run: its summary goes first.
         let Report::Send(Some(Event::Panicked { count, .. })) = board.on_event(&panic_at(4)) else {
             panic!("no summary");

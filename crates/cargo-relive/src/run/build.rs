@@ -53,12 +53,31 @@ impl Supervisor {
             }),
         };
         let worker = self.project.worker.clone();
+        if self.discard_if_changed(&worker) {
+            return None;
+        }
         let (duration, artifact) = self.finish_build(&worker, result)?;
         status::info(&format!(
             "built `{worker}` in {:.2}s",
             duration.as_secs_f64()
         ));
         Some((duration, artifact))
+    }
+
+    /// A build during which sources were saved again is neither staged nor reported as failed:
+    /// it is done again once the burst of saves is over. Whether it was discarded.
+    fn discard_if_changed(&mut self, krate: &str) -> bool {
+        if !self.sources_changed_during_build() {
+            return false;
+        }
+        self.events.emit(
+            "build_discarded",
+            json!({ "crate": krate, "why": "sources changed while it ran" }),
+        );
+        status::info(&format!(
+            "sources changed while `{krate}` was building: building it again"
+        ));
+        true
     }
 
     /// Reports a finished build (event, and the error if it failed); its duration and artifact
@@ -125,6 +144,9 @@ impl Supervisor {
         );
         let host = self.project.host.clone();
         let result = cargo::build_host(&self.project, &self.opts.cargo, &self.opts.cargo.features);
+        if self.discard_if_changed(&host) {
+            return None;
+        }
         let (_, exe) = self.finish_build(&host, result)?;
         // The session runs (and restarts after a crash) its own link of this build, so that
         // another build of the host (`cargo relive build`, a plain `cargo build` with other

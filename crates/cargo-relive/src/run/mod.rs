@@ -99,6 +99,8 @@ struct Supervisor {
     /// Clients waiting for the host's answer, by command id.
     waiting: std::collections::HashMap<u64, UnixStream>,
     next_command: u64,
+    /// Messages that came while a build ran, after the file events were taken out.
+    backlog: std::collections::VecDeque<Msg>,
 }
 
 /// Runs the supervisor until the user quits; returns the exit code.
@@ -115,6 +117,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         make_private_dir(&dir)?;
     }
     let _lock = lock(&state_dir)?;
+    status::set_log(state_dir.join("session.log"));
     let socket = state_dir.join("control.sock");
     let _ = std::fs::remove_file(&socket);
     let listener = UnixListener::bind(&socket)
@@ -148,6 +151,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         host_control: None,
         waiting: std::collections::HashMap::new(),
         next_command: 0,
+        backlog: std::collections::VecDeque::new(),
     };
     let resume = sup.resume_or_archive(&state_dir.join("saves"));
     status::info(&format!(
@@ -172,8 +176,10 @@ impl Supervisor {
                 .deadline()
                 .map(|d| d.saturating_duration_since(Instant::now()))
                 .unwrap_or(Duration::from_secs(3600));
-            match self.rx.recv_timeout(timeout) {
-                Ok(Msg::File(path)) => self.on_file(&path),
+            match self.next_msg(timeout) {
+                Ok(Msg::File(path)) => {
+                    self.on_file(&path);
+                }
                 Ok(Msg::Host(event)) => self.on_host_event(event),
                 Ok(Msg::HostConnected(stream)) => self.host_control = Some(stream),
                 Ok(Msg::Reply(reply)) => self.on_reply(reply),
@@ -197,9 +203,36 @@ impl Supervisor {
         }
     }
 
-    fn on_file(&mut self, path: &Path) {
-        if let Some(change) = self.project.classify(path) {
-            self.debouncer.event(Instant::now(), change);
+    /// The next message: one set aside while a build ran, else one from the channel.
+    fn next_msg(&mut self, timeout: Duration) -> Result<Msg, RecvTimeoutError> {
+        match self.backlog.pop_front() {
+            Some(msg) => Ok(msg),
+            None => self.rx.recv_timeout(timeout),
+        }
+    }
+
+    /// Whether a file was saved while a build ran (an editor's save-all, a second save, the
+    /// write after a truncate): that build saw sources half saved and is discarded; the debouncer
+    /// has the change, so the build is done again. Other messages wait in the backlog.
+    fn sources_changed_during_build(&mut self) -> bool {
+        let mut changed = false;
+        while let Ok(msg) = self.rx.try_recv() {
+            match msg {
+                Msg::File(path) => changed |= self.on_file(&path),
+                other => self.backlog.push_back(other),
+            }
+        }
+        changed
+    }
+
+    /// Takes in a changed path; whether it is a change that needs a build.
+    fn on_file(&mut self, path: &Path) -> bool {
+        match self.project.classify(path) {
+            Some(change) => {
+                self.debouncer.event(Instant::now(), change);
+                true
+            }
+            None => false,
         }
     }
 
@@ -245,13 +278,15 @@ impl Supervisor {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            match self.rx.recv_timeout(left) {
+            match self.next_msg(left) {
                 Ok(Msg::Exited { pid: p, status }) if p == pid => {
                     self.restore_terminal();
                     return Some(status);
                 }
                 Ok(Msg::Exited { .. }) | Ok(Msg::Signal) => {}
-                Ok(Msg::File(path)) => self.on_file(&path),
+                Ok(Msg::File(path)) => {
+                    self.on_file(&path);
+                }
                 Ok(Msg::Host(event)) => self.on_host_event(event),
                 Ok(Msg::HostConnected(stream)) => self.host_control = Some(stream),
                 Ok(Msg::Reply(reply)) => self.on_reply(reply),

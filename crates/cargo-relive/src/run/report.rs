@@ -33,12 +33,25 @@ impl Supervisor {
                 "reload refused: {}",
                 event["reason"].as_str().unwrap_or("")
             )),
-            "panicked" => status::error(&format!(
-                "the worker panicked in `{}`: {} at {}",
-                event["function"].as_str().unwrap_or("?"),
-                event["message"].as_str().unwrap_or(""),
-                event["location"].as_str().unwrap_or("?")
-            )),
+            "panicked" => {
+                let count = event["count"].as_u64().unwrap_or(1);
+                let times = if count > 1 {
+                    format!(" {count} times in a row")
+                } else {
+                    String::new()
+                };
+                status::error(&format!(
+                    "the worker panicked{times} in `{}`: {} at {}{}",
+                    event["function"].as_str().unwrap_or("?"),
+                    event["message"].as_str().unwrap_or(""),
+                    event["location"].as_str().unwrap_or("?"),
+                    if count > 1 {
+                        ""
+                    } else {
+                        " (repeats are counted, not shown)"
+                    }
+                ))
+            }
             "stale_mapping" => status::error(
                 "an old worker version stayed in memory, most likely because a thread it started \
                      still runs its code (stop and join it in the state's Drop to let each version go)",

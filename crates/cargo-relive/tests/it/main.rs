@@ -67,12 +67,30 @@ struct Session {
 }
 
 impl Session {
+    /// `cargo relive run --fresh`: a session that does not resume an earlier test's state.
     fn start(dir: &Path, target: &Path, events: &Path, extra: &[&str]) -> Session {
         Session::start_with_env(dir, target, events, extra, &[])
     }
 
+    /// `cargo relive run` as a user types it: resuming the last session's state, if any.
+    fn resume(dir: &Path, target: &Path, events: &Path) -> Session {
+        Session::spawn(dir, target, events, &[], &[])
+    }
+
     /// [`Session::start`] with more environment variables for `cargo relive run` (and its host).
     fn start_with_env(
+        dir: &Path,
+        target: &Path,
+        events: &Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Session {
+        let mut args = vec!["--fresh"];
+        args.extend_from_slice(extra);
+        Session::spawn(dir, target, events, &args, env)
+    }
+
+    fn spawn(
         dir: &Path,
         target: &Path,
         events: &Path,
@@ -254,6 +272,7 @@ impl Session {
 
 mod coins;
 mod faults;
+mod front_door;
 mod quad;
 
 fn edit(path: &Path, from: &str, to: &str) {
@@ -523,4 +542,38 @@ fn new_refuses_a_directory_that_is_not_empty() {
         std::fs::read_to_string(tmp.path().join("keep.txt")).unwrap(),
         "mine"
     );
+}
+
+/// README's second command is what CI runs, and it installs every tool the tests start.
+#[test]
+fn readme_test_command_is_what_ci_runs_and_installs_what_the_tests_use() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let block = readme.split("```sh\n").nth(1).unwrap();
+    let test_line = block.lines().nth(1).unwrap();
+    let command = test_line.split('#').next().unwrap().trim();
+    assert_eq!(command, "scripts/test", "{test_line}");
+    let ci = std::fs::read_to_string(repo().join(".ci/run")).unwrap();
+    assert!(
+        ci.lines()
+            .last()
+            .is_some_and(|l| l.trim_end().ends_with("; scripts/test")),
+        "{ci}"
+    );
+    let script = std::fs::read_to_string(repo().join("scripts/test")).unwrap();
+    for (tool, package) in [
+        ("nm", "binutils"),
+        ("Xvfb", "xvfb"),
+        ("import", "imagemagick"),
+        ("xdotool", "xdotool"),
+        ("tmux", "tmux"),
+        ("gdb", "gdb"),
+    ] {
+        assert!(
+            script.contains(&format!("command -v {tool} "))
+                && script.contains(&format!("need=\"$need {package}\"")),
+            "scripts/test does not install {package} for `{tool}`"
+        );
+    }
+    assert!(script.contains("sudo"), "no way to install as a user");
+    assert!(script.contains("exec cargo test --workspace"));
 }

@@ -73,6 +73,7 @@ fn run_headless(game: &mut Game) -> std::io::Result<()> {
     let tick = Duration::from_millis(50);
     let mut next = Instant::now();
     let mut out = std::io::stdout().lock();
+    let mut shown: Option<relive::Status> = None;
     loop {
         host.key = None;
         match keys.try_recv() {
@@ -82,10 +83,20 @@ fn run_headless(game: &mut Game) -> std::io::Result<()> {
             Err(TryRecvError::Disconnected) => return Ok(()),
         }
         host.frame.clear();
-        if let Err(e) = game.update(&mut host) {
+        if let Err(e) = game.update(&mut host)
+            && !matches!(e, relive::Error::Panicked { .. })
+        {
             eprintln!("{e}");
         }
         writeln!(out, "{}", host.report)?;
+        // relive's status when it changes (a panic is in it, with where; its repeats are counted,
+        // not printed), and the events as JSON.
+        if let Some(status) = game.status()
+            && shown.as_ref().is_none_or(|s| status.is_news_since(s))
+        {
+            eprintln!("relive status: {status}");
+            shown = Some(status);
+        }
         while let Ok(event) = events.try_recv() {
             if let Ok(line) = serde_json::to_string(&event) {
                 eprintln!("relive: {line}");
@@ -124,9 +135,9 @@ fn run_terminal(game: &mut Game) -> std::io::Result<()> {
 }
 
 fn play(game: &mut Game, out: &mut std::io::Stdout) -> std::io::Result<()> {
-    let events = game.subscribe();
     let mut host = Host::default();
-    let mut status = format!("relive: version {}", game.version());
+    // After a panic the last good frame stays on screen until the fix is saved.
+    let mut last_good: Vec<(u16, u16, String)> = Vec::new();
     // Keys typed faster than the frames come are played one per frame, in order.
     let mut pending = std::collections::VecDeque::new();
     let frame = Duration::from_secs(1) / 30;
@@ -154,31 +165,55 @@ fn play(game: &mut Game, out: &mut std::io::Stdout) -> std::io::Result<()> {
         }
         host.key = pending.pop_front();
         host.frame.clear();
-        if let Err(e) = game.update(&mut host) {
-            status = format!("the game panicked: {e} (fix it and save; the last good frame stays)");
-        }
-        while let Ok(event) = events.try_recv() {
-            status = match event {
-                relive::Event::Reloaded {
-                    version, timings, ..
-                } => {
-                    format!(
-                        "relive: reloaded version {version} (swap {:.2} ms)",
-                        timings.pause.as_secs_f64() * 1000.0
-                    )
-                }
-                relive::Event::ReloadFailed { reason, .. } => format!("relive: {reason}"),
-                _ => status,
-            };
+        if game.update(&mut host).is_ok() {
+            std::mem::swap(&mut last_good, &mut host.frame);
         }
         queue!(out, terminal::Clear(terminal::ClearType::All))?;
-        for (x, y, text) in &host.frame {
+        for (x, y, text) in &last_good {
             queue!(out, cursor::MoveTo(*x, *y), style::Print(text))?;
         }
-        let bottom = host.frame.iter().map(|(_, y, _)| *y).max().unwrap_or(0) + 2;
-        queue!(out, cursor::MoveTo(0, bottom), style::Print(&status))?;
+        // The status area below the map: relive's status (none in a ship build), wrapped to
+        // the terminal's width, red when it needs the user.
+        let bottom = last_good.iter().map(|(_, y, _)| *y).max().unwrap_or(0) + 2;
+        if let Some(status) = game.status() {
+            let (width, _) = terminal::size().unwrap_or((80, 24));
+            let color = if status.is_problem() {
+                style::Color::Red
+            } else {
+                style::Color::DarkGrey
+            };
+            queue!(out, style::SetForegroundColor(color))?;
+            for (i, line) in wrap(&format!("relive: {status}"), usize::from(width.max(20)))
+                .iter()
+                .enumerate()
+            {
+                let row = bottom.saturating_add(u16::try_from(i).unwrap_or(u16::MAX));
+                queue!(out, cursor::MoveTo(0, row), style::Print(line))?;
+            }
+            queue!(out, style::ResetColor)?;
+        }
         out.flush()?;
         next += frame;
         std::thread::sleep(next.saturating_duration_since(Instant::now()));
     }
+}
+
+/// `text` in lines of at most `width` characters, broken at spaces where it can be.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split(' ') {
+        match lines.last_mut() {
+            Some(line) if line.chars().count() + 1 + word.chars().count() <= width => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => {
+                let chars: Vec<char> = word.chars().collect();
+                for chunk in chars.chunks(width) {
+                    lines.push(chunk.iter().collect());
+                }
+            }
+        }
+    }
+    lines
 }

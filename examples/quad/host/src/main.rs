@@ -76,23 +76,68 @@ fn sprite() -> Texture2D {
     Texture2D::from_image(&image)
 }
 
-/// Splits `text` into lines of at most `width` characters, at spaces where it can.
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines = vec![String::new()];
-    for word in text.split(' ') {
-        let last = lines.last().map(|l| l.chars().count()).unwrap_or(0);
-        if last > 0 && last + 1 + word.chars().count() > width {
-            lines.push(String::new());
-        }
-        if let Some(line) = lines.last_mut() {
-            if !line.is_empty() {
+/// Draws `text` as a band across the top of the window, wrapped to its width (never cut off),
+/// on a dark background: red when it needs the user, gray otherwise.
+fn draw_band(text: &str, problem: bool) {
+    const SIZE: u16 = 20;
+    let width = screen_width() - 20.0;
+    let mut lines: Vec<String> = Vec::new();
+    for word in default_font_text(text).split(' ') {
+        match lines.last_mut() {
+            Some(line)
+                if measure_text(&format!("{line} {word}")[..], None, SIZE, 1.0).width <= width =>
+            {
                 line.push(' ');
+                line.push_str(word);
             }
-            line.push_str(word);
+            _ => lines.push(word.to_owned()),
         }
     }
-    lines
+    let height = f32::from(SIZE) * lines.len() as f32 + 8.0;
+    draw_rectangle(
+        0.0,
+        0.0,
+        screen_width(),
+        height,
+        Color::new(0.0, 0.0, 0.0, 0.75),
+    );
+    let color = if problem {
+        Color::new(1.0, 0.5, 0.5, 1.0)
+    } else {
+        Color::new(0.85, 0.85, 0.85, 1.0)
+    };
+    for (i, line) in lines.iter().enumerate() {
+        draw_text(
+            line,
+            10.0,
+            f32::from(SIZE) * (i as f32 + 1.0),
+            f32::from(SIZE),
+            color,
+        );
+    }
 }
+
+/// The text with the characters macroquad's default font lacks (arrows, typographic quotes,
+/// ellipses) spelled in ASCII.
+fn default_font_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\u{2192}' => out.push_str("->"),
+            '\u{2190}' => out.push_str("<-"),
+            '\u{2026}' => out.push_str("..."),
+            '\u{2018}' | '\u{2019}' => out.push('\''),
+            '\u{201c}' | '\u{201d}' => out.push('"'),
+            '\n' | '\t' => out.push(' '),
+            c if c.is_ascii() => out.push(c),
+            _ => out.push('?'),
+        }
+    }
+    out
+}
+
+/// The frame rate the host holds (without vsync, under Xvfb say, it would spin a whole core).
+const FPS: f64 = 60.0;
 
 #[macroquad::main("relive: quad")]
 async fn main() {
@@ -103,18 +148,15 @@ async fn main() {
             std::process::exit(1);
         }
     };
-    let events = game.subscribe();
     let mut host = Host {
         frame: Vec::new(),
         dt: 0.0,
         textures: vec![("sprite", sprite())],
     };
     let mut last_good: Vec<Draw> = Vec::new();
-    // A refused build stays reported until a build is swapped in.
-    let mut refused: Option<String> = None;
     let mut note = String::from("F5 save, F9 load, F2 dump JSON");
-    let mut last_reload: Option<Instant> = None;
     loop {
+        let started = Instant::now();
         if is_key_pressed(KeyCode::F5) {
             note = match game.save_snapshot(QUICKSAVE, relive::Format::Binary) {
                 Ok(()) => format!("saved to {QUICKSAVE}"),
@@ -136,23 +178,9 @@ async fn main() {
 
         host.frame.clear();
         host.dt = get_frame_time();
-        let panicked = match game.update(&mut host) {
-            Ok(()) => {
-                std::mem::swap(&mut last_good, &mut host.frame);
-                None
-            }
-            // The last good frame stays on screen; the message says what happened.
-            Err(e) => Some(e.to_string()),
-        };
-        while let Ok(event) = events.try_recv() {
-            match event {
-                relive::Event::Reloaded { .. } => {
-                    last_reload = Some(Instant::now());
-                    refused = None;
-                }
-                relive::Event::ReloadFailed { reason, .. } => refused = Some(reason),
-                _ => {}
-            }
+        // After a panic the last good frame stays on screen; the status says what happened.
+        if game.update(&mut host).is_ok() {
+            std::mem::swap(&mut last_good, &mut host.frame);
         }
 
         clear_background(Color::new(0.08, 0.08, 0.12, 1.0));
@@ -168,16 +196,14 @@ async fn main() {
                 }
             }
         }
-        let reloaded = last_reload.map_or("never".to_owned(), |t| {
-            format!("{:.1}s ago", t.elapsed().as_secs_f32())
-        });
-        let status = format!("worker v{}  reloaded {reloaded}  {note}", game.version());
-        draw_text(&status, 10.0, 20.0, 20.0, LIGHTGRAY);
-        let lines = panicked.iter().chain(&refused).flat_map(|p| wrap(p, 72));
-        for (i, line) in lines.enumerate() {
-            let color = Color::new(1.0, 0.3, 0.3, 1.0);
-            draw_text(&line, 10.0, 44.0 + 22.0 * i as f32, 20.0, color);
+        // relive's status (none in a ship build): the last reload, a build that failed (the
+        // compiler's first error and where), a refused reload, a panic (where).
+        match game.status() {
+            Some(status) => draw_band(&format!("{status}  |  {note}"), status.is_problem()),
+            None => draw_band(&note, false),
         }
+        let rest = std::time::Duration::from_secs_f64(1.0 / FPS).saturating_sub(started.elapsed());
+        std::thread::sleep(rest);
         next_frame().await;
     }
 }

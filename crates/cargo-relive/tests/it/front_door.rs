@@ -1,0 +1,195 @@
+//! A new user's first minutes, from nothing: `cargo relive new` into an empty directory, no target
+//! directory at all, `cargo relive run`, an edit, a typo, a fix, a panic, a fix, a ship build
+//! beside the session, a crash, Ctrl-C, and `cargo relive run` again.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::{FIRST_BUILD, STEP, Session, cargo_relive, edit, mkfifo, new_project};
+
+/// The host's `[relive] …` status line that `pick` accepts (the terminal template prints its
+/// status when it changes).
+fn status_line(s: &mut Session, what: &str, pick: impl Fn(&str) -> bool) -> String {
+    s.line(what, |line| {
+        let status = line.strip_prefix("[relive] ")?;
+        pick(status).then(|| status.to_owned())
+    })
+}
+
+/// Ctrl-C to the whole process group, as a terminal sends it; the session must end with 130.
+fn interrupt(s: &mut Session) {
+    // SAFETY: signalling the process group of the session we started.
+    unsafe { libc::killpg(s.child.id() as i32, libc::SIGINT) };
+    let status = s.wait_exit(Duration::from_secs(20));
+    assert_eq!(status.code(), Some(130), "{}", s.context());
+}
+
+#[test]
+fn a_new_project_runs_from_no_target_dir_shows_errors_and_panics_in_the_game_and_resumes_its_state()
+{
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("game");
+    new_project(&dir);
+    let worker_src = dir.join("worker/src/lib.rs");
+    // A target directory that does not exist yet, and nothing above it that cargo made.
+    let target = tmp.path().join("not/yet/target");
+    let events = tmp.path().join("events");
+    mkfifo(&events);
+    let mut s = Session::resume(&dir, &target, &events);
+
+    s.event("host start", FIRST_BUILD, |e| e["event"] == "host_started");
+    s.event("loaded", STEP, |e| e["event"] == "loaded");
+    s.frame("score ");
+    assert!(target.join("CACHEDIR.TAG").is_file());
+
+    // An edit is swapped in.
+    edit(&worker_src, "\"score {} at", "\"SCORE {} at");
+    s.event("reload", STEP, |e| e["event"] == "reloaded");
+    let shown = status_line(&mut s, "the reload's status", |l| {
+        l.starts_with("reloaded v2")
+    });
+    assert!(shown.contains("save to effect"), "{shown}");
+    let (before_typo, _) = s.frame("SCORE ");
+
+    // A typo: the game shows the compiler's first error and where it is, and keeps running.
+    edit(&worker_src, "state.score += 1;", "state.score += ;");
+    let shown = status_line(&mut s, "the failed build's status", |l| {
+        l.starts_with("build failed")
+    });
+    assert!(
+        shown.starts_with("build failed: expected expression")
+            && shown.contains(" at worker/src/lib.rs:")
+            && shown.ends_with("(v2 keeps running)"),
+        "{shown}"
+    );
+    let (during_typo, _) = s.frame("SCORE ");
+    assert!(during_typo > before_typo);
+
+    // The fix reloads with the state.
+    edit(&worker_src, "state.score += ;", "state.score += 1;");
+    status_line(&mut s, "the fix's reload", |l| l.starts_with("reloaded v3"));
+    let (after_fix, _) = s.frame("SCORE ");
+    assert!(after_fix > during_typo, "{after_fix} after {during_typo}");
+
+    // A panic in every frame is reported once, where it happened, with a count at the end.
+    edit(
+        &worker_src,
+        "state.frames += 1;",
+        "state.frames += 1;\n    if state.frames > 0 {\n        panic!(\"a panic on purpose\");\n    }",
+    );
+    let first = s.event("panic", STEP, |e| e["event"] == "panicked");
+    assert_eq!(first["count"], 1, "{first}");
+    let shown = status_line(&mut s, "the panic's status", |l| l.contains("panicked"));
+    assert!(
+        shown.starts_with("v4 panicked in `update`: a panic on purpose at worker/src/lib.rs:"),
+        "{shown}"
+    );
+    // A second of 60 panics a second.
+    std::thread::sleep(Duration::from_secs(1));
+    edit(
+        &worker_src,
+        "\n    if state.frames > 0 {\n        panic!(\"a panic on purpose\");\n    }",
+        "",
+    );
+    let mut panics = Vec::new();
+    let deadline = Instant::now() + STEP;
+    loop {
+        let e = s.event(
+            "the reload after the panic",
+            deadline - Instant::now(),
+            |_| true,
+        );
+        match e["event"].as_str() {
+            Some("panicked") => panics.push(e),
+            Some("reloaded") => break,
+            _ => {}
+        }
+    }
+    assert_eq!(
+        panics.len(),
+        1,
+        "one summary, not one event per frame: {panics:?}"
+    );
+    assert!(panics[0]["count"].as_u64().unwrap() >= 30, "{panics:?}");
+    let mut panic_lines = 0;
+    let resumed = s.line("a frame after the panic's fix", |l| {
+        if l.contains("panicked") {
+            panic_lines += 1;
+        }
+        l.strip_prefix("SCORE ")
+            .and_then(|r| r.split_whitespace().next()?.parse::<u64>().ok())
+    });
+    assert_eq!(panic_lines, 0, "the panic's status was printed again");
+    assert!(resumed > after_fix);
+
+    // A ship build beside the running session does not change what the session runs: after a
+    // crash the host that comes back is the hot one (it loads the worker and restores its
+    // state), not the static ship binary.
+    let out = cargo_relive(&dir, &target, &["build"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let host_pid = host_pid(&target);
+    // SAFETY: killing the host the session started.
+    unsafe { libc::kill(host_pid, libc::SIGKILL) };
+    s.event("restart after the crash", STEP, |e| {
+        e["event"] == "host_restarted" && e["why"] == "crash"
+    });
+    s.event("the hot host loads the worker", STEP, |e| {
+        e["event"] == "loaded"
+    });
+    s.event("and restores its state", STEP, |e| e["event"] == "restored");
+    let (after_crash, _) = s.frame("SCORE ");
+    assert!(after_crash + 5 >= resumed, "{after_crash} after {resumed}");
+
+    // Ctrl-C; then `cargo relive run` again continues from where it stopped.
+    interrupt(&mut s);
+    let snapshot = target.join("relive/host/state.snapshot");
+    let last = relive::Snapshot::read(&snapshot)
+        .unwrap()
+        .to_json()
+        .unwrap()["score"]
+        .as_u64()
+        .unwrap();
+    drop(s);
+
+    let events = tmp.path().join("events-2");
+    mkfifo(&events);
+    let mut s = Session::resume(&dir, &target, &events);
+    s.event("restored", FIRST_BUILD, |e| e["event"] == "restored");
+    let (first, _) = s.frame("SCORE ");
+    assert!(
+        first >= last,
+        "started at {first}, the last session ended at {last}"
+    );
+    interrupt(&mut s);
+    let stderr = s.stderr.lock().unwrap().clone();
+    assert!(
+        stderr.contains("resuming the last session's state") && stderr.contains("--fresh"),
+        "{stderr}"
+    );
+    let saves: Vec<_> = std::fs::read_dir(target.join("relive/host/saves"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(saves.iter().any(|n| n.starts_with("session-")), "{saves:?}");
+}
+
+/// The pid of the host a session runs, from the staged executable's process.
+fn host_pid(target: &Path) -> i32 {
+    let exe = target
+        .join("relive/host/stage/host")
+        .canonicalize()
+        .unwrap();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if std::fs::read_link(entry.path().join("exe")).is_ok_and(|e| e == exe) {
+            return pid;
+        }
+    }
+    panic!("no process runs {}", exe.display());
+}
