@@ -270,6 +270,7 @@ impl Session {
     }
 }
 
+mod bursts;
 mod coins;
 mod faults;
 mod front_door;
