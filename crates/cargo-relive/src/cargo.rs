@@ -40,9 +40,7 @@ pub fn build_worker(project: &Project, opts: &CargoOptions) -> Result<(Build, Op
     ]);
     let crate_name = project.worker_crate();
     let mut invocation = None;
-    // A `Running` line whose environment holds a newline (a multi-line package description)
-    // spans several lines: they are joined before parsing, and none of them is shown.
-    let mut running: Option<String> = None;
+    let mut filter = VerboseFilter::default();
     let build = run(
         cmd,
         |message| {
@@ -56,26 +54,15 @@ pub fn build_worker(project: &Project, opts: &CargoOptions) -> Result<(Build, Op
                 .find(|f| f.ends_with(".so"))
                 .map(PathBuf::from)
         },
-        |line| {
-            let plain = strip_ansi(line);
-            let plain = plain.trim_start();
-            let command = match running.take() {
-                Some(mut start) => {
-                    start.push('\n');
-                    start.push_str(line);
-                    start
+        |line| match filter.line(line) {
+            Verbose::Show => true,
+            Verbose::Hide => false,
+            Verbose::Command(command) => {
+                if let Some(inv) = Invocation::parse(&command, &crate_name, &project.root) {
+                    invocation = Some(inv);
                 }
-                None if plain.starts_with("Running `") => line.to_owned(),
-                None => return shows_at_default_verbosity(plain),
-            };
-            if !strip_ansi(&command).trim_end().ends_with('`') {
-                running = Some(command);
-                return false;
+                false
             }
-            if let Some(inv) = Invocation::parse(&command, &crate_name, &project.root) {
-                invocation = Some(inv);
-            }
-            false
         },
     )?;
     Ok((build, invocation))
@@ -93,6 +80,48 @@ pub fn build_host(project: &Project, opts: &CargoOptions, features: &[String]) -
         |message| message["executable"].as_str().map(PathBuf::from),
         |_| true,
     )
+}
+
+/// What to do with a line of `cargo -vv`'s stderr.
+#[derive(Debug, PartialEq, Eq)]
+enum Verbose {
+    /// A line a plain `cargo build` shows too.
+    Show,
+    /// What `-vv` adds (or a part of a command not complete yet).
+    Hide,
+    /// A whole `Running` command (not shown).
+    Command(String),
+}
+
+/// Splits `cargo -vv`'s stderr into what a plain `cargo build` shows and the commands it ran. A
+/// `Running` line whose environment holds a newline (a multi-line package description) spans
+/// several lines: they are joined into one command, and none of them is shown.
+#[derive(Debug, Default)]
+struct VerboseFilter {
+    running: Option<String>,
+}
+
+impl VerboseFilter {
+    fn line(&mut self, line: &str) -> Verbose {
+        let plain = strip_ansi(line);
+        let plain = plain.trim_start();
+        let command = match self.running.take() {
+            Some(mut start) => {
+                start.push('\n');
+                start.push_str(line);
+                start
+            }
+            None if plain.starts_with("Running `") => line.to_owned(),
+            None if shows_at_default_verbosity(plain) => return Verbose::Show,
+            None => return Verbose::Hide,
+        };
+        if strip_ansi(&command).trim_end().ends_with('`') {
+            Verbose::Command(command)
+        } else {
+            self.running = Some(command);
+            Verbose::Hide
+        }
+    }
 }
 
 /// What `-vv` adds to cargo's stderr and a plain `cargo build` would not show: the commands it
@@ -217,4 +246,46 @@ fn run(
         artifact: artifact.filter(|_| status.success()),
         first_error,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vv_output_shows_only_what_a_plain_build_shows() {
+        let mut f = VerboseFilter::default();
+        assert_eq!(
+            f.line("   Compiling worker v0.1.0 (/g/worker)"),
+            Verbose::Show
+        );
+        assert_eq!(f.line("       Fresh serde v1.0.228"), Verbose::Hide);
+        assert_eq!(
+            f.line("       Dirty worker v0.1.0: the file changed"),
+            Verbose::Hide
+        );
+        assert_eq!(
+            f.line("[glam 0.30.0] cargo:rerun-if-changed=build.rs"),
+            Verbose::Hide
+        );
+        assert_eq!(f.line("warning: unused variable: `x`"), Verbose::Show);
+        assert_eq!(f.line("[1/2] something"), Verbose::Show);
+        // A command whose environment has a multi-line value: no fragment leaks out.
+        assert_eq!(
+            f.line("     Running `CARGO_PKG_DESCRIPTION='A game"),
+            Verbose::Hide
+        );
+        assert_eq!(
+            f.line("in two lines' /r/rustc --crate-name worker"),
+            Verbose::Hide
+        );
+        assert_eq!(
+            f.line("--crate-type cdylib`"),
+            Verbose::Command(
+                "     Running `CARGO_PKG_DESCRIPTION='A game\nin two lines' /r/rustc --crate-name worker\n--crate-type cdylib`"
+                    .to_owned()
+            )
+        );
+        assert_eq!(f.line("    Finished `dev` profile"), Verbose::Show);
+    }
 }
