@@ -49,6 +49,11 @@ fn a_new_project_runs_from_no_target_dir_shows_errors_and_panics_in_the_game_and
         l.starts_with("reloaded v2")
     });
     assert!(shown.contains("save to effect"), "{shown}");
+    // `cargo relive inspect`'s header: the version and the last reload, from the host.
+    let answer = ask(&target, &serde_json::json!({ "cmd": "get", "pointer": "" }));
+    assert_eq!(answer["version"], 2, "{answer}");
+    assert!(answer["reloaded_s_ago"].as_f64().is_some(), "{answer}");
+    assert_eq!(answer["status"]["status"], "reloaded", "{answer}");
     let (before_typo, _) = s.frame("SCORE ");
 
     // A typo: the game shows the compiler's first error and where it is, and keeps running.
@@ -175,6 +180,22 @@ fn a_new_project_runs_from_no_target_dir_shows_errors_and_panics_in_the_game_and
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     assert!(saves.iter().any(|n| n.starts_with("session-")), "{saves:?}");
+}
+
+/// One command on the session's control socket, and the whole answer.
+fn ask(target: &Path, command: &serde_json::Value) -> serde_json::Value {
+    use std::io::{BufRead, Write};
+    let mut stream =
+        std::os::unix::net::UnixStream::connect(target.join("relive/host/control.sock")).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    writeln!(stream, "{command}").unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(stream)
+        .read_line(&mut line)
+        .unwrap();
+    serde_json::from_str(&line).unwrap()
 }
 
 /// The pid of the host a session runs, from the staged executable's process.
