@@ -94,6 +94,7 @@ struct NameArgs {
     common: CommonArgs,
 }
 
+/// Which workspace and host: every command that finds a project.
 #[derive(Args, Debug, Clone)]
 struct CommonArgs {
     /// Path to the workspace's Cargo.toml.
@@ -102,6 +103,24 @@ struct CommonArgs {
     /// The host package.
     #[arg(short = 'p', long = "package", value_name = "HOST", global = true)]
     package: Option<String>,
+}
+
+impl CommonArgs {
+    /// How to call cargo, for commands that do not build (only the manifest matters).
+    fn cargo_options(&self) -> CargoOptions {
+        CargoOptions {
+            manifest_path: self.manifest_path.clone(),
+            release: false,
+            features: Vec::new(),
+        }
+    }
+}
+
+/// How to build: only `run` and `build` build anything.
+#[derive(Args, Debug, Clone)]
+struct BuildOptions {
+    #[command(flatten)]
+    common: CommonArgs,
     /// Build with the release profile.
     #[arg(long, short = 'r')]
     release: bool,
@@ -110,10 +129,9 @@ struct CommonArgs {
     features: Vec<String>,
 }
 
-impl CommonArgs {
+impl BuildOptions {
     fn cargo_options(&self) -> CargoOptions {
         CargoOptions {
-            manifest_path: self.manifest_path.clone(),
             release: self.release,
             features: self
                 .features
@@ -121,6 +139,7 @@ impl CommonArgs {
                 .flat_map(|f| f.split_whitespace())
                 .map(str::to_owned)
                 .collect(),
+            ..self.common.cargo_options()
         }
     }
 }
@@ -128,7 +147,7 @@ impl CommonArgs {
 #[derive(Args, Debug)]
 struct RunArgs {
     #[command(flatten)]
-    common: CommonArgs,
+    build: BuildOptions,
     /// Write one JSON object per line for each build, reload, failure, panic and restart.
     #[arg(long, value_name = "FILE", env = "RELIVE_EVENTS")]
     events: Option<PathBuf>,
@@ -147,7 +166,7 @@ struct RunArgs {
 #[derive(Args, Debug)]
 struct BuildArgs {
     #[command(flatten)]
-    common: CommonArgs,
+    build: BuildOptions,
 }
 
 /// Parses the command line and runs; returns the process's exit code.
@@ -166,14 +185,14 @@ fn dispatch(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::New(args) => new::new(&args).map(|()| 0),
         Command::Run(args) => run::run(run::RunOptions {
-            cargo: args.common.cargo_options(),
-            host: args.common.package.clone(),
+            cargo: args.build.cargo_options(),
+            host: args.build.common.package.clone(),
             events: args.events,
             snapshot_interval: Duration::from_millis(args.snapshot_interval),
             args: args.args,
             fresh: args.fresh,
         }),
-        Command::Build(args) => build(&args.common),
+        Command::Build(args) => build(&args.build),
         Command::State(args) => {
             let project =
                 Project::discover(&args.common.cargo_options(), args.common.package.as_deref())?;
@@ -216,9 +235,9 @@ fn save_or_load(args: &NameArgs, cmd: &str) -> Result<i32> {
 }
 
 /// `cargo relive build`: the host with its `static` feature.
-fn build(common: &CommonArgs) -> Result<i32> {
-    let opts = common.cargo_options();
-    let project = Project::discover(&opts, common.package.as_deref())?;
+fn build(args: &BuildOptions) -> Result<i32> {
+    let opts = args.cargo_options();
+    let project = Project::discover(&opts, args.common.package.as_deref())?;
     let mut features = opts.features.clone();
     features.push("static".to_owned());
     let build = cargo::build_host(&project, &opts, &features)?;
@@ -240,5 +259,31 @@ fn build(common: &CommonArgs) -> Result<i32> {
             ));
             Ok(1)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parses(args: &[&str]) -> bool {
+        CargoCli::try_parse_from(["cargo", "relive"].iter().chain(args)).is_ok()
+    }
+
+    #[test]
+    fn build_options_are_offered_only_where_something_is_built() {
+        assert!(parses(&["run", "-r", "-F", "x", "--fresh"]));
+        assert!(parses(&["build", "--release", "-p", "host"]));
+        for command in [
+            &["state", "-r", "get"][..],
+            &["state", "get", "-F", "x"],
+            &["save", "a", "--release"],
+            &["load", "a", "-r"],
+            &["inspect", "-F", "x"],
+        ] {
+            assert!(!parses(command), "{command:?} is accepted");
+        }
+        assert!(parses(&["state", "get", "/x", "-p", "host"]));
+        assert!(parses(&["inspect", "--manifest-path", "Cargo.toml"]));
     }
 }
