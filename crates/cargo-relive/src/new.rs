@@ -13,12 +13,69 @@ pub struct NewArgs {
     /// What the new project starts as.
     #[arg(long, value_enum, default_value_t = Template::Terminal)]
     pub template: Template,
-    /// Depend on the relive crates at this checkout (default when `cargo relive` was built from one).
-    #[arg(long, value_name = "DIR", conflicts_with = "relive_version")]
+    /// Depend on the relive crates of the checkout at DIR (the default is the checkout `cargo
+    /// relive` was built from, if it still exists).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["relive_git", "relive_version"])]
     pub relive_path: Option<PathBuf>,
-    /// Depend on this version of relive from crates.io.
+    /// Depend on the relive crates from the git repository at URL.
+    #[arg(long, value_name = "URL", conflicts_with = "relive_version")]
+    pub relive_git: Option<String>,
+    /// With `--relive-git`: the commit to use (the default is the repository's default branch).
+    #[arg(long, value_name = "REV", requires = "relive_git")]
+    pub relive_rev: Option<String>,
+    /// Depend on this version of relive from crates.io: works only once relive is published
+    /// there; until then, use `--relive-path` or `--relive-git`.
     #[arg(long, value_name = "VERSION")]
     pub relive_version: Option<String>,
+}
+
+/// Where the new project gets the relive crates from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Source {
+    /// A checkout of the relive repository.
+    Path(PathBuf),
+    /// The relive git repository, at `rev` or its default branch.
+    Git { url: String, rev: Option<String> },
+    /// A version on crates.io.
+    Version(String),
+}
+
+impl Source {
+    /// The value of the dependency on `krate` (`relive` or `relive-worker`) in a manifest.
+    fn dependency(&self, krate: &str) -> String {
+        match self {
+            Source::Path(dir) => {
+                let path = dir.join("crates").join(krate);
+                format!("{{ path = {} }}", toml_string(&path.to_string_lossy()))
+            }
+            Source::Git { url, rev: None } => format!("{{ git = {} }}", toml_string(url)),
+            Source::Git {
+                url,
+                rev: Some(rev),
+            } => format!(
+                "{{ git = {}, rev = {} }}",
+                toml_string(url),
+                toml_string(rev)
+            ),
+            Source::Version(version) => toml_string(version),
+        }
+    }
+}
+
+/// `text` as a TOML basic string.
+fn toml_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// The project templates.
@@ -98,6 +155,13 @@ fn own_checkout() -> Option<PathBuf> {
         .flatten()
 }
 
+/// `text` of a template file with its placeholders filled in.
+fn render(text: &str, source: &Source, name: &str) -> String {
+    text.replace("{{RELIVE_WORKER}}", &source.dependency("relive-worker"))
+        .replace("{{RELIVE}}", &source.dependency("relive"))
+        .replace("{{NAME}}", name)
+}
+
 /// Creates the project.
 pub fn new(args: &NewArgs) -> Result<()> {
     if args.dir.exists()
@@ -118,29 +182,29 @@ pub fn new(args: &NewArgs) -> Result<()> {
         .and_then(|n| n.to_str())
         .context("the directory needs a name")?
         .to_owned();
-    let checkout = match (&args.relive_path, &args.relive_version) {
-        (Some(path), _) => Some(
-            path.canonicalize()
-                .with_context(|| format!("no relive checkout at {}", path.display()))?,
-        ),
-        (None, Some(_)) => None,
-        (None, None) => own_checkout(),
-    };
-    let (relive, relive_worker) = match &checkout {
-        Some(dir) => (
-            format!("{{ path = \"{}\" }}", dir.join("crates/relive").display()),
-            format!(
-                "{{ path = \"{}\" }}",
-                dir.join("crates/relive-worker").display()
-            ),
-        ),
-        None => {
-            let version = args
-                .relive_version
-                .clone()
-                .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_owned());
-            (format!("\"{version}\""), format!("\"{version}\""))
+    let source = if let Some(path) = &args.relive_path {
+        let dir = path
+            .canonicalize()
+            .with_context(|| format!("no relive checkout at {}", path.display()))?;
+        if !dir.join("crates/relive/Cargo.toml").is_file() {
+            bail!(
+                "{} is not a relive checkout: it has no crates/relive/Cargo.toml",
+                path.display()
+            );
         }
+        Source::Path(dir)
+    } else if let Some(url) = &args.relive_git {
+        Source::Git {
+            url: url.clone(),
+            rev: args.relive_rev.clone(),
+        }
+    } else if let Some(version) = &args.relive_version {
+        Source::Version(version.clone())
+    } else {
+        own_checkout().map_or_else(
+            || Source::Version(env!("CARGO_PKG_VERSION").to_owned()),
+            Source::Path,
+        )
     };
     let files = match args.template {
         Template::Terminal => TERMINAL,
@@ -152,15 +216,11 @@ pub fn new(args: &NewArgs) -> Result<()> {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("cannot create {}", parent.display()))?;
         }
-        let text = file
-            .text
-            .replace("{{RELIVE_WORKER}}", &relive_worker)
-            .replace("{{RELIVE}}", &relive)
-            .replace("{{NAME}}", &name);
+        let text = render(file.text, &source, &name);
         std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
     }
     // With the checkout's lockfile the new project resolves without the network.
-    if let Some(dir) = &checkout {
+    if let Source::Path(dir) = &source {
         let lock = dir.join("Cargo.lock");
         if lock.is_file() {
             std::fs::copy(&lock, args.dir.join("Cargo.lock"))
@@ -171,5 +231,125 @@ pub fn new(args: &NewArgs) -> Result<()> {
         "created `{name}`: `cd {} && cargo relive run`, then edit worker/src/lib.rs",
         args.dir.display()
     ));
+    if let Source::Version(version) = &source {
+        crate::status::info(&format!(
+            "it depends on relive {version} from crates.io, which works once relive is published \
+             there; until then, make it again with `--relive-path DIR` (a relive checkout) or \
+             `--relive-git URL`"
+        ));
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dependency_lines_name_the_source() {
+        let path = Source::Path("/src/relive".into());
+        assert_eq!(
+            path.dependency("relive"),
+            r#"{ path = "/src/relive/crates/relive" }"#
+        );
+        assert_eq!(
+            path.dependency("relive-worker"),
+            r#"{ path = "/src/relive/crates/relive-worker" }"#
+        );
+        let git = Source::Git {
+            url: "https://example.com/relive.git".into(),
+            rev: None,
+        };
+        assert_eq!(
+            git.dependency("relive"),
+            r#"{ git = "https://example.com/relive.git" }"#
+        );
+        let pinned = Source::Git {
+            url: "https://example.com/relive.git".into(),
+            rev: Some("0123abc".into()),
+        };
+        assert_eq!(
+            pinned.dependency("relive-worker"),
+            r#"{ git = "https://example.com/relive.git", rev = "0123abc" }"#
+        );
+        let version = Source::Version("0.1".into());
+        assert_eq!(version.dependency("relive"), r#""0.1""#);
+        assert_eq!(version.dependency("relive-worker"), r#""0.1""#);
+    }
+
+    #[test]
+    fn dependency_lines_escape_what_toml_needs() {
+        let odd = Source::Path(r#"/tmp/a "b" \c"#.into());
+        assert_eq!(
+            odd.dependency("relive"),
+            r#"{ path = "/tmp/a \"b\" \\c/crates/relive" }"#
+        );
+        assert_eq!(toml_string("tab\there"), r#""tab\u0009here""#);
+    }
+
+    /// The manifest `path` of a template, rendered for `source`.
+    fn manifest(files: &[File], path: &str, source: &Source) -> String {
+        let file = COMMON
+            .iter()
+            .chain(files)
+            .find(|f| f.path == path)
+            .expect("a template file");
+        render(file.text, source, "game")
+    }
+
+    #[test]
+    fn every_manifest_gets_the_dependency_lines() {
+        let source = Source::Git {
+            url: "https://example.com/relive.git".into(),
+            rev: Some("0123abc".into()),
+        };
+        let git = r#"{ git = "https://example.com/relive.git", rev = "0123abc" }"#;
+        for files in [TERMINAL, WINDOW] {
+            for (path, krate) in [
+                ("base/Cargo.toml", "relive-worker"),
+                ("worker/Cargo.toml", "relive-worker"),
+                ("host/Cargo.toml", "relive"),
+            ] {
+                let text = manifest(files, path, &source);
+                assert!(
+                    text.lines().any(|l| l == format!("{krate} = {git}")),
+                    "{path}:\n{text}"
+                );
+                assert!(!text.contains("{{"), "{path}:\n{text}");
+            }
+        }
+        let text = manifest(TERMINAL, "host/Cargo.toml", &Source::Version("0.1".into()));
+        assert!(text.lines().any(|l| l == r#"relive = "0.1""#), "{text}");
+    }
+
+    #[derive(clap::Parser, Debug)]
+    struct Cli {
+        #[command(flatten)]
+        new: NewArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<NewArgs, clap::Error> {
+        use clap::Parser as _;
+        Cli::try_parse_from(["new", "game"].iter().chain(args)).map(|cli| cli.new)
+    }
+
+    #[test]
+    fn one_source_at_a_time() {
+        let args = parse(&[
+            "--relive-git",
+            "https://example.com/r.git",
+            "--relive-rev",
+            "abc",
+        ])
+        .expect("git with a rev");
+        assert_eq!(
+            args.relive_git.as_deref(),
+            Some("https://example.com/r.git")
+        );
+        assert_eq!(args.relive_rev.as_deref(), Some("abc"));
+        assert!(parse(&["--relive-rev", "abc"]).is_err());
+        assert!(parse(&["--relive-path", "/r", "--relive-git", "u"]).is_err());
+        assert!(parse(&["--relive-path", "/r", "--relive-version", "0.1"]).is_err());
+        assert!(parse(&["--relive-git", "u", "--relive-version", "0.1"]).is_err());
+    }
 }

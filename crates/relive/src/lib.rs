@@ -9,11 +9,14 @@
 //!
 //! # Usage
 //!
-//! In the host's `Cargo.toml`, the worker is an optional dependency used only by ship builds:
+//! In the host's `Cargo.toml`, the worker is an optional dependency used only by ship builds.
+//! relive itself comes from a checkout (a path dependency) or from its git repository
+//! (`relive = { git = "<URL of the relive repository>" }`) until it is published on crates.io;
+//! from then on, `relive = "0.1"`. `cargo relive new` writes these lines.
 //!
 //! ```toml
 //! [dependencies]
-//! relive = "0.1"
+//! relive = { path = "../relive/crates/relive" } # `relive = "0.1"` once published on crates.io
 //! base = { path = "../base" }
 //! worker = { path = "../worker", optional = true }
 //!
