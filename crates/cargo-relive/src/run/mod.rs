@@ -101,6 +101,8 @@ struct Supervisor {
     next_command: u64,
     /// Messages that came while a build ran, after the file events were taken out.
     backlog: std::collections::VecDeque<Msg>,
+    /// The file watcher, on [`Project::watch_dirs`].
+    watcher: notify::RecommendedWatcher,
 }
 
 /// Runs the supervisor until the user quits; returns the exit code.
@@ -128,7 +130,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     let (tx, rx) = channel();
     spawn_listener(listener, tx.clone())?;
     spawn_signals(tx.clone())?;
-    let _watcher = watch(&project, tx.clone())?;
+    let watcher = watch(&project, tx.clone())?;
 
     let events = Events::open(opts.events.as_deref())?;
     let staged_lib = stage.join(relive::locate::library_file_name(&project.worker));
@@ -152,6 +154,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         waiting: std::collections::HashMap::new(),
         next_command: 0,
         backlog: std::collections::VecDeque::new(),
+        watcher,
     };
     let resume = sup.resume_or_archive(&state_dir.join("saves"));
     status::info(&format!(
@@ -236,7 +239,13 @@ impl Supervisor {
         }
     }
 
-    fn on_change(&mut self, fired: Fired) -> Result<()> {
+    fn on_change(&mut self, mut fired: Fired) -> Result<()> {
+        // A manifest or another crate changed: the workspace may have too (a renamed worker, a
+        // new local dependency). A new worker name needs a new host process (its library path
+        // is in the host's environment).
+        if fired.change != Change::Worker && self.reread_project() {
+            fired.change = Change::Host;
+        }
         match fired.change {
             Change::Worker | Change::WorkerDeps if self.host.is_some() => {
                 if fired.change == Change::WorkerDeps {

@@ -106,6 +106,38 @@ pub(super) fn watch(project: &Project, tx: Sender<Msg>) -> Result<notify::Recomm
 }
 
 impl Supervisor {
+    /// Reads the workspace again (`cargo metadata`) and watches any new directory. Whether the
+    /// worker was renamed, which needs the host restarted. A workspace that cannot be read keeps
+    /// the last one (the build then says what is wrong).
+    pub(super) fn reread_project(&mut self) -> bool {
+        let project = match Project::discover(&self.opts.cargo, self.opts.host.as_deref()) {
+            Ok(project) => project,
+            Err(e) => {
+                status::error(&format!("{e:#}"));
+                return false;
+            }
+        };
+        let old_dirs = self.project.watch_dirs();
+        for dir in project.watch_dirs().difference(&old_dirs) {
+            if let Err(e) = self.watcher.watch(dir, RecursiveMode::Recursive) {
+                status::error(&format!("cannot watch {}: {e}", dir.display()));
+            }
+        }
+        let renamed = project.worker != self.project.worker;
+        if renamed {
+            status::info(&format!(
+                "the worker is now `{}` (was `{}`)",
+                project.worker, self.project.worker
+            ));
+            self.staged_lib = self
+                .staged_lib
+                .with_file_name(relive::locate::library_file_name(&project.worker));
+            self.replay = None;
+        }
+        self.project = project;
+        renamed
+    }
+
     /// The last session's final state: resumed unless `--fresh`, and in any case kept under
     /// `saves/` with a name (`session-2026-11-29-083406`) that `cargo relive load` takes. The
     /// snapshot to start from, if any.

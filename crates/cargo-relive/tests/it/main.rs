@@ -275,6 +275,7 @@ mod coins;
 mod faults;
 mod front_door;
 mod quad;
+mod workspace;
 
 fn edit(path: &Path, from: &str, to: &str) {
     let text = std::fs::read_to_string(path).unwrap();
