@@ -80,7 +80,7 @@ pub enum Error {
     },
 
     /// The worker was built differently from the host; loading it would be undefined behaviour.
-    #[error("refusing {}: the {part} differs (worker: `{worker}`, host: `{host}`): {hint}", path.display())]
+    #[error("refusing {}: {} (worker: `{worker}`, host: `{host}`): {hint}", path.display(), part.differs())]
     FingerprintMismatch {
         /// The library.
         path: PathBuf,
@@ -123,7 +123,8 @@ pub enum Error {
 
     /// The new code could not read the old state: the previous version keeps running with it.
     #[error(
-        "version {version} cannot read the state saved by version {from_version} (state version {from_state_version} → {state_version}): {message}; kept version {from_version} running with its state. Add `#[serde(default)]`, an alias, or a `migrate` function"
+        "version {version} cannot read the state saved by version {from_version} (state version {from_state_version} -> {state_version}): {message}; kept version {from_version} running with its state. {}",
+        crate::decode_message::advice(message)
     )]
     IncompatibleState {
         /// The version that failed to read the state.
@@ -208,6 +209,18 @@ pub enum FingerprintPart {
     ContextType,
     /// The interface crate's sources.
     Interface,
+}
+
+impl FingerprintPart {
+    /// "the compiler differs", "the codegen flags (RUSTFLAGS) differ".
+    pub fn differs(&self) -> String {
+        let verb = if matches!(self, FingerprintPart::Flags) {
+            "differ"
+        } else {
+            "differs"
+        };
+        format!("the {self} {verb}")
+    }
 }
 
 impl std::fmt::Display for FingerprintPart {

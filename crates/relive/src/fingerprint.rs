@@ -34,7 +34,8 @@ const PARTS: [(FingerprintPart, &str); 7] = [
     ),
     (
         FingerprintPart::Interface,
-        "the interface crate changed: restart the host (cargo relive run does it for you)",
+        "the interface crate changed since the host was built: rebuild and restart the host \
+         (`cargo relive run` does it as soon as the host builds)",
     ),
 ];
 

@@ -332,7 +332,7 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
                     from_version: self.version,
                     from_state_version: self.lib.state_version(),
                     state_version: new.state_version(),
-                    message,
+                    message: crate::decode_message::plain(&message),
                 };
                 return fail(self, new, err);
             }
@@ -422,7 +422,11 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
     pub fn restore(&mut self, snapshot: &Snapshot) -> Result<(), Error> {
         let new_state = match self.lib.load(&snapshot.bytes, snapshot.state_version) {
             Ok(state) => state,
-            Err(CallError::Failed(message)) => return Err(Error::BadValue { message }),
+            Err(CallError::Failed(message)) => {
+                return Err(Error::BadValue {
+                    message: crate::decode_message::plain(&message),
+                });
+            }
             Err(e) => return Err(call_error(e, "load", self.version)),
         };
         self.replace_state(new_state);

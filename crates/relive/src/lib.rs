@@ -81,6 +81,7 @@
 
 #[cfg(not(feature = "static"))]
 mod attention;
+mod decode_message;
 mod error;
 mod event;
 mod snapshot;

@@ -147,7 +147,11 @@ impl Supervisor {
         if self.discard_if_changed(&host) {
             return None;
         }
-        let (_, exe) = self.finish_build(&host, result)?;
+        let Some((_, exe)) = self.finish_build(&host, result) else {
+            self.host_outdated = true;
+            return None;
+        };
+        self.host_outdated = false;
         // The session runs (and restarts after a crash) its own link of this build, so that
         // another build of the host (`cargo relive build`, a plain `cargo build` with other
         // features) replacing cargo's file never changes what this session runs.

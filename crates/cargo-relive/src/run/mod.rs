@@ -103,6 +103,8 @@ struct Supervisor {
     backlog: std::collections::VecDeque<Msg>,
     /// The file watcher, on [`Project::watch_dirs`].
     watcher: notify::RecommendedWatcher,
+    /// The last build of the host failed: the running host is older than its crates.
+    host_outdated: bool,
 }
 
 /// Runs the supervisor until the user quits; returns the exit code.
@@ -155,6 +157,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         next_command: 0,
         backlog: std::collections::VecDeque::new(),
         watcher,
+        host_outdated: false,
     };
     let resume = sup.resume_or_archive(&state_dir.join("saves"));
     status::info(&format!(
@@ -247,7 +250,9 @@ impl Supervisor {
             fired.change = Change::Host;
         }
         match fired.change {
-            Change::Worker | Change::WorkerDeps if self.host.is_some() => {
+            // While the last host build failed, the worker may be built against an interface the
+            // running host lacks: it waits for the host to build.
+            Change::Worker | Change::WorkerDeps if self.host.is_some() && !self.host_outdated => {
                 if fired.change == Change::WorkerDeps {
                     self.replay = None;
                 }

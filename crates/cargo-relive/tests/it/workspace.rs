@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::{FIRST_BUILD, STEP, Session, edit, mkfifo, new_project, repo};
 
 #[test]
-fn a_renamed_worker_crate_is_picked_up_by_the_running_session_with_its_state() {
+fn a_renamed_worker_is_picked_up_and_a_worker_edit_waits_while_the_host_is_broken() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("renamed");
     new_project(&dir);
@@ -49,6 +49,47 @@ fn a_renamed_worker_crate_is_picked_up_by_the_running_session_with_its_state() {
     );
     s.event("reload", STEP, |e| e["event"] == "reloaded");
     s.frame("SCORE ");
+
+    // The interface changes while the host does not compile: a worker edit then waits for the
+    // host (it would be built against an interface the running host lacks), and is never
+    // refused with advice to restart a host that cannot be built.
+    edit(
+        &dir.join("host/src/main.rs"),
+        "let frame =",
+        "let broken: u32 = \"x\";\n    let frame =",
+    );
+    edit(
+        &dir.join("base/src/lib.rs"),
+        "    fn time(&self) -> f64;",
+        "    fn time(&self) -> f64;\n    fn extra(&self) -> u32 {\n        0\n    }",
+    );
+    s.event("the host's failed build", STEP, |e| {
+        e["event"] == "build_finished" && e["crate"] == "host" && e["success"] == false
+    });
+    edit(
+        &dir.join("worker/src/lib.rs"),
+        "\"SCORE {} at",
+        "\"Score {} at",
+    );
+    let again = s.event("the host built again for the worker's edit", STEP, |e| {
+        e["event"] == "build_finished" && e["crate"] == "host" || e["event"] == "reload_failed"
+    });
+    assert_eq!(again["success"], false, "{again}");
+    edit(
+        &dir.join("host/src/main.rs"),
+        "let broken: u32 = \"x\";\n    ",
+        "",
+    );
+    s.event("the fixed host starts", STEP, |e| {
+        e["event"] == "host_started"
+    });
+    s.event("with its state", STEP, |e| e["event"] == "restored");
+    s.frame("Score ");
+    assert!(
+        !s.context().contains("\"reload_failed\""),
+        "a reload was refused{}",
+        s.context()
+    );
     // SAFETY: signalling the process group of the session we started.
     unsafe { libc::killpg(s.child.id() as i32, libc::SIGINT) };
     s.wait_exit(Duration::from_secs(20));

@@ -85,6 +85,11 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
     /// `load` (a snapshot file).
     fn answer(&mut self, command: &serde_json::Value) -> Result<serde_json::Value, String> {
         let pointer = command["pointer"].as_str().unwrap_or("");
+        if !pointer.is_empty() && !pointer.starts_with('/') {
+            return Err(format!(
+                "`{pointer}` is not a JSON pointer: a pointer starts with `/` (`/{pointer}`)"
+            ));
+        }
         let path = command["path"].as_str().map(std::path::PathBuf::from);
         match command["cmd"].as_str() {
             Some("get") => {
@@ -99,7 +104,11 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
                 let slot = state
                     .pointer_mut(pointer)
                     .ok_or_else(|| format!("the state has no value at `{pointer}`"))?;
-                *slot = command["value"].clone();
+                let value = &command["value"];
+                if let Some(refusal) = kind_mismatch(pointer, slot, value) {
+                    return Err(refusal);
+                }
+                *slot = value.clone();
                 self.set_state_json(&state).map_err(|e| e.to_string())?;
                 self.state_json()
                     .map_err(|e| e.to_string())
@@ -118,5 +127,50 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
             }
             other => Err(format!("unknown command {other:?}")),
         }
+    }
+}
+
+/// What a JSON value is, in words.
+fn kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a bool",
+        serde_json::Value::Number(n) if n.is_f64() => "a float",
+        serde_json::Value::Number(_) => "an integer",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "a list",
+        serde_json::Value::Object(_) => "a map",
+    }
+}
+
+/// Refuses a `set` whose value is of another kind than the one it replaces (a string for a
+/// number, say), naming both, before the worker's decoder would refuse it in its own terms. An
+/// `Option` (null) may become anything, an integer may go where a float is.
+fn kind_mismatch(
+    pointer: &str,
+    old: &serde_json::Value,
+    new: &serde_json::Value,
+) -> Option<String> {
+    let (was, is) = (kind(old), kind(new));
+    let fits =
+        was == is || old.is_null() || new.is_null() || (was == "a float" && is == "an integer");
+    (!fits).then(|| format!("`{pointer}` is {was} ({old}); {new} is {is}: nothing was changed"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::kind_mismatch;
+    use serde_json::json;
+
+    #[test]
+    fn a_value_of_another_kind_is_refused_naming_both() {
+        assert_eq!(
+            kind_mismatch("/hp", &json!(3), &json!("abc")).as_deref(),
+            Some("`/hp` is an integer (3); \"abc\" is a string: nothing was changed")
+        );
+        assert!(kind_mismatch("/speed", &json!(1.5), &json!(2)).is_none());
+        assert!(kind_mismatch("/target", &json!(null), &json!([1, 2])).is_none());
+        assert!(kind_mismatch("/n", &json!(1), &json!(2)).is_none());
+        assert!(kind_mismatch("/n", &json!(1), &json!(2.5)).is_some());
     }
 }
