@@ -27,6 +27,44 @@ pub struct NewArgs {
     /// there; until then, use `--relive-path` or `--relive-git`.
     #[arg(long, value_name = "VERSION")]
     pub relive_version: Option<String>,
+    /// Version control for the new project, as `cargo new`: `git` (the default; skipped inside an
+    /// existing repository or without git) or `none`.
+    #[arg(long, value_enum, default_value_t = Vcs::Git)]
+    pub vcs: Vcs,
+}
+
+/// `--vcs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Vcs {
+    /// A new git repository, unless the directory is already inside one.
+    Git,
+    /// None.
+    None,
+}
+
+/// `git init` in `dir`, as `cargo new` does: not inside an existing work tree, and not when git is
+/// missing (then it says so). Whether a repository was made.
+fn git_init(dir: &Path) -> bool {
+    let inside = std::process::Command::new("git")
+        .args(["rev-parse", "--is-inside-work-tree"])
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    match inside {
+        Err(_) => {
+            crate::status::info(
+                "git is not installed: no repository was made (`--vcs none` says so)",
+            );
+            false
+        }
+        Ok(status) if status.success() => false,
+        Ok(_) => std::process::Command::new("git")
+            .args(["init", "--quiet"])
+            .current_dir(dir)
+            .status()
+            .is_ok_and(|s| s.success()),
+    }
 }
 
 /// Where the new project gets the relive crates from.
@@ -226,6 +264,9 @@ pub fn new(args: &NewArgs) -> Result<()> {
             std::fs::copy(&lock, args.dir.join("Cargo.lock"))
                 .with_context(|| format!("cannot copy {}", lock.display()))?;
         }
+    }
+    if args.vcs == Vcs::Git {
+        git_init(&args.dir);
     }
     crate::status::info(&format!(
         "created `{name}`: `cd {} && cargo relive run`, then edit worker/src/lib.rs",

@@ -171,6 +171,10 @@ fn coins_game_headless_keeps_its_state_across_an_edit_that_changes_how_it_plays(
     let (code, _, err) = relive(&["state", "set", "/x", "\"far away\""]);
     assert_eq!(code, Some(1));
     assert!(err.contains("does not fit"), "{err}");
+    assert!(
+        err.contains("`/x` is an integer (3)") && err.contains("is a string"),
+        "{err}"
+    );
     let (code, x, _) = relive(&["state", "set", "/nothing/here", "1"]);
     assert_eq!((code, x.as_str()), (Some(1), ""));
     assert_eq!(relive(&["state", "get", "/x"]).1, "3");
@@ -198,7 +202,7 @@ fn coins_game_headless_keeps_its_state_across_an_edit_that_changes_how_it_plays(
     });
     tui.wait_for("set /x = 5");
     tui.keys(&["e", "BSpace", "z", "Enter"]);
-    tui.wait_for("refused: the value does not fit the state");
+    tui.wait_for("refused: `/x` is an integer (5); \"z\" is a string");
     tui.keys(&["Down", "Down", "Down", "Left"]);
     let screen = tui.wait_for("▸ coins");
     assert!(screen.contains("worker v"), "{screen}");

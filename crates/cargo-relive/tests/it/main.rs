@@ -558,7 +558,8 @@ fn readme_test_command_is_what_ci_runs_and_installs_what_the_tests_use() {
     assert!(
         ci.lines()
             .last()
-            .is_some_and(|l| l.trim_end().ends_with("; scripts/test")),
+            .and_then(|l| l.rsplit(';').next())
+            .is_some_and(|command| command.trim() == "scripts/test"),
         "{ci}"
     );
     let script = std::fs::read_to_string(repo().join("scripts/test")).unwrap();
@@ -578,4 +579,23 @@ fn readme_test_command_is_what_ci_runs_and_installs_what_the_tests_use() {
     }
     assert!(script.contains("sudo"), "no way to install as a user");
     assert!(script.contains("exec cargo test --workspace"));
+}
+
+#[test]
+fn new_makes_a_git_repository_as_cargo_new_does_unless_told_not_to() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("versioned");
+    new_project(&dir);
+    assert!(dir.join(".git").is_dir(), "no repository");
+    assert!(dir.join(".gitignore").is_file());
+    // Inside it, another project is not a repository of its own.
+    let inner = dir.join("inner");
+    new_project(&inner);
+    assert!(
+        !inner.join(".git").exists(),
+        "a repository inside a repository"
+    );
+    let plain = tmp.path().join("plain");
+    new_project_with(&plain, &["--vcs", "none"]);
+    assert!(!plain.join(".git").exists());
 }

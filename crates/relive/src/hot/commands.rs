@@ -154,7 +154,9 @@ fn kind_mismatch(
     let (was, is) = (kind(old), kind(new));
     let fits =
         was == is || old.is_null() || new.is_null() || (was == "a float" && is == "an integer");
-    (!fits).then(|| format!("`{pointer}` is {was} ({old}); {new} is {is}: nothing was changed"))
+    (!fits).then(|| {
+        format!("`{pointer}` is {was} ({old}); {new} is {is}: it does not fit, nothing was changed")
+    })
 }
 
 #[cfg(test)]
@@ -166,7 +168,9 @@ mod tests {
     fn a_value_of_another_kind_is_refused_naming_both() {
         assert_eq!(
             kind_mismatch("/hp", &json!(3), &json!("abc")).as_deref(),
-            Some("`/hp` is an integer (3); \"abc\" is a string: nothing was changed")
+            Some(
+                "`/hp` is an integer (3); \"abc\" is a string: it does not fit, nothing was changed"
+            )
         );
         assert!(kind_mismatch("/speed", &json!(1.5), &json!(2)).is_none());
         assert!(kind_mismatch("/target", &json!(null), &json!([1, 2])).is_none());
