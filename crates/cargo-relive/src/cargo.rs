@@ -25,61 +25,123 @@ pub struct Build {
     pub first_error: Option<FirstError>,
 }
 
-/// Builds only the worker's `cdylib` (`cargo rustc --lib --crate-type cdylib`): the `rlib` a plain
-/// `cargo build` also writes costs every rebuild and the host does not use it in the dev loop.
-/// Also returns the `rustc` command cargo ran for it, to replay while only its sources change.
-pub fn build_worker(project: &Project, opts: &CargoOptions) -> Result<(Build, Option<Invocation>)> {
-    let mut cmd = cargo_command(opts, "rustc");
+/// The host and the worker built in one cargo run.
+#[derive(Debug)]
+pub struct GraphBuild {
+    /// The worker's build: its `.so`.
+    pub worker: Build,
+    /// The host's build: its executable.
+    pub host: Build,
+    /// The `rustc` command cargo ran for the worker, cut to its `cdylib` (see
+    /// [`Invocation::cdylib_only`]), to replay while only its sources change.
+    pub replay: Option<Invocation>,
+}
+
+/// Builds the host's binary and the worker's library in one `cargo build`: one build graph, so
+/// that every dependency they share is compiled once, with the features both sides need (two
+/// cargo runs resolve features per side and compile such crates twice), and the interface crate
+/// is one crate whose types have one `TypeId` on both sides. `--keep-going`: a host that does not
+/// compile does not stop the worker's build, nor the reverse.
+pub fn build_graph(project: &Project, opts: &CargoOptions) -> Result<GraphBuild> {
+    let mut cmd = cargo_command(opts, "build");
     cmd.args([
+        "-p",
+        &project.host,
+        "--bin",
+        &project.host_bin,
         "-p",
         &project.worker,
         "--lib",
-        "--crate-type",
-        "cdylib",
+        "--keep-going",
         "-vv",
     ]);
+    if !opts.features.is_empty() {
+        // With two packages, features name their package.
+        let features: Vec<String> = opts
+            .features
+            .iter()
+            .map(|f| {
+                if f.contains('/') {
+                    f.clone()
+                } else {
+                    format!("{}/{f}", project.host)
+                }
+            })
+            .collect();
+        cmd.arg("--features").arg(features.join(","));
+    }
     let crate_name = project.worker_crate();
     let mut invocation = None;
     let mut filter = VerboseFilter::default();
-    let build = run(
+    let (mut library, mut executable) = (None, None);
+    let outcome = run(
         cmd,
         |message| {
-            if message["target"]["name"].as_str() != Some(crate_name.as_str()) {
-                return None;
+            if message["target"]["name"].as_str() == Some(crate_name.as_str()) {
+                if let Some(so) = message["filenames"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|f| f.as_str())
+                    .find(|f| f.ends_with(".so"))
+                {
+                    library = Some(PathBuf::from(so));
+                }
             }
-            message["filenames"]
-                .as_array()?
-                .iter()
-                .filter_map(|f| f.as_str())
-                .find(|f| f.ends_with(".so"))
-                .map(PathBuf::from)
+            if message["target"]["name"].as_str() == Some(project.host_bin.as_str()) {
+                if let Some(exe) = message["executable"].as_str() {
+                    executable = Some(PathBuf::from(exe));
+                }
+            }
         },
         |line| match filter.line(line) {
             Verbose::Show => true,
             Verbose::Hide => false,
             Verbose::Command(command) => {
                 if let Some(inv) = Invocation::parse(&command, &crate_name, &project.root) {
-                    invocation = Some(inv);
+                    invocation = Some(inv.cdylib_only());
                 }
                 false
             }
         },
     )?;
-    Ok((build, invocation))
+    let part = |artifact: Option<PathBuf>| Build {
+        success: artifact.is_some(),
+        duration: outcome.duration,
+        artifact,
+        first_error: outcome.first_error.clone(),
+    };
+    Ok(GraphBuild {
+        worker: part(library),
+        host: part(executable),
+        replay: invocation,
+    })
 }
 
-/// Builds the host binary (hot mode unless `features` enables `static`).
+/// Builds the host binary with `features` (hot mode unless they enable `static`): `cargo relive
+/// build`.
 pub fn build_host(project: &Project, opts: &CargoOptions, features: &[String]) -> Result<Build> {
     let mut cmd = cargo_command(opts, "build");
     cmd.args(["-p", &project.host, "--bin", &project.host_bin]);
     if !features.is_empty() {
         cmd.arg("--features").arg(features.join(","));
     }
-    run(
+    let mut executable = None;
+    let outcome = run(
         cmd,
-        |message| message["executable"].as_str().map(PathBuf::from),
+        |message| {
+            if let Some(exe) = message["executable"].as_str() {
+                executable = Some(PathBuf::from(exe));
+            }
+        },
         |_| true,
-    )
+    )?;
+    Ok(Build {
+        success: outcome.success && executable.is_some(),
+        duration: outcome.duration,
+        artifact: executable.filter(|_| outcome.success),
+        first_error: outcome.first_error,
+    })
 }
 
 /// What to do with a line of `cargo -vv`'s stderr.
@@ -180,13 +242,21 @@ fn cargo_command(opts: &CargoOptions, subcommand: &str) -> Command {
     cmd
 }
 
-/// Runs cargo, passing the stderr lines `show` accepts to the terminal, and picks the artifact
-/// with `pick` from the JSON messages.
+/// How a cargo run ended.
+struct Outcome {
+    success: bool,
+    duration: Duration,
+    first_error: Option<FirstError>,
+}
+
+/// Runs cargo, passing the stderr lines `show` accepts to the terminal (or the session log) and
+/// every `compiler-artifact` message to `artifact`; the user's own crates' diagnostics are shown
+/// as cargo renders them, the first error is kept.
 fn run(
     mut cmd: Command,
-    pick: impl Fn(&serde_json::Value) -> Option<PathBuf>,
+    mut artifact: impl FnMut(&serde_json::Value),
     mut show: impl FnMut(&str) -> bool + Send,
-) -> Result<Build> {
+) -> Result<Outcome> {
     let start = Instant::now();
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().with_context(|| format!("cannot run {cmd:?}"))?;
@@ -198,7 +268,6 @@ fn run(
         .stderr
         .take()
         .context("cargo's stderr is not captured")?;
-    let mut artifact = None;
     let mut first_error = None;
     std::thread::scope(|scope| -> Result<()> {
         scope.spawn(move || {
@@ -216,11 +285,7 @@ fn run(
                 continue;
             };
             match message["reason"].as_str() {
-                Some("compiler-artifact") => {
-                    if let Some(path) = pick(&message) {
-                        artifact = Some(path);
-                    }
-                }
+                Some("compiler-artifact") => artifact(&message),
                 Some("compiler-message")
                     if message["package_id"].as_str().is_some_and(is_local_package) =>
                 {
@@ -240,10 +305,9 @@ fn run(
     let status = child
         .wait()
         .with_context(|| format!("cannot wait for {cmd:?}"))?;
-    Ok(Build {
-        success: status.success() && artifact.is_some(),
+    Ok(Outcome {
+        success: status.success(),
         duration: start.elapsed(),
-        artifact: artifact.filter(|_| status.success()),
         first_error,
     })
 }

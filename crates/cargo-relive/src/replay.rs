@@ -84,6 +84,33 @@ impl Invocation {
         })
     }
 
+    /// The command cut to the `cdylib`: the `rlib` the worker's declared crate types also ask for
+    /// (with the metadata only it needs) costs every rebuild, and the dev loop loads only the
+    /// `cdylib`. The output paths stay cargo's.
+    pub fn cdylib_only(mut self) -> Invocation {
+        let mut args = Vec::with_capacity(self.args.len());
+        let mut words = std::mem::take(&mut self.args).into_iter().peekable();
+        while let Some(arg) = words.next() {
+            if arg == "--crate-type"
+                && matches!(words.peek().map(String::as_str), Some("rlib" | "lib"))
+            {
+                words.next();
+                continue;
+            }
+            if matches!(arg.as_str(), "--crate-type=rlib" | "--crate-type=lib") {
+                continue;
+            }
+            if let Some(kinds) = arg.strip_prefix("--emit=") {
+                let kept: Vec<&str> = kinds.split(',').filter(|k| *k != "metadata").collect();
+                args.push(format!("--emit={}", kept.join(",")));
+                continue;
+            }
+            args.push(arg);
+        }
+        self.args = args;
+        self
+    }
+
     /// Arguments the replay adds to cargo's command: `-Wl,-O0`, which tells a GNU-style linker
     /// (lld, the default; mold, gold and bfd accept it too) not to merge duplicate strings in the
     /// output. The library is a little larger and works the same; the link of the template
@@ -271,6 +298,29 @@ mod tests {
             "-O0 is left out from now on"
         );
         assert!(inv.run_to(&mut Vec::new()).unwrap().success);
+    }
+
+    #[test]
+    fn the_replay_builds_the_cdylib_without_the_rlib_and_its_metadata() {
+        let line = "Running `CARGO=/c /r/rustc --crate-name worker --edition=2024 worker/src/lib.rs \
+                    --crate-type cdylib --crate-type rlib --emit=dep-info,metadata,link -C embed-bitcode=no`";
+        let inv = Invocation::parse(line, "worker", Path::new("/ws"))
+            .unwrap()
+            .cdylib_only();
+        assert_eq!(
+            inv.args,
+            [
+                "--crate-name",
+                "worker",
+                "--edition=2024",
+                "worker/src/lib.rs",
+                "--crate-type",
+                "cdylib",
+                "--emit=dep-info,link",
+                "-C",
+                "embed-bitcode=no"
+            ]
+        );
     }
 
     #[test]

@@ -47,9 +47,9 @@ impl Supervisor {
         let replayed = self.replay.as_mut().and_then(|replay| replay.run().ok());
         let result = match replayed {
             Some(build) => Ok(build),
-            None => cargo::build_worker(&self.project, &self.opts.cargo).map(|(build, replay)| {
-                self.replay = replay;
-                build
+            None => cargo::build_graph(&self.project, &self.opts.cargo).map(|graph| {
+                self.replay = graph.replay;
+                graph.worker
             }),
         };
         let worker = self.project.worker.clone();
@@ -133,25 +133,38 @@ impl Supervisor {
         }
     }
 
-    /// Builds the worker and the host; the worker's library when both succeeded. It is staged
-    /// only when the new host starts, so that the old host never sees a worker built against an
-    /// interface it does not have.
+    /// Builds the worker and the host in one cargo run (one build graph); the worker's library
+    /// when both succeeded. It is staged only when the new host starts, so that the old host
+    /// never sees a worker built against an interface it does not have.
     pub(super) fn build_all(&mut self, reason: &str) -> Option<PathBuf> {
-        let (_, worker) = self.build_worker(reason)?;
-        self.events.emit(
-            "build_started",
-            json!({ "crate": self.project.host, "reason": reason }),
-        );
-        let host = self.project.host.clone();
-        let result = cargo::build_host(&self.project, &self.opts.cargo, &self.opts.cargo.features);
-        if self.discard_if_changed(&host) {
+        let (worker, host) = (self.project.worker.clone(), self.project.host.clone());
+        for krate in [&worker, &host] {
+            self.events
+                .emit("build_started", json!({ "crate": krate, "reason": reason }));
+        }
+        self.send_status(&json!({ "status": "building" }));
+        let graph = cargo::build_graph(&self.project, &self.opts.cargo);
+        if self.discard_if_changed(&worker) {
             return None;
         }
-        let Some((_, exe)) = self.finish_build(&host, result) else {
+        let graph = match graph {
+            Ok(graph) => graph,
+            Err(e) => {
+                status::error(&format!("{e:#}"));
+                return None;
+            }
+        };
+        self.replay = graph.replay;
+        let (duration, library) = self.finish_build(&worker, Ok(graph.worker))?;
+        let Some((_, exe)) = self.finish_build(&host, Ok(graph.host)) else {
             self.host_outdated = true;
             return None;
         };
         self.host_outdated = false;
+        status::info(&format!(
+            "built `{worker}` and `{host}` in {:.2}s",
+            duration.as_secs_f64()
+        ));
         // The session runs (and restarts after a crash) its own link of this build, so that
         // another build of the host (`cargo relive build`, a plain `cargo build` with other
         // features) replacing cargo's file never changes what this session runs.
@@ -162,7 +175,7 @@ impl Supervisor {
             return None;
         }
         self.host_exe = Some(staged);
-        Some(worker)
+        Some(library)
     }
 }
 

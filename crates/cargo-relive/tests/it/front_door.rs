@@ -151,6 +151,19 @@ fn a_new_project_runs_from_no_target_dir_shows_errors_and_panics_in_the_game_and
 
     // Ctrl-C; then `cargo relive run` again continues from where it stopped.
     interrupt(&mut s);
+    // One build graph for the host and the worker: the interface crate, and every dependency the
+    // two share, compiled once (so the interface's types have one TypeId on both sides).
+    let stderr = s.stderr.lock().unwrap().clone();
+    for krate in ["base", "serde", "relive-worker"] {
+        let compiled = stderr
+            .lines()
+            .filter(|l| l.trim_start().starts_with(&format!("Compiling {krate} v")))
+            .count();
+        assert_eq!(
+            compiled, 1,
+            "`{krate}` compiled {compiled} times:\n{stderr}"
+        );
+    }
     let snapshot = target.join("relive/host/state.snapshot");
     let last = relive::Snapshot::read(&snapshot)
         .unwrap()
