@@ -3,7 +3,6 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
@@ -51,20 +50,6 @@ pub fn request_full(project: &Project, command: Value) -> Result<Value> {
 /// `state set`'s value: JSON if it parses, else a string (`set /name hero`).
 pub fn parse_value(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|_| json!(text))
-}
-
-/// Where `save NAME` / `load NAME` keep a snapshot: `target/relive/<host>/saves/NAME.snapshot`.
-pub fn save_path(project: &Project, name: &str) -> Result<PathBuf> {
-    if name.is_empty() || name.contains('/') || name.starts_with('.') {
-        bail!("`{name}` is not a save name: use letters, digits, `-` and `_`");
-    }
-    let dir = project
-        .target_dir
-        .join("relive")
-        .join(&project.host)
-        .join("saves");
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    Ok(dir.join(format!("{name}.snapshot")))
 }
 
 #[cfg(test)]

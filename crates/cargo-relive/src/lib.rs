@@ -217,20 +217,15 @@ fn dispatch(cli: Cli) -> Result<i32> {
     }
 }
 
-/// `cargo relive save|load NAME`.
+/// `cargo relive save|load NAME`: the session keeps saves under `target/relive/<host>/saves/`.
 fn save_or_load(args: &NameArgs, cmd: &str) -> Result<i32> {
     let project = Project::discover(&args.common.cargo_options(), args.common.package.as_deref())?;
-    let path = control::save_path(&project, &args.name)?;
-    if cmd == "load" && !path.is_file() {
-        anyhow::bail!(
-            "there is no save named `{}` (looked for {})",
-            args.name,
-            path.display()
-        );
-    }
-    control::request(&project, serde_json::json!({ "cmd": cmd, "path": path }))?;
+    let path = control::request(
+        &project,
+        serde_json::json!({ "cmd": cmd, "name": args.name }),
+    )?;
     let done = if cmd == "save" { "saved to" } else { "loaded" };
-    status::info(&format!("{done} {}", path.display()));
+    status::info(&format!("{done} {}", path.as_str().unwrap_or(&args.name)));
     Ok(0)
 }
 

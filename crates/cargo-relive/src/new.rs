@@ -270,7 +270,7 @@ pub fn new(args: &NewArgs) -> Result<()> {
     }
     crate::status::info(&format!(
         "created `{name}`: `cd {} && cargo relive run`, then edit worker/src/lib.rs",
-        args.dir.display()
+        shell_words::quote(&args.dir.to_string_lossy())
     ));
     if let Source::Version(version) = &source {
         crate::status::info(&format!(

@@ -46,10 +46,26 @@ pub fn out() -> Box<dyn Write> {
                 .open(p)
                 .ok()
         }) {
-            return Box::new(file);
+            return Box::new(PlainText(file));
         }
     }
     Box::new(std::io::stderr())
+}
+
+/// Writes text without ANSI color codes (the compiler's colored diagnostics, into a log file).
+struct PlainText<W>(W);
+
+impl<W: Write> Write for PlainText<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        self.0
+            .write_all(crate::replay::strip_ansi(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
 }
 
 fn line(tag: &str, color: &str, message: &str) {

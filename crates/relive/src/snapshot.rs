@@ -227,7 +227,17 @@ pub(crate) fn write_atomic(path: &Path, data: &[u8], durable: bool) -> Result<()
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
+        // A fresh file, never one a link planted at the temporary name points to: remove what is
+        // there (a link itself, not its target), then create exclusively.
+        let _ = std::fs::remove_file(&tmp);
+        let mut file = {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)?
+        };
         file.write_all(data)?;
         if durable {
             file.sync_all()?;

@@ -9,14 +9,14 @@
 //! | `RELIVE_RESTORE` | start from this snapshot instead of a default state |
 //! | `RELIVE_CONTROL` | a Unix socket: every [`Event`] is written to it as a JSON line |
 //!
-//! With `RELIVE_SNAPSHOT` set, the first SIGINT or SIGTERM is handled at the next call into the
-//! worker (the state is written, then the process exits with 130 or 143); the same signal a second
-//! time, while the host is stuck, ends the process at once.
+//! With `RELIVE_SNAPSHOT` set, the first SIGINT, SIGTERM or SIGHUP is handled at the next call
+//! into the worker (the state is written, then the process exits with 128 + the signal's number);
+//! the same signal again a second or more later, while the host is stuck, ends the process at once.
 
 use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -32,6 +32,9 @@ pub const SNAPSHOT_INTERVAL_ENV: &str = "RELIVE_SNAPSHOT_INTERVAL_MS";
 pub const RESTORE_ENV: &str = "RELIVE_RESTORE";
 /// The supervisor's Unix socket.
 pub const CONTROL_ENV: &str = "RELIVE_CONTROL";
+/// The secret the host sends as its first line on the control socket, proving it is the host
+/// the supervisor started.
+pub const CONTROL_TOKEN_ENV: &str = "RELIVE_CONTROL_TOKEN";
 
 /// How long a call may run before the watchdog reports it, in milliseconds (default 1000).
 pub const WATCHDOG_ENV: &str = "RELIVE_WATCHDOG_MS";
@@ -111,6 +114,21 @@ fn spawn_watchdog(heartbeat: Arc<Heartbeat>, bus: Bus, limit: Duration, stop: Re
 /// The signal that asked for the exit (0: none).
 static QUIT_SIGNAL: AtomicI32 = AtomicI32::new(0);
 
+/// A stop signal repeated this long after the first ends the process at once.
+const REPEAT_MEANS_NOW_MS: u64 = 1000;
+
+/// Milliseconds on the monotonic clock; async-signal-safe (clock_gettime(2)).
+fn monotonic_ms() -> u64 {
+    // SAFETY: timespec is plain data; clock_gettime(2) fills it and is async-signal-safe.
+    let ts = unsafe {
+        let mut ts: libc::timespec = std::mem::zeroed();
+        libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts);
+        ts
+    };
+    u64::try_from(ts.tv_sec).unwrap_or(0) * 1000
+        + u64::try_from(ts.tv_nsec).unwrap_or(0) / 1_000_000
+}
+
 /// Encoded state to write, and whom to tell when it is on disk.
 type SnapshotJob = (Vec<u8>, Option<Sender<()>>);
 
@@ -141,8 +159,19 @@ impl Supervisor {
         let commands = Arc::new(Mutex::new(Vec::new()));
         let mut control_stream = None;
         if let Some(path) = control {
+            let hello = serde_json::json!({
+                "hello": std::env::var(CONTROL_TOKEN_ENV).unwrap_or_default(),
+                "pid": std::process::id(),
+            });
             match UnixStream::connect(&path) {
                 Ok(stream) => {
+                    // Before anything else: the supervisor takes this connection as the host's
+                    // only with the session's secret.
+                    let mut line = hello.to_string().into_bytes();
+                    line.push(b'\n');
+                    if (&stream).write_all(&line).is_err() {
+                        log::warn!("cannot greet the supervisor at {}", path.display());
+                    }
                     match stream.try_clone() {
                         Ok(reader) => receive_commands(
                             reader,
@@ -200,22 +229,31 @@ impl Supervisor {
             if spawned.is_ok() {
                 stop_timer = Some(tx);
             }
-            for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            for signal in [
+                signal_hook::consts::SIGINT,
+                signal_hook::consts::SIGTERM,
+                signal_hook::consts::SIGHUP,
+            ] {
                 // Per signal: Ctrl-C in the terminal and the supervisor's SIGTERM may both arrive
-                // for one request; the same signal twice means "now".
-                let asked = Arc::new(AtomicBool::new(false));
+                // for one request. The same signal again, a second or more after the first, while
+                // the first was not honoured, means "now" (the host is stuck); sooner, it is the
+                // same request delivered twice (a dying supervisor's parent-death signal can come
+                // twice) and must not cost the final save.
+                let first_at = Arc::new(AtomicU64::new(0));
                 let attention = attention.clone();
-                // SAFETY: the handler only uses async-signal-safe operations: atomic stores and
-                // loads, and signal-hook's emulation of the default action (which re-raises the
-                // signal with the default disposition).
+                // SAFETY: the handler only uses async-signal-safe operations: clock_gettime(2),
+                // atomic loads and stores, and signal-hook's emulation of the default action
+                // (which re-raises the signal with the default disposition).
                 let id = unsafe {
                     signal_hook::low_level::register(signal, move || {
-                        if asked.swap(true, Ordering::SeqCst) {
-                            // Second request while the first was not honoured: the host is stuck.
-                            let _ = signal_hook::low_level::emulate_default_handler(signal);
-                        } else {
+                        let now = monotonic_ms();
+                        let first = first_at.load(Ordering::SeqCst);
+                        if first == 0 {
+                            first_at.store(now.max(1), Ordering::SeqCst);
                             QUIT_SIGNAL.store(signal, Ordering::SeqCst);
                             attention.raise(QUIT);
+                        } else if now.saturating_sub(first) >= REPEAT_MEANS_NOW_MS {
+                            let _ = signal_hook::low_level::emulate_default_handler(signal);
                         }
                     })
                 };

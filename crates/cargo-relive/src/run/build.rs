@@ -56,6 +56,9 @@ impl Supervisor {
         if self.discard_if_changed(&worker) {
             return None;
         }
+        if result.is_err() {
+            self.retry_later(crate::debounce::Change::WorkerDeps);
+        }
         let (duration, artifact) = self.finish_build(&worker, result)?;
         status::info(&format!(
             "built `{worker}` in {:.2}s",
@@ -151,6 +154,7 @@ impl Supervisor {
             Ok(graph) => graph,
             Err(e) => {
                 status::error(&format!("{e:#}"));
+                self.retry_later(crate::debounce::Change::Host);
                 return None;
             }
         };

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result};
 use serde_json::json;
 
-use super::socket::reply_line;
+use super::socket::answer;
 use super::{CRASH_LIMIT, GRACE, Msg, QUICK_CRASH, Running, Supervisor};
 use crate::status;
 
@@ -22,6 +22,7 @@ impl Supervisor {
             .env(relive::STAGED_ENV, "1")
             .env(relive::supervise::SNAPSHOT_ENV, &self.snapshot)
             .env(relive::supervise::CONTROL_ENV, &self.socket)
+            .env(relive::supervise::CONTROL_TOKEN_ENV, &self.token)
             .env(
                 relive::supervise::SNAPSHOT_INTERVAL_ENV,
                 self.opts.snapshot_interval.as_millis().to_string(),
@@ -39,9 +40,14 @@ impl Supervisor {
                 Ok(())
             });
         }
-        let mut child = cmd
-            .spawn()
-            .with_context(|| format!("cannot start {}", exe.display()))?;
+        let mut child = match cmd.spawn() {
+            Ok(child) => child,
+            Err(e) => {
+                status::error(&format!("cannot start {}: {e}", exe.display()));
+                self.retry_later(crate::debounce::Change::Host);
+                return Ok(());
+            }
+        };
         let pid = child.id();
         let tx = self.tx.clone();
         std::thread::Builder::new()
@@ -61,10 +67,10 @@ impl Supervisor {
             started: Instant::now(),
         });
         self.host_control = None;
-        for (_, mut client) in self.waiting.drain() {
-            let _ = reply_line(
-                &mut client,
-                &json!({ "error": "the host restarted before answering" }),
+        for (_, client) in self.waiting.drain() {
+            answer(
+                client,
+                json!({ "error": "the host restarted before answering" }),
             );
         }
         Ok(())
@@ -112,7 +118,7 @@ impl Supervisor {
                 status::info("the host exited; state saved");
                 Ok(Some(0))
             }
-            (Some(c @ (130 | 143)), _) => {
+            (Some(c @ (129 | 130 | 143)), _) => {
                 self.events.emit("host_exited", json!({ "code": c }));
                 status::info(&format!(
                     "the host stopped on a signal; its state is in {}",
@@ -166,38 +172,82 @@ impl Supervisor {
     /// Ctrl-C: the host (which got it too, or gets SIGTERM from us) saves its state and exits. A
     /// host that does not get to its next frame within [`GRACE`] is stuck: it is killed and
     /// restarted from its last snapshot, and a second Ctrl-C quits.
-    pub(super) fn on_interrupt(&mut self) -> Result<Option<i32>> {
+    pub(super) fn on_interrupt(&mut self, sig: i32) -> Result<Option<i32>> {
+        let code = 128 + sig;
         let Some(host) = &self.host else {
-            return Ok(Some(130));
+            return Ok(Some(code));
         };
         let pid = host.pid;
         signal(pid, libc::SIGTERM);
-        match self.wait_exit(pid, GRACE) {
-            Some(status) => {
-                self.host = None;
-                self.events.emit(
-                    "host_exited",
-                    json!({ "code": status.code(), "signal": status.signal(), "why": "interrupted" }),
-                );
-                status::info(&format!(
-                    "stopped; the final state is in {}",
-                    self.snapshot.display()
-                ));
-                Ok(Some(130))
-            }
-            None => {
-                signal(pid, libc::SIGKILL);
-                self.wait_exit(pid, Duration::from_secs(10));
-                self.host = None;
-                status::error(&format!(
-                    "the host did not reach its next frame within {}s (an endless loop?): restarted it from its last \
-                     snapshot; press Ctrl-C again to quit",
-                    GRACE.as_secs()
-                ));
-                self.restart_after("stuck", "interrupted while stuck")?;
-                Ok(None)
-            }
+        if let Some(status) = self.wait_exit(pid, GRACE) {
+            self.host = None;
+            self.events.emit(
+                "host_exited",
+                json!({ "code": status.code(), "signal": status.signal(), "why": "interrupted" }),
+            );
+            self.report_final_state(status);
+            return Ok(Some(code));
         }
+        signal(pid, libc::SIGKILL);
+        self.wait_exit(pid, Duration::from_secs(10));
+        self.host = None;
+        if sig != libc::SIGINT {
+            // Asked to go (SIGTERM, a closed terminal): no restart.
+            status::error(&format!(
+                "the host did not reach its next frame within {}s (an endless loop?) and was killed; {}",
+                GRACE.as_secs(),
+                self.kept_state()
+            ));
+            return Ok(Some(code));
+        }
+        status::error(&format!(
+            "the host did not reach its next frame within {}s (an endless loop?): restarted it from its last \
+             snapshot; press Ctrl-C again to quit",
+            GRACE.as_secs()
+        ));
+        self.restart_after("stuck", "interrupted while stuck")?;
+        Ok(None)
+    }
+
+    /// Says where the final state is, only if the host wrote it: a host that ended by its own
+    /// save-and-exit (status 0, or 128 + the signal it handled); else what was kept, and how old.
+    pub(super) fn report_final_state(&self, status: ExitStatus) {
+        match status.code() {
+            Some(0 | 129 | 130 | 143) => status::info(&format!(
+                "stopped; the final state is in {}",
+                self.snapshot.display()
+            )),
+            _ => status::error(&format!(
+                "stopped, but the host ended without its final save ({}); {}",
+                describe(status),
+                self.kept_state()
+            )),
+        }
+    }
+
+    /// The last recovery snapshot and its age, in words.
+    pub(super) fn kept_state(&self) -> String {
+        let age = std::fs::metadata(&self.snapshot)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok());
+        match age {
+            Some(age) => format!(
+                "the last state kept is the snapshot of {:.1}s before, in {}",
+                age.as_secs_f64(),
+                self.snapshot.display()
+            ),
+            None => "no state was kept (no snapshot was written yet)".to_owned(),
+        }
+    }
+}
+
+/// `exit status 3`, `SIGKILL`.
+fn describe(status: ExitStatus) -> String {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(sig)) => signal_name(sig).to_owned(),
+        _ => "unknown status".to_owned(),
     }
 }
 
@@ -284,6 +334,7 @@ fn signal_name(sig: i32) -> &'static str {
         libc::SIGKILL => "SIGKILL",
         libc::SIGTERM => "SIGTERM",
         libc::SIGINT => "SIGINT",
+        libc::SIGHUP => "SIGHUP",
         _ => "a signal",
     }
 }

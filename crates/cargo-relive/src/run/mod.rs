@@ -51,8 +51,8 @@ enum Msg {
     Host(Value),
     /// A host process ended.
     Exited { pid: u32, status: ExitStatus },
-    /// The supervisor got a signal (Ctrl-C).
-    Signal,
+    /// The supervisor got a signal (Ctrl-C, SIGTERM, SIGHUP): its number.
+    Signal(i32),
     /// A host connected to the control socket: where to send it commands.
     HostConnected(UnixStream),
     /// The host answered a command.
@@ -105,6 +105,13 @@ struct Supervisor {
     watcher: notify::RecommendedWatcher,
     /// The last build of the host failed: the running host is older than its crates.
     host_outdated: bool,
+    /// The secret the host proves itself with on the control socket.
+    token: String,
+    /// A build or a host start that failed for a passing reason (cargo or the host could not
+    /// even be started: too many open files, say) is tried again then.
+    retry: Option<(Instant, Change)>,
+    /// Where `save NAME` and `load NAME` keep snapshots.
+    saves: PathBuf,
 }
 
 /// Runs the supervisor until the user quits; returns the exit code.
@@ -117,6 +124,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         project.target_dir.join("relive"),
         state_dir.clone(),
         stage.clone(),
+        state_dir.join("saves"),
     ] {
         make_private_dir(&dir)?;
     }
@@ -130,7 +138,8 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         .with_context(|| format!("cannot restrict {}", socket.display()))?;
 
     let (tx, rx) = channel();
-    spawn_listener(listener, tx.clone())?;
+    let token = session_token()?;
+    spawn_listener(listener, tx.clone(), token.clone())?;
     spawn_signals(tx.clone())?;
     let watcher = watch(&project, tx.clone())?;
 
@@ -158,6 +167,9 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         backlog: std::collections::VecDeque::new(),
         watcher,
         host_outdated: false,
+        token,
+        retry: None,
+        saves: state_dir.join("saves"),
     };
     let resume = sup.resume_or_archive(&state_dir.join("saves"));
     status::info(&format!(
@@ -180,6 +192,9 @@ impl Supervisor {
             let timeout = self
                 .debouncer
                 .deadline()
+                .into_iter()
+                .chain(self.retry.map(|(at, _)| at))
+                .min()
                 .map(|d| d.saturating_duration_since(Instant::now()))
                 .unwrap_or(Duration::from_secs(3600));
             match self.next_msg(timeout) {
@@ -187,7 +202,7 @@ impl Supervisor {
                     self.on_file(&path);
                 }
                 Ok(Msg::Host(event)) => self.on_host_event(event),
-                Ok(Msg::HostConnected(stream)) => self.host_control = Some(stream),
+                Ok(Msg::HostConnected(stream)) => self.on_host_connected(stream),
                 Ok(Msg::Reply(reply)) => self.on_reply(reply),
                 Ok(Msg::Client { stream, command }) => self.on_client(stream, command),
                 Ok(Msg::Exited { pid, status }) => {
@@ -195,8 +210,8 @@ impl Supervisor {
                         return Ok(code);
                     }
                 }
-                Ok(Msg::Signal) => {
-                    if let Some(code) = self.on_interrupt()? {
+                Ok(Msg::Signal(sig)) => {
+                    if let Some(code) = self.on_interrupt(sig)? {
                         return Ok(code);
                     }
                 }
@@ -204,7 +219,18 @@ impl Supervisor {
                 Err(RecvTimeoutError::Disconnected) => bail!("the supervisor's channels closed"),
             }
             if let Some(fired) = self.debouncer.poll(Instant::now()) {
+                self.retry = None;
                 self.on_change(fired)?;
+            }
+            if let Some((at, change)) = self.retry {
+                if at <= Instant::now() {
+                    self.retry = None;
+                    status::info("trying again");
+                    self.on_change(Fired {
+                        change,
+                        first: Instant::now(),
+                    })?;
+                }
             }
         }
     }
@@ -297,18 +323,41 @@ impl Supervisor {
                     self.restore_terminal();
                     return Some(status);
                 }
-                Ok(Msg::Exited { .. }) | Ok(Msg::Signal) => {}
+                Ok(Msg::Exited { .. }) | Ok(Msg::Signal(_)) => {}
                 Ok(Msg::File(path)) => {
                     self.on_file(&path);
                 }
                 Ok(Msg::Host(event)) => self.on_host_event(event),
-                Ok(Msg::HostConnected(stream)) => self.host_control = Some(stream),
+                Ok(Msg::HostConnected(stream)) => self.on_host_connected(stream),
                 Ok(Msg::Reply(reply)) => self.on_reply(reply),
                 Ok(Msg::Client { stream, command }) => self.on_client(stream, command),
                 Err(_) => return None,
             }
         }
     }
+}
+
+/// How long to wait before trying again a build or a host start that could not even run.
+const RETRY: Duration = Duration::from_secs(2);
+
+impl Supervisor {
+    /// Schedules `change` again after [`RETRY`]: a failure to run cargo or to start the host is
+    /// passing (a full file table, say), never a reason for `cargo relive run` to end.
+    pub(super) fn retry_later(&mut self, change: Change) {
+        status::error(&format!("trying again in {}s", RETRY.as_secs()));
+        let change = self.retry.map_or(change, |(_, c)| c.max(change));
+        self.retry = Some((Instant::now() + RETRY, change));
+    }
+}
+
+/// A secret for this session (128 random bits, hex), handed to the host it starts.
+fn session_token() -> Result<String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .context("cannot read /dev/urandom for the session's secret")?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 pub(super) fn ms(d: Duration) -> f64 {

@@ -6,9 +6,26 @@ use super::host::backtrace;
 use super::{Supervisor, ms};
 use crate::status;
 
+/// The events a host's relive runtime sends (`relive::Event`).
+const HOST_EVENTS: &[&str] = &[
+    "loaded",
+    "reloaded",
+    "reload_failed",
+    "panicked",
+    "stale_mapping",
+    "stuck",
+    "restored",
+    "restore_failed",
+    "unloaded",
+];
+
 impl Supervisor {
     pub(super) fn on_host_event(&mut self, mut event: Value) {
         let kind = event["event"].as_str().unwrap_or("").to_owned();
+        // Only relive's own events reach the terminal and the events file.
+        if !HOST_EVENTS.contains(&kind.as_str()) {
+            return;
+        }
         match kind.as_str() {
             "reloaded" => {
                 let version = event["version"].as_u64().unwrap_or(0);

@@ -1,6 +1,6 @@
 //! Setting up a session: private directories, the lock, signals and the file watcher.
 
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Sender;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -17,10 +17,12 @@ use crate::status;
 pub(super) fn lock(state_dir: &Path) -> Result<std::fs::File> {
     use std::os::fd::AsRawFd;
     let path = state_dir.join("lock");
+    refuse_link(&path)?;
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(&path)
         .with_context(|| format!("cannot open {}", path.display()))?;
     // SAFETY: flock(2) on a file descriptor this function owns.
@@ -54,6 +56,20 @@ pub(super) fn ensure_target_dir(target: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Refuses a symbolic link where relive keeps its own files: following it would let whoever
+/// planted it choose where relive writes (and which directory it makes private).
+fn refuse_link(path: &Path) -> Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => bail!(
+            "{} is a symbolic link, and relive does not follow links where it keeps its files: \
+             remove it (`rm {}`) and run again",
+            path.display(),
+            path.display()
+        ),
+        _ => Ok(()),
+    }
+}
+
 pub(super) fn make_private_dir(dir: &Path) -> Result<()> {
     if let Some(parent) = dir.parent() {
         std::fs::create_dir_all(parent)
@@ -62,6 +78,7 @@ pub(super) fn make_private_dir(dir: &Path) -> Result<()> {
     match std::fs::DirBuilder::new().mode(0o700).create(dir) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            refuse_link(dir)?;
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
                 .with_context(|| format!("cannot restrict {}", dir.display()))
         }
@@ -76,8 +93,8 @@ pub(super) fn spawn_signals(tx: Sender<Msg>) -> Result<()> {
     std::thread::Builder::new()
         .name("relive-signals".into())
         .spawn(move || {
-            for _ in signals.forever() {
-                if tx.send(Msg::Signal).is_err() {
+            for sig in signals.forever() {
+                if tx.send(Msg::Signal(sig)).is_err() {
                     return;
                 }
             }

@@ -1,20 +1,47 @@
 //! The control socket: the host's connection (events, replies) and clients' commands.
+//!
+//! Who may speak: the host the session started proves itself with the session's secret on its
+//! first line (`{"hello": <token>}`, the token handed to it in `RELIVE_CONTROL_TOKEN`); any other
+//! connection is a client with one command (`{"cmd": …}`). A connection that is neither is
+//! answered with why and closed, and never replaces the host's connection. No client can stall
+//! the session: answers are written by a thread of their own with a timeout, connections are
+//! capped, a command line has a length limit, a client has [`CLIENT_TIMEOUT`] to send its command.
 
+use std::io::{BufRead, BufReader, Read as _, Write as _};
 use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
+use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use serde_json::{Value, json};
 
 use super::{Msg, Supervisor};
 
+/// Connections served at once (clients and the host); more are refused with an answer.
+pub(super) const MAX_CONNECTIONS: usize = 64;
+/// The longest command line read: a `state set` of a 20 MB value fits.
+const MAX_LINE: u64 = 32 << 20;
+/// How long a client may take to send its command, and to read its answer.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a write to the host may block (it reads its connection on a thread of its own).
+const HOST_WRITE_TIMEOUT: Duration = Duration::from_secs(2);
+/// The deepest nesting of a command's JSON that is passed to the host.
+const MAX_DEPTH: usize = 100;
+
 impl Supervisor {
-    /// Passes a client's command to the host, or answers that there is none.
-    pub(super) fn on_client(&mut self, mut stream: UnixStream, mut command: Value) {
+    /// Passes a client's command to the host, or answers why not.
+    pub(super) fn on_client(&mut self, stream: UnixStream, mut command: Value) {
+        if let Err(refusal) = self.check_command(&mut command) {
+            answer(stream, json!({ "error": refusal }));
+            return;
+        }
         let Some(host) = &mut self.host_control else {
-            let _ = reply_line(
-                &mut stream,
-                &json!({ "error": "no host is running (it is restarting, or crashed)" }),
+            answer(
+                stream,
+                json!({ "error": "no host is running (it is restarting, or crashed)" }),
             );
             return;
         };
@@ -23,10 +50,39 @@ impl Supervisor {
         if reply_line(host, &command).is_ok() {
             self.waiting.insert(self.next_command, stream);
         } else {
-            let _ = reply_line(
-                &mut stream,
-                &json!({ "error": "the host's control connection is closed" }),
+            self.host_control = None;
+            answer(
+                stream,
+                json!({ "error": "the host's control connection is closed" }),
             );
+        }
+    }
+
+    /// What the host may be asked: `get`, `set`, and `save`/`load` of a save *name* (a file under
+    /// `saves/`, never a path a client chose).
+    fn check_command(&self, command: &mut Value) -> Result<(), String> {
+        if depth(command) > MAX_DEPTH {
+            return Err(format!(
+                "the command is nested deeper than {MAX_DEPTH} levels: nothing was changed"
+            ));
+        }
+        match command["cmd"].as_str() {
+            Some("get" | "set") => Ok(()),
+            Some(cmd @ ("save" | "load")) => {
+                let name = command["name"]
+                    .as_str()
+                    .ok_or_else(|| format!("`{cmd}` needs a save name (\"name\")"))?;
+                let path = save_file(&self.saves, name)?;
+                if cmd == "load" && !path.is_file() {
+                    return Err(format!("there is no save named `{name}`"));
+                }
+                command["path"] = json!(path);
+                Ok(())
+            }
+            other => Err(format!(
+                "unknown command {}: the commands are get, set, save and load",
+                other.map_or("(none)".to_owned(), |c| format!("`{c}`"))
+            )),
         }
     }
 
@@ -40,26 +96,95 @@ impl Supervisor {
         }
     }
 
+    /// The host proved itself: from now on commands go to it.
+    pub(super) fn on_host_connected(&mut self, stream: UnixStream) {
+        let _ = stream.set_write_timeout(Some(HOST_WRITE_TIMEOUT));
+        self.host_control = Some(stream);
+    }
+
     pub(super) fn on_reply(&mut self, reply: Value) {
-        if let Some(mut client) = reply["response"]
+        if let Some(client) = reply["response"]
             .as_u64()
             .and_then(|id| self.waiting.remove(&id))
         {
-            let _ = reply_line(&mut client, &reply);
+            answer(client, reply);
         }
     }
 }
 
-pub(super) fn spawn_listener(listener: UnixListener, tx: Sender<Msg>) -> Result<()> {
+/// `saves/NAME.snapshot` for a name of letters, digits, `-` and `_`, as the message says.
+pub(crate) fn save_file(saves: &Path, name: &str) -> Result<std::path::PathBuf, String> {
+    let ok = !name.is_empty()
+        && name.len() <= 100
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(saves.join(format!("{name}.snapshot")))
+    } else {
+        Err(format!(
+            "`{}` is not a save name: use letters, digits, `-` and `_` (at most 100)",
+            name.escape_debug()
+        ))
+    }
+}
+
+/// How deeply `value` nests.
+fn depth(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// Answers a client from a thread of its own, with a write timeout: a client that does not read
+/// its (maybe large) answer holds only that thread, and only for [`CLIENT_TIMEOUT`].
+pub(super) fn answer(mut stream: UnixStream, value: Value) {
+    let spawned = std::thread::Builder::new()
+        .name("relive-answer".into())
+        .spawn(move || {
+            let _ = stream.set_write_timeout(Some(CLIENT_TIMEOUT));
+            let _ = reply_line(&mut stream, &value);
+        });
+    if let Err(e) = spawned {
+        crate::status::error(&format!("cannot answer a client: {e}"));
+    }
+}
+
+/// Accepts connections, each served by a thread of its own, at most [`MAX_CONNECTIONS`] at once.
+pub(super) fn spawn_listener(listener: UnixListener, tx: Sender<Msg>, token: String) -> Result<()> {
+    let live = Arc::new(AtomicUsize::new(0));
+    let token: Arc<str> = token.into();
     std::thread::Builder::new()
         .name("relive-control".into())
         .spawn(move || {
             for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
-                let tx = tx.clone();
-                let _ = std::thread::Builder::new()
+                let Ok(mut stream) = stream else { continue };
+                if live.load(Ordering::SeqCst) >= MAX_CONNECTIONS {
+                    let _ = stream.set_write_timeout(Some(Duration::from_millis(100)));
+                    let _ = reply_line(
+                        &mut stream,
+                        &json!({ "error": format!(
+                            "too many connections ({MAX_CONNECTIONS}) to this session: try again when some have closed"
+                        ) }),
+                    );
+                    continue;
+                }
+                live.fetch_add(1, Ordering::SeqCst);
+                let (tx, live, token) = (tx.clone(), live.clone(), token.clone());
+                let spawned = std::thread::Builder::new()
                     .name("relive-control-conn".into())
-                    .spawn(move || serve_connection(stream, tx));
+                    .spawn({
+                        let live = live.clone();
+                        move || {
+                            serve_connection(stream, &tx, &token);
+                            live.fetch_sub(1, Ordering::SeqCst);
+                        }
+                    });
+                if spawned.is_err() {
+                    live.fetch_sub(1, Ordering::SeqCst);
+                }
             }
         })
         .context("cannot start a thread")?;
@@ -67,26 +192,65 @@ pub(super) fn spawn_listener(listener: UnixListener, tx: Sender<Msg>) -> Result<
 }
 
 pub(super) fn reply_line(stream: &mut UnixStream, value: &Value) -> std::io::Result<()> {
-    use std::io::Write;
     let mut line = serde_json::to_vec(value)?;
     line.push(b'\n');
     stream.write_all(&line)
 }
 
-/// One connection to the control socket: a client's single command, or a host's events and
-/// replies. The first line tells which.
-fn serve_connection(stream: UnixStream, tx: Sender<Msg>) {
-    use std::io::BufRead;
+/// One connection: the host's events and replies after its hello, or a client's single command.
+fn serve_connection(stream: UnixStream, tx: &Sender<Msg>, token: &str) {
     let Ok(reader) = stream.try_clone() else {
         return;
     };
-    let mut lines = std::io::BufReader::new(reader).lines();
-    let Some(Ok(first)) = lines.next() else {
-        return;
+    let _ = stream.set_read_timeout(Some(CLIENT_TIMEOUT));
+    let mut reader = BufReader::new(reader);
+    let mut first = Vec::new();
+    let refuse = |mut stream: UnixStream, why: String| {
+        let _ = stream.set_write_timeout(Some(CLIENT_TIMEOUT));
+        let _ = reply_line(&mut stream, &json!({ "error": why }));
     };
-    let Ok(first) = serde_json::from_str::<Value>(&first) else {
-        return;
+    match reader
+        .by_ref()
+        .take(MAX_LINE + 1)
+        .read_until(b'\n', &mut first)
+    {
+        Ok(0) => return,
+        Ok(n) if n as u64 > MAX_LINE => {
+            return refuse(
+                stream,
+                format!("the command is longer than {} MiB", MAX_LINE >> 20),
+            );
+        }
+        Ok(_) => {}
+        Err(e) => {
+            return refuse(stream, format!("no command within {CLIENT_TIMEOUT:?}: {e}"));
+        }
+    }
+    let first: Value = match serde_json::from_slice(&first) {
+        Ok(value) => value,
+        Err(e) => return refuse(stream, format!("the command is not JSON: {e}")),
     };
+    if first.get("hello").and_then(Value::as_str) == Some(token) {
+        let _ = stream.set_read_timeout(None);
+        if tx.send(Msg::HostConnected(stream)).is_err() {
+            return;
+        }
+        for line in reader.lines() {
+            let Ok(line) = line else { return };
+            let Ok(value) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
+            let msg = if value.get("response").is_some() {
+                Msg::Reply(value)
+            } else {
+                Msg::Host(value)
+            };
+            if tx.send(msg).is_err() {
+                return;
+            }
+        }
+        return;
+    }
     if first.get("cmd").is_some() {
         let _ = tx.send(Msg::Client {
             stream,
@@ -94,21 +258,34 @@ fn serve_connection(stream: UnixStream, tx: Sender<Msg>) {
         });
         return;
     }
-    if tx.send(Msg::HostConnected(stream)).is_err() {
-        return;
-    }
-    for value in std::iter::once(first).chain(
-        lines
-            .map_while(Result::ok)
-            .filter_map(|l| serde_json::from_str(&l).ok()),
-    ) {
-        let msg = if value.get("response").is_some() {
-            Msg::Reply(value)
-        } else {
-            Msg::Host(value)
-        };
-        if tx.send(msg).is_err() {
-            return;
+    refuse(
+        stream,
+        "not a relive command: a command is one JSON line with \"cmd\" (get, set, save, load)"
+            .to_owned(),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn save_names_are_what_the_message_says() {
+        let saves = Path::new("/t/saves");
+        assert_eq!(
+            save_file(saves, "corner-2_b").unwrap(),
+            Path::new("/t/saves/corner-2_b.snapshot")
+        );
+        for bad in [
+            "", "a b", "a\nb", "a\tb", "*", "a\\b", "a:b", "../x", ".hidden", "a/b",
+        ] {
+            assert!(save_file(saves, bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn depth_counts_nesting() {
+        assert_eq!(depth(&json!(1)), 0);
+        assert_eq!(depth(&json!({ "a": [1, [2]] })), 3);
     }
 }

@@ -98,8 +98,15 @@ impl Session {
         env: &[(&str, &str)],
     ) -> Session {
         use std::os::unix::process::CommandExt;
+        let interval: &[&str] = if extra.contains(&"--snapshot-interval") {
+            &[]
+        } else {
+            &["--snapshot-interval", "200"]
+        };
         let mut child = Command::new(bin())
-            .args(["relive", "run", "--snapshot-interval", "200", "--events"])
+            .args(["relive", "run"])
+            .args(interval)
+            .arg("--events")
             .arg(events)
             .args(extra)
             .stdin(Stdio::piped())
@@ -275,6 +282,7 @@ mod coins;
 mod faults;
 mod front_door;
 mod quad;
+mod session;
 mod workspace;
 
 fn edit(path: &Path, from: &str, to: &str) {
