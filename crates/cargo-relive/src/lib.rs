@@ -16,6 +16,7 @@ pub mod events;
 pub mod inspect;
 pub mod new;
 pub mod project;
+pub mod protocol;
 pub mod replay;
 pub mod run;
 pub mod status;

@@ -9,7 +9,6 @@
 
 use std::io::{BufRead, BufReader, Read as _, Write as _};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
@@ -19,22 +18,19 @@ use anyhow::{Context as _, Result};
 use serde_json::{Value, json};
 
 use super::{Msg, Supervisor};
+use crate::protocol;
 
 /// Connections served at once (clients and the host); more are refused with an answer.
 pub(super) const MAX_CONNECTIONS: usize = 64;
-/// The longest command line read: a `state set` of a 20 MB value fits.
-const MAX_LINE: u64 = 32 << 20;
 /// How long a client may take to send its command, and to read its answer.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a write to the host may block (it reads its connection on a thread of its own).
 const HOST_WRITE_TIMEOUT: Duration = Duration::from_secs(2);
-/// The deepest nesting of a command's JSON that is passed to the host.
-const MAX_DEPTH: usize = 100;
 
 impl Supervisor {
     /// Passes a client's command to the host, or answers why not.
     pub(super) fn on_client(&mut self, stream: UnixStream, mut command: Value) {
-        if let Err(refusal) = self.check_command(&mut command) {
+        if let Err(refusal) = protocol::check_command(&self.saves, &mut command) {
             answer(stream, json!({ "error": refusal }));
             return;
         }
@@ -55,34 +51,6 @@ impl Supervisor {
                 stream,
                 json!({ "error": "the host's control connection is closed" }),
             );
-        }
-    }
-
-    /// What the host may be asked: `get`, `set`, and `save`/`load` of a save *name* (a file under
-    /// `saves/`, never a path a client chose).
-    fn check_command(&self, command: &mut Value) -> Result<(), String> {
-        if depth(command) > MAX_DEPTH {
-            return Err(format!(
-                "the command is nested deeper than {MAX_DEPTH} levels: nothing was changed"
-            ));
-        }
-        match command["cmd"].as_str() {
-            Some("get" | "set") => Ok(()),
-            Some(cmd @ ("save" | "load")) => {
-                let name = command["name"]
-                    .as_str()
-                    .ok_or_else(|| format!("`{cmd}` needs a save name (\"name\")"))?;
-                let path = save_file(&self.saves, name)?;
-                if cmd == "load" && !path.is_file() {
-                    return Err(format!("there is no save named `{name}`"));
-                }
-                command["path"] = json!(path);
-                Ok(())
-            }
-            other => Err(format!(
-                "unknown command {}: the commands are get, set, save and load",
-                other.map_or("(none)".to_owned(), |c| format!("`{c}`"))
-            )),
         }
     }
 
@@ -109,32 +77,6 @@ impl Supervisor {
         {
             answer(client, reply);
         }
-    }
-}
-
-/// `saves/NAME.snapshot` for a name of letters, digits, `-` and `_`, as the message says.
-pub(crate) fn save_file(saves: &Path, name: &str) -> Result<std::path::PathBuf, String> {
-    let ok = !name.is_empty()
-        && name.len() <= 100
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if ok {
-        Ok(saves.join(format!("{name}.snapshot")))
-    } else {
-        Err(format!(
-            "`{}` is not a save name: use letters, digits, `-` and `_` (at most 100)",
-            name.escape_debug()
-        ))
-    }
-}
-
-/// How deeply `value` nests.
-fn depth(value: &Value) -> usize {
-    match value {
-        Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
-        Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
-        _ => 0,
     }
 }
 
@@ -211,81 +153,39 @@ fn serve_connection(stream: UnixStream, tx: &Sender<Msg>, token: &str) {
     };
     match reader
         .by_ref()
-        .take(MAX_LINE + 1)
+        .take(protocol::MAX_LINE + 1)
         .read_until(b'\n', &mut first)
     {
         Ok(0) => return,
-        Ok(n) if n as u64 > MAX_LINE => {
-            return refuse(
-                stream,
-                format!("the command is longer than {} MiB", MAX_LINE >> 20),
-            );
-        }
         Ok(_) => {}
         Err(e) => {
             return refuse(stream, format!("no command within {CLIENT_TIMEOUT:?}: {e}"));
         }
     }
-    let first: Value = match serde_json::from_slice(&first) {
-        Ok(value) => value,
-        Err(e) => return refuse(stream, format!("the command is not JSON: {e}")),
-    };
-    if first.get("hello").and_then(Value::as_str) == Some(token) {
-        let _ = stream.set_read_timeout(None);
-        if tx.send(Msg::HostConnected(stream)).is_err() {
-            return;
+    match protocol::first_line(&first, token) {
+        protocol::FirstLine::Refused(why) => refuse(stream, why),
+        protocol::FirstLine::Command(command) => {
+            let _ = tx.send(Msg::Client { stream, command });
         }
-        for line in reader.lines() {
-            let Ok(line) = line else { return };
-            let Ok(value) = serde_json::from_str::<Value>(&line) else {
-                continue;
-            };
-            let msg = if value.get("response").is_some() {
-                Msg::Reply(value)
-            } else {
-                Msg::Host(value)
-            };
-            if tx.send(msg).is_err() {
+        protocol::FirstLine::Host => {
+            let _ = stream.set_read_timeout(None);
+            if tx.send(Msg::HostConnected(stream)).is_err() {
                 return;
             }
+            for line in reader.lines() {
+                let Ok(line) = line else { return };
+                let Ok(value) = serde_json::from_str::<Value>(&line) else {
+                    continue;
+                };
+                let msg = if value.get("response").is_some() {
+                    Msg::Reply(value)
+                } else {
+                    Msg::Host(value)
+                };
+                if tx.send(msg).is_err() {
+                    return;
+                }
+            }
         }
-        return;
-    }
-    if first.get("cmd").is_some() {
-        let _ = tx.send(Msg::Client {
-            stream,
-            command: first,
-        });
-        return;
-    }
-    refuse(
-        stream,
-        "not a relive command: a command is one JSON line with \"cmd\" (get, set, save, load)"
-            .to_owned(),
-    );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn save_names_are_what_the_message_says() {
-        let saves = Path::new("/t/saves");
-        assert_eq!(
-            save_file(saves, "corner-2_b").unwrap(),
-            Path::new("/t/saves/corner-2_b.snapshot")
-        );
-        for bad in [
-            "", "a b", "a\nb", "a\tb", "*", "a\\b", "a:b", "../x", ".hidden", "a/b",
-        ] {
-            assert!(save_file(saves, bad).is_err(), "{bad:?} accepted");
-        }
-    }
-
-    #[test]
-    fn depth_counts_nesting() {
-        assert_eq!(depth(&json!(1)), 0);
-        assert_eq!(depth(&json!({ "a": [1, [2]] })), 3);
     }
 }
