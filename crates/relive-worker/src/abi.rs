@@ -162,7 +162,8 @@ pub type LevelRepr = u32;
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct HostLogger {
-    /// The most verbose level the host wants at all (`log::max_level()`), as a [`LevelRepr`].
+    /// The host's `log::max_level()` when the version loaded, as a [`LevelRepr`]; informational:
+    /// the worker asks `enabled` for every record, so later changes of the host's level apply.
     pub max_level: LevelRepr,
     /// Whether the host's logger wants records of this level and target.
     pub enabled: unsafe extern "C" fn(level: LevelRepr, target: RawStr) -> bool,

@@ -19,17 +19,6 @@ fn level_repr(level: log::Level) -> LevelRepr {
     level as LevelRepr
 }
 
-fn level_filter(repr: LevelRepr) -> log::LevelFilter {
-    match repr {
-        0 => log::LevelFilter::Off,
-        1 => log::LevelFilter::Error,
-        2 => log::LevelFilter::Warn,
-        3 => log::LevelFilter::Info,
-        4 => log::LevelFilter::Debug,
-        _ => log::LevelFilter::Trace,
-    }
-}
-
 impl log::Log for Forward {
     fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
         let Some(host) = HOST.get() else { return false };
@@ -73,7 +62,10 @@ pub(crate) unsafe extern "C" fn set_logger(logger: *const HostLogger) {
     let _ = std::panic::catch_unwind(|| {
         let _ = HOST.set(host);
         if log::set_logger(&FORWARD).is_ok() {
-            log::set_max_level(level_filter(host.max_level));
+            // Every record goes to the host's `enabled`, which asks the host's logger and level
+            // as they are now: a logger installed after this version loaded, or a level changed
+            // at run time, applies at once (one call into the host per log statement).
+            log::set_max_level(log::LevelFilter::Trace);
         }
     });
 }

@@ -128,6 +128,48 @@ pub enum Event {
     },
 }
 
+/// What a failure event says, for a host that listens to nothing else; `None` for news that is
+/// not a problem.
+#[cfg(not(feature = "static"))]
+fn problem(event: &Event) -> Option<String> {
+    match event {
+        Event::ReloadFailed {
+            version,
+            running,
+            reason,
+        } => Some(format!(
+            "version {version} was refused, version {running} keeps running: {reason}"
+        )),
+        Event::Panicked {
+            version,
+            function,
+            message,
+            location,
+            count,
+        } => Some(format!(
+            "version {version} panicked in `{function}`{}: {message}{}",
+            if *count > 1 {
+                format!(" {count} times in a row")
+            } else {
+                String::new()
+            },
+            location
+                .as_deref()
+                .map(|l| format!(" at {l}"))
+                .unwrap_or_default()
+        )),
+        Event::StaleMapping { version, path } => Some(format!(
+            "version {version} stayed mapped after it was closed ({}): a thread it started may still run",
+            path.display()
+        )),
+        Event::RestoreFailed { kept_at, reason } => Some(format!(
+            "cannot restore the state: {reason}; started fresh, the snapshot is kept at {}",
+            kept_at.display()
+        )),
+        _ => None,
+    }
+}
+
 /// The subscribers of one worker.
 #[cfg(not(feature = "static"))]
 #[derive(Clone, Default)]
@@ -217,7 +259,16 @@ impl Bus {
                 kept_at.display()
             ),
         }
-        self.lock().retain(|tx| tx.send(event.clone()).is_ok());
+        let mut senders = self.lock();
+        senders.retain(|tx| tx.send(event.clone()).is_ok());
+        // A host with no logger and no subscriber would see nothing of a failure: say it on
+        // stderr (a host that wants otherwise sets a logger or subscribes).
+        if senders.is_empty() && log::max_level() == log::LevelFilter::Off {
+            if let Some(line) = problem(&event) {
+                use std::io::Write;
+                let _ = writeln!(std::io::stderr(), "relive: {line}");
+            }
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Sender<Event>>> {

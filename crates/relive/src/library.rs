@@ -364,6 +364,10 @@ unsafe extern "C" fn host_log_enabled(level: LevelRepr, target: RawStr) -> bool 
     let Some(level) = level_of(level) else {
         return false;
     };
+    // The host's level as it is now (a logger's `enabled` need not check it).
+    if level > log::max_level() {
+        return false;
+    }
     // SAFETY: the worker passes a string that lives for the call.
     let target = unsafe { target.to_string_lossy() };
     log::logger().enabled(

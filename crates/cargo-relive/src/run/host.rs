@@ -78,20 +78,29 @@ impl Supervisor {
 
     /// Asks the host to save its state and exit; kills it after [`GRACE`]. Whether it exited on
     /// its own.
-    pub(super) fn stop_host(&mut self) -> Result<bool> {
+    pub(super) fn stop_host(&mut self, why: &str) -> Result<bool> {
         let Some(host) = &self.host else {
             return Ok(true);
         };
         let pid = host.pid;
         signal(pid, libc::SIGTERM);
-        if self.wait_exit(pid, GRACE).is_some() {
-            self.host = None;
-            return Ok(true);
-        }
-        signal(pid, libc::SIGKILL);
-        self.wait_exit(pid, Duration::from_secs(10));
+        let (status, on_its_own) = match self.wait_exit(pid, GRACE) {
+            Some(status) => (Some(status), true),
+            None => {
+                signal(pid, libc::SIGKILL);
+                (self.wait_exit(pid, Duration::from_secs(10)), false)
+            }
+        };
         self.host = None;
-        Ok(false)
+        self.events.emit(
+            "host_exited",
+            json!({
+                "code": status.and_then(|s| s.code()),
+                "signal": status.and_then(|s| s.signal()),
+                "why": why,
+            }),
+        );
+        Ok(on_its_own)
     }
 
     /// The host ended without being asked to. `Some(code)` when the supervisor should end too.

@@ -297,7 +297,7 @@ impl Supervisor {
                 };
                 if let Some(worker) = self.build_all("edit") {
                     if self.host.is_some() {
-                        self.stop_host()?;
+                        self.stop_host(why)?;
                     }
                     if !self.stage(&worker) {
                         return Ok(());

@@ -232,3 +232,43 @@ fn library_truncated_at_any_offset_is_refused() {
     }
     expect_v2_after_fix(&mut s);
 }
+
+/// In a process of its own (this test binary, run again for this one test), a host with no logger
+/// and no subscriber: a refused build is still said, on stderr.
+#[test]
+fn without_a_logger_or_a_subscriber_a_refused_build_is_printed_on_stderr() {
+    const CHILD: &str = "RELIVE_TEST_NO_LOGGER_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        let fx = Fixture::new("plain", "nologger");
+        let mut worker = Worker::<dyn Context>::open(fx.lib()).unwrap();
+        let mut host = Host::default();
+        worker.update(&mut host).unwrap();
+        let noise: Vec<u8> = (0..100_000u32)
+            .map(|i| (i.wrapping_mul(40_503) >> 7) as u8)
+            .collect();
+        write_in_place(&fx.lib(), &noise);
+        let deadline = std::time::Instant::now() + BUILD_WAIT;
+        while !worker.status().is_some_and(|s| s.is_problem()) {
+            assert!(std::time::Instant::now() < deadline, "no refusal");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            worker.update(&mut host).unwrap();
+        }
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "bad_library::without_a_logger_or_a_subscriber_a_refused_build_is_printed_on_stderr",
+            "--nocapture",
+        ])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("relive: version 2 was refused, version 1 keeps running")
+            && stderr.contains("not an ELF file"),
+        "{stderr}"
+    );
+}

@@ -30,6 +30,9 @@ impl log::Log for Capture {
     fn flush(&self) {}
 }
 
+/// The tests here change the process's log level: one at a time.
+static LEVEL: Mutex<()> = Mutex::new(());
+
 fn capture() -> &'static Capture {
     static CAPTURE: OnceLock<&'static Capture> = OnceLock::new();
     CAPTURE.get_or_init(|| {
@@ -48,6 +51,7 @@ fn replace(path: &Path, bytes: &[u8]) {
 
 #[test]
 fn worker_log_lines_reach_the_host_logger_through_twenty_reloads_with_levels_honoured() {
+    let _one = LEVEL.lock().unwrap_or_else(|e| e.into_inner());
     let capture = capture();
     let fx = Fixture::new("logging", "logs");
     let a = std::fs::read(fx.lib()).unwrap();
@@ -72,13 +76,13 @@ fn worker_log_lines_reach_the_host_logger_through_twenty_reloads_with_levels_hon
             expected.push(format!("{tag} frame {frame}"));
         }
     }
-    // The tracing test runs alongside and logs to the same target: its lines say "tracing".
+    // The other tests log to the same target: their lines say "tracing" or "later".
     let got: Vec<_> = capture
         .0
         .lock()
         .unwrap()
         .iter()
-        .filter(|(_, m, _)| !m.contains("tracing"))
+        .filter(|(_, m, _)| !m.contains("tracing") && !m.starts_with("later"))
         .cloned()
         .collect();
     let messages: Vec<&str> = got.iter().map(|(_, m, _)| m.as_str()).collect();
@@ -98,6 +102,7 @@ fn worker_log_lines_reach_the_host_logger_through_twenty_reloads_with_levels_hon
 
 #[test]
 fn worker_tracing_events_reach_the_host_logger_across_a_reload() {
+    let _one = LEVEL.lock().unwrap_or_else(|e| e.into_inner());
     let capture = capture();
     let fx = Fixture::copy("logging", "tracing");
     fx.knob("TRACING");
@@ -118,4 +123,30 @@ fn worker_tracing_events_reach_the_host_logger_across_a_reload() {
         .filter(|m| m.contains("tracing"))
         .collect();
     assert_eq!(tracing, ["v1 tracing frame=1", "v2 tracing frame=2"]);
+}
+
+#[test]
+fn the_host_level_as_it_is_now_applies_to_a_version_loaded_before_it_changed() {
+    let _one = LEVEL.lock().unwrap_or_else(|e| e.into_inner());
+    let capture = capture();
+    // As if no logger were installed yet when the worker loads: nothing is wanted.
+    log::set_max_level(log::LevelFilter::Off);
+    let fx = Fixture::copy("logging", "later");
+    fx.edit("let tag = \"v1\";", "let tag = \"later\";");
+    fx.build().unwrap();
+    let mut worker = Worker::<dyn Context>::open(fx.lib()).unwrap();
+    let mut host = Host::default();
+    worker.update(&mut host).unwrap();
+    // The host turns logging on: version 1 (never reloaded) is heard from its next record.
+    log::set_max_level(log::LevelFilter::Info);
+    worker.update(&mut host).unwrap();
+    let got: Vec<String> = capture
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, m, _)| m.clone())
+        .filter(|m| m.starts_with("later"))
+        .collect();
+    assert_eq!(got, ["later frame 2"], "the level at load was kept");
 }
