@@ -110,6 +110,8 @@ mod maps;
 #[cfg(not(feature = "static"))]
 pub mod supervise;
 #[cfg(not(feature = "static"))]
+mod thread_exit;
+#[cfg(not(feature = "static"))]
 mod threads;
 #[cfg(not(feature = "static"))]
 mod tls;

@@ -71,14 +71,15 @@ fn leave(base: usize) {
 /// Closes `lib` (the image at `base`), or keeps it mapped while threads of it run; also closes
 /// the versions kept earlier whose threads have ended since.
 pub(crate) fn close(base: usize, lib: libloading::Library) -> Result<(), libloading::Error> {
-    let finished: Vec<libloading::Library> = {
+    let finished: Vec<(usize, libloading::Library)> = {
         let mut parked = PARKED.lock().unwrap_or_else(|e| e.into_inner());
         let (done, still): (Vec<_>, Vec<_>) =
             parked.drain(..).partition(|(b, _)| running_in(*b) == 0);
         *parked = still;
-        done.into_iter().map(|(_, lib)| lib).collect()
+        done
     };
-    for old in finished {
+    for (old_base, old) in finished {
+        crate::thread_exit::before_close(old_base);
         if let Err(e) = old.close() {
             log::warn!("closing a worker version whose threads ended: {e}");
         }
@@ -95,6 +96,7 @@ pub(crate) fn close(base: usize, lib: libloading::Library) -> Result<(), libload
             .push((base, lib));
         return Ok(());
     }
+    crate::thread_exit::before_close(base);
     lib.close()
 }
 

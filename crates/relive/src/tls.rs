@@ -4,8 +4,9 @@
 //! `__cxa_thread_atexit_impl`, which also marks the library as "in use" until the thread exits, so
 //! `dlclose` never unmaps it: every reload would leave the old image behind. The host executable
 //! defines the same symbol, which interposes glibc's for every library loaded after it. For objects
-//! in a relive worker copy the destructor is skipped (the value is leaked) so the library can go;
-//! every other object's registration is forwarded to glibc unchanged.
+//! in a relive worker copy the destructor is kept by the host instead, and run on the thread that
+//! closes the version, before it is closed ([`crate::thread_exit`]); on other threads the value
+//! leaks. Every other object's registration is forwarded to glibc unchanged.
 //!
 //! See rust-lang/rust#59629 and #88737.
 
@@ -35,8 +36,11 @@ pub unsafe extern "C" fn __cxa_thread_atexit_impl(
     dso_symbol: *mut c_void,
 ) -> c_int {
     // SAFETY: `dladdr` only reads the loader's tables for the given address.
-    if unsafe { belongs_to_worker(dso_symbol) } {
-        // The destructor is skipped: the value leaks, the library can be unmapped.
+    if let Some(base) = unsafe { worker_image(dso_symbol) } {
+        // Not glibc's to run (it would pin the library, and run after the image is gone): the
+        // host runs it on this thread before the version is closed (`thread_exit`), or, on a
+        // thread that is exiting anyway, skips it (the value leaks).
+        crate::thread_exit::record_tls_dtor(base, dtor, obj);
         return 0;
     }
     let mut real = REAL.load(Ordering::Acquire);
@@ -69,16 +73,6 @@ unsafe extern "C" {
     #[link_name = "dlsym"]
     fn libc_dlsym(handle: *mut c_void, symbol: *const std::ffi::c_char) -> *mut c_void;
     fn dladdr(addr: *const c_void, info: *mut DlInfo) -> c_int;
-}
-
-/// Whether `addr` lies in a relive worker copy.
-///
-/// # Safety
-///
-/// Any address may be passed; `dladdr` does not dereference it.
-unsafe fn belongs_to_worker(addr: *mut c_void) -> bool {
-    // SAFETY: forwarded.
-    unsafe { worker_image(addr) }.is_some()
 }
 
 /// The base address of the relive worker copy `addr` lies in, if it lies in one.
@@ -133,6 +127,11 @@ pub(crate) fn ensure_linked() {
                 c"pthread_create",
                 crate::threads::interposer(),
                 "a version closed while a thread it started still runs will crash the process",
+            ),
+            (
+                c"pthread_key_create",
+                crate::thread_exit::interposer(),
+                "a host thread that called the worker may crash when it exits after the version was closed",
             ),
         ];
         for (name, ours, consequence) in interposers {

@@ -410,7 +410,10 @@ fn a_new_project_reloads_survives_bad_builds_interface_changes_and_crashes_and_s
     );
     let stopped = s.event("planned stop", STEP, |e| e["event"] == "host_exited");
     assert_eq!(stopped["why"], "a crate of the host changed", "{stopped}");
-    assert_eq!(stopped["code"], 143, "the host did not save and exit: {stopped}");
+    assert_eq!(
+        stopped["code"], 143,
+        "the host did not save and exit: {stopped}"
+    );
     let restarted = s.event("host restart", STEP, |e| e["event"] == "host_restarted");
     assert_eq!(restarted["why"], "a crate of the host changed");
     let started = s.event("new host", STEP, |e| e["event"] == "host_started");

@@ -4,6 +4,7 @@
 #![cfg(not(feature = "static"))]
 #![allow(clippy::unwrap_used)]
 mod bad_library;
+mod host_threads;
 mod logging;
 mod panics;
 mod reload;
