@@ -244,6 +244,33 @@ unsafe extern "C" fn before_unload(sink: *const Sink) -> u32 {
     unsafe { report(sink, outcome) }
 }
 
+/// # Safety
+///
+/// `state` must be a live state created by this library, not used elsewhere during the call, and
+/// `sink` valid for the call.
+unsafe extern "C" fn before_save<W: Exports>(state: *mut c_void, sink: *const Sink) -> u32 {
+    let outcome = guard(|| {
+        // SAFETY: the caller guarantees the state is live and exclusively ours for the call.
+        W::before_save(unsafe { &mut *(state as *mut W::State) });
+        Ok(())
+    });
+    // SAFETY: forwarded from the caller.
+    unsafe { report(sink, outcome) }
+}
+
+/// # Safety
+///
+/// As [`before_save`].
+unsafe extern "C" fn after_load<W: Exports>(state: *mut c_void, sink: *const Sink) -> u32 {
+    let outcome = guard(|| {
+        // SAFETY: the caller guarantees the state is live and exclusively ours for the call.
+        W::after_load(unsafe { &mut *(state as *mut W::State) });
+        Ok(())
+    });
+    // SAFETY: forwarded from the caller.
+    unsafe { report(sink, outcome) }
+}
+
 /// The body of the exported [`abi::EXPORTS_SYMBOL`] function.
 ///
 /// # Safety
@@ -279,6 +306,8 @@ pub unsafe fn exports<W: Exports>(
             save: save::<W>,
             load: load::<W>,
             before_unload,
+            before_save: before_save::<W>,
+            after_load: after_load::<W>,
             set_logger: crate::logging::set_logger,
             functions: functions.as_ptr(),
             function_count: functions.len(),

@@ -16,7 +16,7 @@
 use std::ffi::c_void;
 
 /// Version of this interface. The host refuses a library that answers with another one.
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;
 
 /// Name of the one symbol a worker library exports (NUL-terminated for `dlsym`).
 pub const EXPORTS_SYMBOL: &[u8] = b"relive_worker_exports_v1\0";
@@ -141,6 +141,12 @@ pub struct Exports {
     ) -> u32,
     /// Called once right before the library is closed: flushes the worker's own stdout.
     pub before_unload: unsafe extern "C" fn(sink: *const Sink) -> u32,
+    /// The worker's `before_save` (a no-op without one): runs in the old version right before
+    /// its state is saved for a reload.
+    pub before_save: unsafe extern "C" fn(state: *mut c_void, sink: *const Sink) -> u32,
+    /// The worker's `after_load` (a no-op without one): runs in the new version right after it
+    /// loaded the state of a reload.
+    pub after_load: unsafe extern "C" fn(state: *mut c_void, sink: *const Sink) -> u32,
     /// Called once after the handshake: routes the worker's `log` records to the host's logger.
     pub set_logger: unsafe extern "C" fn(logger: *const HostLogger),
     /// The exported functions.

@@ -143,6 +143,16 @@ pub trait Exports: 'static {
     fn restore(old: OldState<'_>) -> Result<Self::State, DecodeError> {
         old.decode()
     }
+
+    /// Runs in the old version right before its state is saved for a reload (not for snapshots):
+    /// join threads, put what `#[serde(skip)]` fields hold into saved fields. `export!`'s
+    /// `before_save`; a no-op by default.
+    fn before_save(_state: &mut Self::State) {}
+
+    /// Runs in the new version right after it loaded the state of a reload: rebuild caches,
+    /// trait objects and threads that `#[serde(skip)]` left at their defaults. `export!`'s
+    /// `after_load`; a no-op by default.
+    fn after_load(_state: &mut Self::State) {}
 }
 
 /// Facts of the build that must match between the host and the worker.

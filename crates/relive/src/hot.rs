@@ -309,6 +309,19 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
             Err(err)
         };
 
+        // The old version's `before_save` hook; if the reload then fails, its `after_load` runs
+        // on the same state, so the old version goes on as after a reload.
+        // SAFETY: the state was created by `self.lib`.
+        if let Err(e) = unsafe { self.lib.before_save(self.state.as_ptr()) } {
+            let err = call_error(e, "before_save", self.version);
+            return fail(self, new, err);
+        }
+        let undo = |this: &Self| {
+            // SAFETY: the state was created by `this.lib`.
+            if let Err(e) = unsafe { this.lib.after_load(this.state.as_ptr()) } {
+                this.report_unload(e, "after_load", this.version);
+            }
+        };
         // SAFETY: the state was created by `self.lib`.
         let bytes = match unsafe { self.lib.save(self.state.as_ptr()) } {
             Ok(bytes) => bytes,
@@ -320,6 +333,7 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
                         message,
                     },
                 };
+                undo(self);
                 return fail(self, new, err);
             }
         };
@@ -334,13 +348,23 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
                     state_version: new.state_version(),
                     message: crate::decode_message::plain(&message),
                 };
+                undo(self);
                 return fail(self, new, err);
             }
             Err(e) => {
                 let err = call_error(e, "load", version);
+                undo(self);
                 return fail(self, new, err);
             }
         };
+        // SAFETY: `new_state` was just created by `new`.
+        if let Err(e) = unsafe { new.after_load(new_state) } {
+            let err = call_error(e, "after_load", version);
+            // SAFETY: created by `new`, not used since.
+            let _ = unsafe { new.drop_state(new_state) };
+            undo(self);
+            return fail(self, new, err);
+        }
         let loaded = Instant::now();
 
         let resolved = self

@@ -259,6 +259,46 @@ impl Library {
         }
     }
 
+    /// Runs the worker's `before_save` hook on the state (before a reload's save).
+    ///
+    /// # Safety
+    ///
+    /// `state` must be a live state created by this library.
+    pub(crate) unsafe fn before_save(&self, state: *mut c_void) -> Result<(), CallError> {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.hook(self.exports.before_save, state) }
+    }
+
+    /// Runs the worker's `after_load` hook on the state (after a reload's load).
+    ///
+    /// # Safety
+    ///
+    /// `state` must be a live state created by this library.
+    pub(crate) unsafe fn after_load(&self, state: *mut c_void) -> Result<(), CallError> {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.hook(self.exports.after_load, state) }
+    }
+
+    /// # Safety
+    ///
+    /// `hook` must be one of this library's hook shims and `state` a live state it created.
+    unsafe fn hook(
+        &self,
+        hook: unsafe extern "C" fn(*mut c_void, *const abi::Sink) -> u32,
+        state: *mut c_void,
+    ) -> Result<(), CallError> {
+        let mut collected = Collected::default();
+        let sink = collected.sink();
+        // SAFETY: the caller guarantees the hook and the state belong to this library; `sink`
+        // lives across the call.
+        let status = unsafe { hook(state, &sink) };
+        if status == STATUS_OK {
+            Ok(())
+        } else {
+            Err(collected.into_error(status))
+        }
+    }
+
     /// Drops the state.
     ///
     /// # Safety

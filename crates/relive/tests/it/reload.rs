@@ -209,3 +209,84 @@ fn a_function_dropped_by_a_new_version_answers_no_such_function_until_it_comes_b
     worker.update(&mut host).unwrap();
     assert_eq!(host.last(), "v1 counter=3 label=label9 inputs=3");
 }
+
+/// The plain fixture with `before_save` and `after_load` hooks that leave their marks: the old
+/// version's hook writes the saved label, the new version's rebuilds a skipped field from it.
+fn hooked(test: &str, panic_in_after_load: bool) -> Fixture {
+    let fx = Fixture::copy("plain", test);
+    fx.edit(
+        "    // EDIT: fields",
+        "    #[serde(skip)]\n    pub rebuilt: String,",
+    );
+    fx.edit(
+        "            // EDIT: defaults",
+        "            rebuilt: String::new(),",
+    );
+    fx.edit(
+        "    functions: [rename, boom],",
+        "    functions: [rename, boom],\n    before_save: before_save,\n    after_load: after_load,",
+    );
+    fx.edit(
+        "fn rename(",
+        &format!(
+            "fn before_save(state: &mut State) {{\n    state.label = format!(\"saved-at-{{}}\", state.counter);\n}}\n\n\
+             fn after_load(state: &mut State) {{\n    if {panic_in_after_load} {{\n        panic!(\"after_load refuses\");\n    }}\n    state.rebuilt = format!(\"from {{}}\", state.label);\n}}\n\nfn rename("
+        ),
+    );
+    fx.edit(
+        "        \"{tag} counter={} label={} inputs={}\",\n        state.counter,\n        state.label,",
+        "        \"{tag} counter={} label={} {} inputs={}\",\n        state.counter,\n        state.label,\n        state.rebuilt,",
+    );
+    fx
+}
+
+#[test]
+fn before_save_runs_in_the_old_version_and_after_load_in_the_new_one_only_around_a_reload() {
+    let fx = hooked("hooks", false);
+    fx.build().unwrap();
+    let mut worker = Worker::<dyn Context>::open(fx.lib()).unwrap();
+    let mut host = Host::default();
+    worker.update(&mut host).unwrap();
+    worker.update(&mut host).unwrap();
+    // A snapshot and the JSON view do not run the hooks.
+    let json = worker.state_json().unwrap();
+    assert_eq!(json["label"], "", "before_save ran for a snapshot: {json}");
+    fx.edit("let tag = \"v1\";", "let tag = \"v2\";");
+    fx.build().unwrap();
+    assert!(worker.wait_and_reload(BUILD_WAIT).unwrap());
+    worker.update(&mut host).unwrap();
+    assert_eq!(
+        host.last(),
+        "v2 counter=3 label=saved-at-2 from saved-at-2 inputs=3"
+    );
+}
+
+#[test]
+fn a_panicking_after_load_fails_the_reload_and_the_old_version_goes_on_with_its_state() {
+    let fx = hooked("hookpanic", false);
+    fx.build().unwrap();
+    let mut worker = Worker::<dyn Context>::open(fx.lib()).unwrap();
+    let events = worker.subscribe();
+    let mut host = Host::default();
+    worker.update(&mut host).unwrap();
+    fx.edit(
+        "if false {\n        panic!(\"after_load refuses\");",
+        "if true {\n        panic!(\"after_load refuses\");",
+    );
+    fx.edit("let tag = \"v1\";", "let tag = \"v2\";");
+    fx.build().unwrap();
+    let err = worker.wait_and_reload(BUILD_WAIT).unwrap_err().to_string();
+    assert!(err.contains("after_load refuses"), "{err}");
+    assert!(
+        events
+            .try_iter()
+            .any(|e| matches!(e, relive::Event::ReloadFailed { .. })),
+        "no ReloadFailed event"
+    );
+    worker.update(&mut host).unwrap();
+    // Still version 1; its own after_load ran on its state after the failed attempt.
+    assert_eq!(
+        host.last(),
+        "v1 counter=2 label=saved-at-1 from saved-at-1 inputs=2"
+    );
+}
