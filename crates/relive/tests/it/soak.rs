@@ -20,12 +20,28 @@ fn replace(path: &Path, bytes: &[u8]) {
 }
 
 #[test]
-fn many_reloads_carry_the_whole_state_and_leave_no_stale_mapping() {
+fn many_reloads_on_a_host_thread_carry_the_whole_state_and_leave_no_stale_mapping() {
     let reloads: u64 = std::env::var("RELIVE_SOAK_RELOADS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(300);
-    let fx = Fixture::new("soak", "soak");
+    // The soak worker also keeps 64 KiB in a thread-local with a destructor and asks for
+    // `std::thread::current()` every frame (std's per-thread key), and the whole session runs on a
+    // host thread that exits at the end.
+    let fx = Fixture::copy("soak", "soak");
+    fx.edit(
+        "fn update(ctx: &mut dyn Context, state: &mut State) {\n    state.frame += 1;",
+        "thread_local! {\n    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };\n}\n\n\
+         fn update(ctx: &mut dyn Context, state: &mut State) {\n    state.frame += 1;\n    let _ = std::thread::current().id();\n    \
+         SCRATCH.with(|s| if s.borrow().is_empty() { *s.borrow_mut() = vec![7; 64 << 10] });",
+    );
+    fx.build().unwrap();
+    std::thread::spawn(move || soak(fx, reloads))
+        .join()
+        .unwrap();
+}
+
+fn soak(fx: Fixture, reloads: u64) {
     let a = std::fs::read(fx.lib()).unwrap();
     fx.edit("Box::new(Tagged(\"a\"))", "Box::new(Tagged(\"b\"))");
     fx.build().unwrap();
