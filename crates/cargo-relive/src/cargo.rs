@@ -77,21 +77,20 @@ pub fn build_graph(project: &Project, opts: &CargoOptions) -> Result<GraphBuild>
     let outcome = run(
         cmd,
         |message| {
-            if message["target"]["name"].as_str() == Some(crate_name.as_str()) {
-                if let Some(so) = message["filenames"]
+            if message["target"]["name"].as_str() == Some(crate_name.as_str())
+                && let Some(so) = message["filenames"]
                     .as_array()
                     .into_iter()
                     .flatten()
                     .filter_map(|f| f.as_str())
                     .find(|f| f.ends_with(".so"))
-                {
-                    library = Some(PathBuf::from(so));
-                }
+            {
+                library = Some(PathBuf::from(so));
             }
-            if message["target"]["name"].as_str() == Some(project.host_bin.as_str()) {
-                if let Some(exe) = message["executable"].as_str() {
-                    executable = Some(PathBuf::from(exe));
-                }
+            if message["target"]["name"].as_str() == Some(project.host_bin.as_str())
+                && let Some(exe) = message["executable"].as_str()
+            {
+                executable = Some(PathBuf::from(exe));
             }
         },
         |line| match filter.line(line) {

@@ -156,12 +156,12 @@ impl App {
             let rows = rows(&self.state, &self.folded);
             self.selected = self.selected.min(rows.len().saturating_sub(1));
             terminal.draw(|frame| self.draw(frame, &rows))?;
-            if event::poll(Duration::from_millis(100))? {
-                if let Event::Key(key) = event::read()? {
-                    if key.kind != KeyEventKind::Release && !self.key(project, key.code, &rows) {
-                        return Ok(());
-                    }
-                }
+            if event::poll(Duration::from_millis(100))?
+                && let Event::Key(key) = event::read()?
+                && key.kind != KeyEventKind::Release
+                && !self.key(project, key.code, &rows)
+            {
+                return Ok(());
             }
             if self.editing.is_none() && refreshed.elapsed() >= Duration::from_millis(250) {
                 refreshed = Instant::now();
@@ -206,10 +206,10 @@ impl App {
                 self.selected = (self.selected + 1).min(rows.len().saturating_sub(1))
             }
             KeyCode::Left | KeyCode::Right | KeyCode::Enter => {
-                if let Some(row) = row.filter(|r| r.container) {
-                    if !self.folded.remove(&row.pointer) {
-                        self.folded.insert(row.pointer);
-                    }
+                if let Some(row) = row.filter(|r| r.container)
+                    && !self.folded.remove(&row.pointer)
+                {
+                    self.folded.insert(row.pointer);
                 }
             }
             KeyCode::Char('e') => {
@@ -226,10 +226,10 @@ impl App {
                 }
             }
             KeyCode::Char(' ') => {
-                if let Some(row) = row {
-                    if let Some(b) = self.state.pointer(&row.pointer).and_then(Value::as_bool) {
-                        self.set(project, &row.pointer, json!(!b));
-                    }
+                if let Some(row) = row
+                    && let Some(b) = self.state.pointer(&row.pointer).and_then(Value::as_bool)
+                {
+                    self.set(project, &row.pointer, json!(!b));
                 }
             }
             _ => {}

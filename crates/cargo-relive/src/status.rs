@@ -38,16 +38,16 @@ fn terminal_is_raw() -> bool {
 /// Where relive's lines and the compiler's output go now: the terminal, or the session log while
 /// a full-screen host owns the terminal.
 pub fn out() -> Box<dyn Write> {
-    if terminal_is_raw() {
-        if let Some(file) = LOG.get().and_then(|p| {
+    if terminal_is_raw()
+        && let Some(file) = LOG.get().and_then(|p| {
             std::fs::OpenOptions::new()
                 .append(true)
                 .create(true)
                 .open(p)
                 .ok()
-        }) {
-            return Box::new(PlainText(file));
-        }
+        })
+    {
+        return Box::new(PlainText(file));
     }
     Box::new(std::io::stderr())
 }

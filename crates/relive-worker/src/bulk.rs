@@ -204,7 +204,7 @@ impl<'de, T: Plain> Visitor<'de> for BlockSeed<T> {
 
 fn from_bytes<T: Plain, E: de::Error>(bytes: &[u8]) -> Result<Vec<T>, E> {
     let size = size_of::<T>();
-    if size == 0 || bytes.len() % size != 0 {
+    if size == 0 || !bytes.len().is_multiple_of(size) {
         return Err(E::custom(format_args!(
             "{} bytes are not a whole number of {} values ({size} bytes each)",
             bytes.len(),

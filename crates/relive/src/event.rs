@@ -263,11 +263,12 @@ impl Bus {
         senders.retain(|tx| tx.send(event.clone()).is_ok());
         // A host with no logger and no subscriber would see nothing of a failure: say it on
         // stderr (a host that wants otherwise sets a logger or subscribes).
-        if senders.is_empty() && log::max_level() == log::LevelFilter::Off {
-            if let Some(line) = problem(&event) {
-                use std::io::Write;
-                let _ = writeln!(std::io::stderr(), "relive: {line}");
-            }
+        if senders.is_empty()
+            && log::max_level() == log::LevelFilter::Off
+            && let Some(line) = problem(&event)
+        {
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "relive: {line}");
         }
     }
 

@@ -243,10 +243,8 @@ pub(crate) fn write_atomic(path: &Path, data: &[u8], durable: bool) -> Result<()
             file.sync_all()?;
         }
         std::fs::rename(&tmp, path)?;
-        if durable {
-            if let Ok(d) = std::fs::File::open(dir) {
-                let _ = d.sync_all();
-            }
+        if durable && let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
         }
         Ok(())
     })();

@@ -169,7 +169,7 @@ impl fmt::Display for Status {
                     write!(f, ", build {:.2} s", build / 1000.0)?;
                 }
                 if let Some(effect) = edit_to_effect_ms {
-                    write!(f, ", save to effect {:.2} s", effect / 1000.0)?;
+                    write!(f, ", edit to effect {:.2} s", effect / 1000.0)?;
                 }
                 Ok(())
             }
@@ -227,23 +227,20 @@ impl Board {
             location,
             count,
         }) = &mut self.run
-        {
-            if let Event::Panicked {
+            && let Event::Panicked {
                 version: v,
                 function: f,
                 message: m,
                 location: l,
                 ..
             } = event
-            {
-                if (v, f, m, l) == (version, function, message, location) {
-                    *count += 1;
-                    if let Status::Panicked { count: shown, .. } = &mut self.status {
-                        *shown = *count;
-                    }
-                    return Report::Repeat;
-                }
+            && (v, f, m, l) == (version, function, message, location)
+        {
+            *count += 1;
+            if let Status::Panicked { count: shown, .. } = &mut self.status {
+                *shown = *count;
             }
+            return Report::Repeat;
         }
         let next = match event {
             Event::Loaded { version, .. } => Status::Running { version: *version },

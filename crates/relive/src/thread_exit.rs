@@ -88,13 +88,13 @@ pub unsafe extern "C" fn pthread_key_create(key: *mut c_uint, dtor: Option<Dtor>
     };
     // SAFETY: forwarded unchanged.
     let rc = unsafe { create(key, dtor) };
-    if rc == 0 {
-        if let Some(dtor) = dtor {
-            // SAFETY: `dladdr` only reads the loader's tables for the address.
-            if let Some(base) = unsafe { crate::tls::worker_image(dtor as *const c_void) } {
-                // SAFETY: glibc wrote the new key to `key` (rc == 0).
-                keys().push((base, unsafe { *key }, dtor));
-            }
+    if rc == 0
+        && let Some(dtor) = dtor
+    {
+        // SAFETY: `dladdr` only reads the loader's tables for the address.
+        if let Some(base) = unsafe { crate::tls::worker_image(dtor as *const c_void) } {
+            // SAFETY: glibc wrote the new key to `key` (rc == 0).
+            keys().push((base, unsafe { *key }, dtor));
         }
     }
     rc

@@ -178,12 +178,23 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         sup.project.worker,
         sup.project.watch_dirs().len()
     ));
-    if let Some(worker) = sup.build_all("start") {
-        if sup.stage(&worker) {
-            sup.start_host(resume)?;
-        }
+    if let Some(worker) = sup.build_all("start")
+        && sup.stage(&worker)
+    {
+        sup.start_host(resume)?;
     }
-    sup.run_loop()
+    let result = sup.run_loop();
+    // Nothing listens any more.
+    let _ = std::fs::remove_file(&sup.socket);
+    if let Some(log) =
+        status::log_path().filter(|p| std::fs::metadata(p).is_ok_and(|m| m.len() > 0))
+    {
+        status::info(&format!(
+            "what relive and the compiler said while the game had the terminal is in {}",
+            log.display()
+        ));
+    }
+    result
 }
 
 impl Supervisor {
@@ -222,15 +233,15 @@ impl Supervisor {
                 self.retry = None;
                 self.on_change(fired)?;
             }
-            if let Some((at, change)) = self.retry {
-                if at <= Instant::now() {
-                    self.retry = None;
-                    status::info("trying again");
-                    self.on_change(Fired {
-                        change,
-                        first: Instant::now(),
-                    })?;
-                }
+            if let Some((at, change)) = self.retry
+                && at <= Instant::now()
+            {
+                self.retry = None;
+                status::info("trying again");
+                self.on_change(Fired {
+                    change,
+                    first: Instant::now(),
+                })?;
             }
         }
     }

@@ -57,10 +57,10 @@ impl Supervisor {
     /// Tells the running host how a build is going, for its status (`relive::Worker::status`).
     /// A host that does not read it is not waited for.
     pub(super) fn send_status(&mut self, status: &Value) {
-        if let Some(host) = &mut self.host_control {
-            if reply_line(host, status).is_err() {
-                self.host_control = None;
-            }
+        if let Some(host) = &mut self.host_control
+            && reply_line(host, status).is_err()
+        {
+            self.host_control = None;
         }
     }
 

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::{FIRST_BUILD, STEP, Session, edit, mkfifo, new_project, repo};
+use super::{FIRST_BUILD, STEP, Session, edit, mkfifo, new_project, test_target};
 
 /// The events up to the next `reloaded` (included).
 fn until_reload(s: &mut Session) -> Vec<Value> {
@@ -38,7 +38,7 @@ fn a_burst_of_saves_during_a_build_gives_one_version_and_no_false_failure() {
     let dir = tmp.path().join("bursts");
     new_project(&dir);
     let lib = dir.join("worker/src/lib.rs");
-    let target = repo().join("target/e2e-bursts");
+    let target = test_target("e2e-bursts");
     let events = tmp.path().join("events");
     mkfifo(&events);
     let mut s = Session::start(&dir, &target, &events, &[]);
@@ -54,6 +54,8 @@ fn a_burst_of_saves_during_a_build_gives_one_version_and_no_false_failure() {
         "mod bonus;\n\nuse base::Context;",
     );
     edit(&lib, "state.score += 1;", "state.score += bonus::POINTS;");
+    // The new code's lines say so (lines the old code printed during the build may be queued).
+    edit(&lib, "\"score {} at", "\"bonus {} at");
     std::thread::sleep(Duration::from_millis(30));
     std::fs::write(
         dir.join("worker/src/bonus.rs"),
@@ -63,15 +65,15 @@ fn a_burst_of_saves_during_a_build_gives_one_version_and_no_false_failure() {
     let seen = until_reload(&mut s);
     assert!(failures(&seen).is_empty(), "a false failure: {seen:?}");
     assert_eq!(seen.last().unwrap()["version"], 2, "{seen:?}");
-    let (a, _) = s.frame("score ");
-    let (b, _) = s.frame("score ");
+    let (a, _) = s.frame("bonus ");
+    let (b, _) = s.frame("bonus ");
     assert_eq!(b, a + 10, "the new code does not run");
 
     // A save caught between the truncate and the write: an empty crate is never built into a
     // version.
     let text = std::fs::read_to_string(&lib)
         .unwrap()
-        .replacen("\"score {} at", "\"SCORE {} at", 1);
+        .replacen("\"bonus {} at", "\"SCORE {} at", 1);
     std::fs::File::create(&lib).unwrap();
     std::thread::sleep(Duration::from_millis(30));
     std::fs::write(&lib, text).unwrap();

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use super::{FIRST_BUILD, STEP, Session, bin, cargo_relive, edit, mkfifo, repo};
+use super::{FIRST_BUILD, STEP, Session, bin, cargo_relive, edit, mkfifo, repo, test_target};
 
 /// The fields of a state line: `tick=3 pos=4,2 score=0 coins=3 msg=…`.
 fn fields(line: &str) -> Option<BTreeMap<String, String>> {
@@ -109,8 +109,10 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
+        // The server is usually gone already (the inspector quit, its session ended).
         let _ = Command::new("tmux")
             .args(["-L", &self.socket, "kill-server"])
+            .stderr(std::process::Stdio::null())
             .status();
     }
 }
@@ -122,7 +124,7 @@ fn coins_game_headless_keeps_its_state_across_an_edit_that_changes_how_it_plays(
     copy_example("coins", &dir);
     let events = tmp.path().join("events");
     mkfifo(&events);
-    let target = repo().join("target/e2e-examples");
+    let target = test_target("e2e-examples");
     let mut s = Session::start(&dir, &target, &events, &["-p", "coins-host"]);
     s.event("host start", FIRST_BUILD, |e| e["event"] == "host_started");
 

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::{FIRST_BUILD, STEP, Session, edit, mkfifo, new_project, repo};
+use super::{FIRST_BUILD, STEP, Session, edit, mkfifo, new_project, test_target};
 
 /// Worker code that performs the fault named in the file `fault` (once: it removes the file).
 const TRIGGER: &str = r#"    if let Ok(kind) = std::fs::read_to_string("fault") {
@@ -75,7 +75,7 @@ fn worker_faults_are_reported_and_the_host_comes_back_with_its_state() {
     );
     let events = tmp.path().join("events");
     mkfifo(&events);
-    let target = repo().join("target/e2e-faults");
+    let target = test_target("e2e-faults");
     let mut s = Session::start(&dir, &target, &events, &[]);
     s.event("host start", FIRST_BUILD, |e| e["event"] == "host_started");
 

@@ -48,7 +48,7 @@ fn a_new_project_runs_from_no_target_dir_shows_errors_and_panics_in_the_game_and
     let shown = status_line(&mut s, "the reload's status", |l| {
         l.starts_with("reloaded v2")
     });
-    assert!(shown.contains("save to effect"), "{shown}");
+    assert!(shown.contains("edit to effect"), "{shown}");
     // `cargo relive inspect`'s header: the version and the last reload, from the host.
     let answer = ask(&target, &serde_json::json!({ "cmd": "get", "pointer": "" }));
     assert_eq!(answer["version"], 2, "{answer}");

@@ -48,6 +48,16 @@ fn cargo_relive(dir: &Path, target: &Path, args: &[&str]) -> std::process::Outpu
         .unwrap()
 }
 
+/// `<this test's target directory>/<name>`: scratch space for sessions and screenshots, wherever
+/// `CARGO_TARGET_DIR` put the target directory.
+fn test_target(name: &str) -> PathBuf {
+    Path::new(bin())
+        .parent()
+        .and_then(Path::parent)
+        .expect("cargo-relive lives in <target>/<profile>/")
+        .join(name)
+}
+
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
@@ -298,20 +308,20 @@ fn inet_sockets(pid: i32) -> Vec<String> {
         .unwrap()
         .flatten()
     {
-        if let Ok(link) = std::fs::read_link(fd.path()) {
-            if let Some(inode) = link.to_str().and_then(|l| l.strip_prefix("socket:[")) {
-                ours.push(inode.trim_end_matches(']').to_owned());
-            }
+        if let Ok(link) = std::fs::read_link(fd.path())
+            && let Some(inode) = link.to_str().and_then(|l| l.strip_prefix("socket:["))
+        {
+            ours.push(inode.trim_end_matches(']').to_owned());
         }
     }
     let mut inet = Vec::new();
     for table in ["tcp", "tcp6", "udp", "udp6"] {
         let text = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")).unwrap_or_default();
         for line in text.lines().skip(1) {
-            if let Some(inode) = line.split_whitespace().nth(9) {
-                if ours.iter().any(|o| o == inode) {
-                    inet.push(format!("{table} {inode}"));
-                }
+            if let Some(inode) = line.split_whitespace().nth(9)
+                && ours.iter().any(|o| o == inode)
+            {
+                inet.push(format!("{table} {inode}"));
             }
         }
     }
@@ -341,7 +351,7 @@ fn a_new_project_reloads_survives_bad_builds_interface_changes_and_crashes_and_s
     let base_src = dir.join("base/src/lib.rs");
     let events = tmp.path().join("events");
     mkfifo(&events);
-    let target = repo().join("target/e2e");
+    let target = test_target("e2e");
     let mut s = Session::start(&dir, &target, &events, &[]);
 
     // It runs, and frames count.
@@ -506,7 +516,7 @@ fn build_makes_a_ship_binary_that_runs_without_the_worker_library() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("ship");
     new_project(&dir);
-    let target = repo().join("target/e2e-ship");
+    let target = test_target("e2e-ship");
     let out = cargo_relive(&dir, &target, &["build"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
@@ -592,7 +602,7 @@ fn readme_test_command_is_what_ci_runs_and_installs_what_the_tests_use() {
         );
     }
     assert!(script.contains("sudo"), "no way to install as a user");
-    assert!(script.contains("exec cargo test --workspace"));
+    assert!(script.contains("exec cargo test --workspace\n"));
 }
 
 #[test]

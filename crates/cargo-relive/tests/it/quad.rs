@@ -7,7 +7,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::coins::copy_example;
-use super::{FIRST_BUILD, STEP, Session, cargo_relive, edit, mkfifo, new_project_with, repo};
+use super::{
+    FIRST_BUILD, STEP, Session, cargo_relive, edit, mkfifo, new_project_with, test_target,
+};
 
 const W: usize = 800;
 const H: usize = 600;
@@ -182,9 +184,9 @@ fn quad_game_in_a_window_moves_with_keys_reloads_with_its_position_and_quicksave
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("quad");
     copy_example("quad", &dir);
-    let shots = repo().join("target/e2e-quad-shots");
+    let shots = test_target("e2e-quad-shots");
     std::fs::create_dir_all(&shots).unwrap();
-    let target = repo().join("target/e2e-examples");
+    let target = test_target("e2e-examples");
     let mut s = start_on(&x, &dir, tmp.path(), &target, &["-p", "quad-host"]);
 
     // The text is drawn, then moves right while D is held.
@@ -282,10 +284,10 @@ fn window_template_opens_moves_its_square_and_reloads_it_in_place() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("windowgame");
     new_project_with(&dir, &["--template", "window"]);
-    let shots = repo().join("target/e2e-window-shots");
+    let shots = test_target("e2e-window-shots");
     std::fs::create_dir_all(&shots).unwrap();
     // The quad example's target dir: the same macroquad build, from the same lockfile.
-    let target = repo().join("target/e2e-examples");
+    let target = test_target("e2e-examples");
     let mut s = start_on(&x, &dir, tmp.path(), &target, &[]);
 
     let before = wait_for_pixels(&x, &shots, "1-start", green);

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::{FIRST_BUILD, STEP, Session, alive, cargo_relive, edit, mkfifo, new_project, repo};
+use super::{
+    FIRST_BUILD, STEP, Session, alive, cargo_relive, edit, mkfifo, new_project, test_target,
+};
 
 /// Sends `line` on a new connection to the session's socket; the answer (one JSON line).
 fn send(target: &Path, line: &str) -> Value {
@@ -35,7 +37,7 @@ fn start(
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join(name);
     new_project(&dir);
-    let target = repo().join(format!("target/e2e-{name}"));
+    let target = test_target(&format!("e2e-{name}"));
     let events = tmp.path().join("events");
     mkfifo(&events);
     let mut s = Session::start(&dir, &target, &events, extra);

@@ -2,14 +2,14 @@
 
 use std::time::Duration;
 
-use super::{FIRST_BUILD, STEP, Session, edit, mkfifo, new_project, repo};
+use super::{FIRST_BUILD, STEP, Session, edit, mkfifo, new_project, test_target};
 
 #[test]
 fn a_renamed_worker_is_picked_up_and_a_worker_edit_waits_while_the_host_is_broken() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("renamed");
     new_project(&dir);
-    let target = repo().join("target/e2e-workspace");
+    let target = test_target("e2e-workspace");
     let events = tmp.path().join("events");
     mkfifo(&events);
     let mut s = Session::start(&dir, &target, &events, &[]);

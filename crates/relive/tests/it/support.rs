@@ -42,9 +42,13 @@ pub fn fixtures() -> PathBuf {
     repo().join("fixtures")
 }
 
-/// The target dir all fixture builds share (not the outer one: its lock is held by `cargo test`).
+/// The target dir all fixture builds share: `fixtures/` inside this test's own target directory
+/// (wherever `CARGO_TARGET_DIR` put it; not the target directory itself, whose lock `cargo test`
+/// holds). relive loads only libraries under the running executable's target directory.
 pub fn fixture_target() -> PathBuf {
-    repo().join("target/fixtures")
+    relive::locate::own_target_dir()
+        .expect("the test runs from a cargo target directory")
+        .join("fixtures")
 }
 
 /// A private, editable copy of one fixture crate.
