@@ -207,9 +207,19 @@ fn is_build_script_output(plain: &str) -> bool {
     })
 }
 
+/// `rendered` as is when colors are on, else without its ANSI codes (rustc renders them whatever
+/// the terminal; cargo strips them for a plain build).
+pub(crate) fn plain_unless_colored(rendered: &str) -> std::borrow::Cow<'_, str> {
+    if color() {
+        std::borrow::Cow::Borrowed(rendered)
+    } else {
+        std::borrow::Cow::Owned(strip_ansi(rendered))
+    }
+}
+
 /// Whether cargo should color: as it would itself (CARGO_TERM_COLOR, else whether stderr is a
 /// terminal).
-fn color() -> bool {
+pub(crate) fn color() -> bool {
     match std::env::var("CARGO_TERM_COLOR").as_deref() {
         Ok("always") => true,
         Ok("never") => false,
@@ -293,7 +303,8 @@ fn run(
                         first_error = error_of(diagnostic);
                     }
                     if let Some(rendered) = diagnostic["rendered"].as_str() {
-                        let _ = crate::status::out().write_all(rendered.as_bytes());
+                        let _ = crate::status::out()
+                            .write_all(plain_unless_colored(rendered).as_bytes());
                     }
                 }
                 _ => {}

@@ -193,6 +193,7 @@ impl Invocation {
                         first_error = crate::diag::error_of(&msg);
                     }
                     if let Some(rendered) = msg["rendered"].as_str() {
+                        let rendered = crate::cargo::plain_unless_colored(rendered);
                         let _ = err.write_all(rendered.as_bytes());
                     }
                 }

@@ -154,6 +154,9 @@ fn a_new_project_runs_from_no_target_dir_shows_errors_and_panics_in_the_game_and
     // One build graph for the host and the worker: the interface crate, and every dependency the
     // two share, compiled once (so the interface's types have one TypeId on both sides).
     let stderr = s.stderr.lock().unwrap().clone();
+    // Not a terminal: the compiler's errors (replayed rustc included) carry no color codes.
+    assert!(stderr.contains("expected expression"), "{stderr}");
+    assert!(!stderr.contains('\x1b'), "ANSI codes in a log:\n{stderr}");
     for krate in ["base", "serde", "relive-worker"] {
         let compiled = stderr
             .lines()
