@@ -123,7 +123,8 @@ pub enum Error {
 
     /// The new code could not read the old state: the previous version keeps running with it.
     #[error(
-        "version {version} cannot read the state saved by version {from_version} (state version {from_state_version} -> {state_version}): {message}; kept version {from_version} running with its state. {}",
+        "version {version} cannot read the state saved by version {from_version} (state version {from_state_version} -> {state_version}){}: {message}; kept version {from_version} running with its state. {}",
+        at.as_deref().map(|p| format!(" at `{p}`")).unwrap_or_default(),
         crate::decode_message::advice(message)
     )]
     IncompatibleState {
@@ -137,6 +138,8 @@ pub enum Error {
         state_version: u32,
         /// The decoder's message.
         message: String,
+        /// The JSON pointer of the value that does not fit (`/player/hp`), when found.
+        at: Option<String>,
     },
 
     /// The state could not be encoded by the running worker.

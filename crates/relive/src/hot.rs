@@ -347,6 +347,7 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
                     from_state_version: self.lib.state_version(),
                     state_version: new.state_version(),
                     message: crate::decode_message::plain(&message),
+                    at: crate::misfit::find(&new, &bytes, self.lib.state_version()),
                 };
                 undo(self);
                 return fail(self, new, err);
@@ -447,8 +448,11 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
         let new_state = match self.lib.load(&snapshot.bytes, snapshot.state_version) {
             Ok(state) => state,
             Err(CallError::Failed(message)) => {
+                let at = crate::misfit::find(&self.lib, &snapshot.bytes, snapshot.state_version)
+                    .map(|p| format!(" (at `{p}`)"))
+                    .unwrap_or_default();
                 return Err(Error::BadValue {
-                    message: crate::decode_message::plain(&message),
+                    message: format!("{}{at}", crate::decode_message::plain(&message)),
                 });
             }
             Err(e) => return Err(call_error(e, "load", self.version)),

@@ -108,6 +108,8 @@ pub mod locate;
 #[cfg(not(feature = "static"))]
 mod maps;
 #[cfg(not(feature = "static"))]
+mod misfit;
+#[cfg(not(feature = "static"))]
 pub mod supervise;
 #[cfg(not(feature = "static"))]
 mod thread_exit;

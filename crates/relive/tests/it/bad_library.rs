@@ -237,7 +237,7 @@ fn library_truncated_at_any_offset_is_refused() {
 /// and no subscriber: a refused build is still said, on stderr.
 #[test]
 fn without_a_logger_or_a_subscriber_a_refused_build_is_printed_on_stderr() {
-    const CHILD: &str = "RELIVE_TEST_NO_LOGGER_CHILD";
+    const CHILD: &str = crate::support::NO_LOGGER_CHILD;
     if std::env::var_os(CHILD).is_some() {
         let fx = Fixture::new("plain", "nologger");
         let mut worker = Worker::<dyn Context>::open(fx.lib()).unwrap();

@@ -2,46 +2,15 @@
 //! host's level.
 
 use std::path::Path;
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
 use fixture_base::Context;
 use relive::Worker;
 
-use crate::support::{BUILD_WAIT, Fixture, Host};
-
-/// The test process's logger: keeps the records of the fixture's target.
-struct Capture(Mutex<Vec<(log::Level, String, Option<String>)>>);
-
-impl log::Log for Capture {
-    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        metadata.level() <= log::Level::Info
-    }
-
-    fn log(&self, record: &log::Record<'_>) {
-        if record.target() == "fixture_log" && self.enabled(record.metadata()) {
-            let file = record.file().map(str::to_owned);
-            self.0
-                .lock()
-                .unwrap()
-                .push((record.level(), record.args().to_string(), file));
-        }
-    }
-
-    fn flush(&self) {}
-}
+use crate::support::{BUILD_WAIT, Fixture, Host, capture};
 
 /// The tests here change the process's log level: one at a time.
 static LEVEL: Mutex<()> = Mutex::new(());
-
-fn capture() -> &'static Capture {
-    static CAPTURE: OnceLock<&'static Capture> = OnceLock::new();
-    CAPTURE.get_or_init(|| {
-        let capture: &'static Capture = Box::leak(Box::new(Capture(Mutex::new(Vec::new()))));
-        log::set_logger(capture).unwrap();
-        log::set_max_level(log::LevelFilter::Info);
-        capture
-    })
-}
 
 fn replace(path: &Path, bytes: &[u8]) {
     let tmp = path.with_extension("tmp");

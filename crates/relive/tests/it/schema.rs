@@ -130,12 +130,20 @@ fn unreadable_state_keeps_the_old_version_running_then_a_fixed_build_carries_it(
     });
     let events = worker.subscribe();
     match reloaded {
-        Err(Error::IncompatibleState {
-            version: 2,
-            from_version: 1,
-            message,
-            ..
-        }) => assert!(!message.is_empty()),
+        Err(
+            e @ Error::IncompatibleState {
+                version: 2,
+                from_version: 1,
+                ..
+            },
+        ) => {
+            let text = e.to_string();
+            // Where, what was found, and advice that fits a changed type.
+            assert!(text.contains("at `/label`"), "{text}");
+            assert!(text.contains("string"), "{text}");
+            assert!(!text.contains("msgpack"), "{text}");
+            assert!(text.contains("changed its type"), "{text}");
+        }
         other => panic!("expected an incompatible state, got {other:?}"),
     }
     worker.update(&mut host).unwrap();
@@ -157,4 +165,32 @@ fn unreadable_state_keeps_the_old_version_running_then_a_fixed_build_carries_it(
     wait_for(&events, "reloaded", |e| {
         matches!(e, Event::Reloaded { version: 3, .. }).then_some(())
     });
+}
+
+#[test]
+fn a_nested_value_that_does_not_fit_is_named_by_its_path() {
+    let fx = Fixture::copy("plain", "nested_misfit");
+    fx.edit(
+        "    // EDIT: fields",
+        "    pub player: Player,\n    pub items: Vec<Item>,",
+    );
+    fx.edit(
+        "            // EDIT: defaults",
+        "            player: Player::default(),\n            items: vec![Item::default()],",
+    );
+    fx.edit(
+        "/// Panics when dropped if `PANIC_IN_DROP`.",
+        "#[derive(Serialize, Deserialize, Default)]\n#[serde(default)]\npub struct Player {\n    pub name: String,\n    pub hp: u32,\n}\n\n\
+         #[derive(Serialize, Deserialize, Default)]\n#[serde(default)]\npub struct Item {\n    pub weight: u32,\n}\n\n/// Panics when dropped if `PANIC_IN_DROP`.",
+    );
+    fx.build().unwrap();
+    let mut worker = Worker::<dyn Context>::open(fx.lib()).unwrap();
+    let mut host = Host::default();
+    worker.update(&mut host).unwrap();
+    // `hp` becomes a string: the new code cannot read the old number.
+    fx.edit("    pub hp: u32,", "    pub hp: String,");
+    fx.build().unwrap();
+    let text = worker.wait_and_reload(BUILD_WAIT).unwrap_err().to_string();
+    assert!(text.contains("at `/player/hp`"), "{text}");
+    assert_eq!(worker.version(), 1);
 }

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::mpsc::Receiver;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use fixture_base::Context;
@@ -51,6 +52,9 @@ pub fn fixture_target() -> PathBuf {
         .join("fixtures")
 }
 
+/// Set in the process of the test of relive's stderr fallback for a host without a logger.
+pub const NO_LOGGER_CHILD: &str = "RELIVE_TEST_NO_LOGGER_CHILD";
+
 /// A private, editable copy of one fixture crate.
 pub struct Fixture {
     _tmp: tempfile::TempDir,
@@ -72,6 +76,12 @@ impl Fixture {
 
     /// Copies without building.
     pub fn copy(template: &str, test: &str) -> Fixture {
+        // The tests' logger: failures are logged, not also printed on stderr (relive's fallback
+        // for a host with no logger), which would read as errors in a green run. Not in the
+        // process that tests that fallback.
+        if std::env::var_os(NO_LOGGER_CHILD).is_none() {
+            capture();
+        }
         let tmp = tempfile::Builder::new()
             .prefix("relive-it-")
             .tempdir()
@@ -269,4 +279,35 @@ pub fn rss_kib() -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap()
+}
+
+/// The test process's logger: keeps the records of the fixture's target.
+pub struct Capture(pub Mutex<Vec<(log::Level, String, Option<String>)>>);
+
+impl log::Log for Capture {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::Level::Info
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if record.target() == "fixture_log" && self.enabled(record.metadata()) {
+            let file = record.file().map(str::to_owned);
+            self.0
+                .lock()
+                .unwrap()
+                .push((record.level(), record.args().to_string(), file));
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+pub fn capture() -> &'static Capture {
+    static CAPTURE: OnceLock<&'static Capture> = OnceLock::new();
+    CAPTURE.get_or_init(|| {
+        let capture: &'static Capture = Box::leak(Box::new(Capture(Mutex::new(Vec::new()))));
+        log::set_logger(capture).unwrap();
+        log::set_max_level(log::LevelFilter::Info);
+        capture
+    })
 }
