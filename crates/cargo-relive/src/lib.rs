@@ -61,6 +61,8 @@ enum Command {
     Load(NameArgs),
     /// Browse and edit the running game's state in an interactive tree.
     Inspect(CommonArgs),
+    /// Go back in the running game: `2s`, `500ms`, `120f` (frames); play continues from there.
+    Rewind(RewindArgs),
 }
 
 #[derive(Args, Debug)]
@@ -85,6 +87,14 @@ enum StateAction {
         /// The new value, as JSON (`3`, `"hero"`, `[1, 2]`); other text is taken as a string.
         value: String,
     },
+}
+
+#[derive(Args, Debug)]
+struct RewindArgs {
+    /// How far back: `2s`, `500ms`, or frames (`120f`, `120`).
+    amount: relive::Rewind,
+    #[command(flatten)]
+    common: CommonArgs,
 }
 
 #[derive(Args, Debug)]
@@ -159,6 +169,9 @@ struct RunArgs {
     /// as `cargo relive load session-…`).
     #[arg(long)]
     fresh: bool,
+    /// Memory for the rewind history, in MiB (the states of the last frames); 0 turns it off.
+    #[arg(long, value_name = "MB", default_value_t = 64)]
+    history: usize,
     /// Arguments for the host.
     #[arg(last = true)]
     args: Vec<String>,
@@ -192,6 +205,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             snapshot_interval: Duration::from_millis(args.snapshot_interval),
             args: args.args,
             fresh: args.fresh,
+            history_bytes: args.history << 20,
         }),
         Command::Build(args) => build(&args.build),
         Command::State(args) => {
@@ -212,6 +226,24 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Inspect(common) => {
             let project = Project::discover(&common.cargo_options(), common.package.as_deref())?;
             inspect::run(&project)
+        }
+        Command::Rewind(args) => {
+            let project =
+                Project::discover(&args.common.cargo_options(), args.common.package.as_deref())?;
+            let command = match args.amount {
+                relive::Rewind::Frames(frames) => {
+                    serde_json::json!({ "cmd": "rewind", "frames": frames })
+                }
+                relive::Rewind::Seconds(seconds) => {
+                    serde_json::json!({ "cmd": "rewind", "seconds": seconds })
+                }
+            };
+            let answer = control::request(&project, command)?;
+            status::info(&format!(
+                "rewound {} frames",
+                answer["frames_back"].as_u64().unwrap_or(0)
+            ));
+            Ok(0)
         }
         Command::Save(args) => save_or_load(&args, "save"),
         Command::Load(args) => save_or_load(&args, "load"),

@@ -40,7 +40,7 @@ pub fn first_line(line: &[u8], token: &str) -> FirstLine {
         return FirstLine::Command(value);
     }
     FirstLine::Refused(
-        "not a relive command: a command is one JSON line with \"cmd\" (get, set, save, load)"
+        "not a relive command: a command is one JSON line with \"cmd\" (get, set, save, load, rewind)"
             .to_owned(),
     )
 }
@@ -55,7 +55,7 @@ pub fn check_command(saves: &Path, command: &mut Value) -> Result<(), String> {
         ));
     }
     match command["cmd"].as_str() {
-        Some("get" | "set") => Ok(()),
+        Some("get" | "set" | "rewind") => Ok(()),
         Some(cmd @ ("save" | "load")) => {
             let name = command["name"]
                 .as_str()
@@ -68,7 +68,7 @@ pub fn check_command(saves: &Path, command: &mut Value) -> Result<(), String> {
             Ok(())
         }
         other => Err(format!(
-            "unknown command {}: the commands are get, set, save and load",
+            "unknown command {}: the commands are get, set, save, load and rewind",
             other.map_or("(none)".to_owned(), |c| format!("`{c}`"))
         )),
     }

@@ -17,6 +17,11 @@ pub(crate) const CONTROL: u32 = 8;
 /// Raised for good in a supervised host: every call takes the path that keeps the heartbeat, so
 /// an unsupervised call checks nothing else.
 pub(crate) const SUPERVISED: u32 = 16;
+/// Raised for good while the worker keeps a history (rewind): each `update` takes the attended
+/// path, which encodes the state after it.
+pub(crate) const HISTORY: u32 = 32;
+/// The bits that stay raised and need no attending.
+pub(crate) const STANDING: u32 = SUPERVISED | HISTORY;
 
 /// The shared attention word.
 #[derive(Clone, Default)]

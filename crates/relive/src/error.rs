@@ -169,6 +169,13 @@ pub enum Error {
         reason: String,
     },
 
+    /// [`crate::Worker::rewind`] could not go back that far.
+    #[error("cannot rewind: {reason}; nothing changed")]
+    Rewind {
+        /// Why.
+        reason: String,
+    },
+
     /// A JSON value could not become the state.
     #[error("the value does not fit the state: {message}; the current state is unchanged")]
     BadValue {

@@ -121,6 +121,15 @@ pub enum Event {
         /// Why it could not be used.
         reason: String,
     },
+    /// The state went back to an earlier frame ([`crate::Worker::rewind`]).
+    Rewound {
+        /// The running version (whose code decoded the earlier state).
+        version: u64,
+        /// How many frames back.
+        frames_back: u64,
+        /// The frame it is at now.
+        frame: u64,
+    },
     /// An old version was closed and is gone from the process's mappings.
     Unloaded {
         /// The version.
@@ -248,6 +257,9 @@ impl Bus {
                 path.display()
             ),
             Event::Unloaded { version } => log::debug!("version {version}: unmapped"),
+            Event::Rewound {
+                frames_back, frame, ..
+            } => log::info!("rewound {frames_back} frames, to frame {frame}"),
             Event::Stuck {
                 version,
                 function,

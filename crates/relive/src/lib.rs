@@ -84,6 +84,7 @@ mod attention;
 mod decode_message;
 mod error;
 mod event;
+mod history;
 mod snapshot;
 mod static_worker;
 mod status;
@@ -122,6 +123,7 @@ mod watch;
 
 pub use error::{Error, FingerprintPart};
 pub use event::{Event, SwapTimings};
+pub use history::Rewind;
 #[cfg(not(feature = "static"))]
 pub use hot::Worker;
 pub use relive_worker::{Exports, Interface};

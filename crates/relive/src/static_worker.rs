@@ -145,6 +145,13 @@ impl<W: Exports> StaticWorker<W> {
         channel().1
     }
 
+    /// Always refused: a ship build keeps no history (nothing of rewind is compiled in).
+    pub fn rewind(&mut self, _back: crate::Rewind) -> Result<u64, Error> {
+        Err(Error::Rewind {
+            reason: "a ship build keeps no history".to_owned(),
+        })
+    }
+
     /// Always `None`: a ship build has no reloads to report, so a game draws no status.
     pub fn status(&self) -> Option<crate::Status> {
         None

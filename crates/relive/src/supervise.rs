@@ -36,6 +36,9 @@ pub const CONTROL_ENV: &str = "RELIVE_CONTROL";
 /// the supervisor started.
 pub const CONTROL_TOKEN_ENV: &str = "RELIVE_CONTROL_TOKEN";
 
+/// The rewind history's budget in bytes (`cargo relive run --history MB`); 0 turns it off.
+pub const HISTORY_ENV: &str = "RELIVE_HISTORY_BYTES";
+
 /// How long a call may run before the watchdog reports it, in milliseconds (default 1000).
 pub const WATCHDOG_ENV: &str = "RELIVE_WATCHDOG_MS";
 
@@ -133,6 +136,8 @@ fn monotonic_ms() -> u64 {
 type SnapshotJob = (Vec<u8>, Option<Sender<()>>);
 
 pub(crate) struct Supervisor {
+    /// The rewind history's budget, when the supervisor asks for one.
+    pub(crate) history_budget: Option<usize>,
     pub(crate) snapshot: Option<PathBuf>,
     pub(crate) restore: Option<PathBuf>,
     stop_timer: Option<Sender<()>>,
@@ -272,6 +277,10 @@ impl Supervisor {
         let (stop_watchdog, stop_rx) = channel();
         spawn_watchdog(heartbeat.clone(), bus.clone(), limit, stop_rx);
         Some(Supervisor {
+            history_budget: std::env::var(HISTORY_ENV)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .filter(|b| *b > 0),
             snapshot,
             restore,
             stop_timer,

@@ -24,6 +24,10 @@ impl Supervisor {
             .env(relive::supervise::CONTROL_ENV, &self.socket)
             .env(relive::supervise::CONTROL_TOKEN_ENV, &self.token)
             .env(
+                relive::supervise::HISTORY_ENV,
+                self.opts.history_bytes.to_string(),
+            )
+            .env(
                 relive::supervise::SNAPSHOT_INTERVAL_ENV,
                 self.opts.snapshot_interval.as_millis().to_string(),
             )

@@ -41,6 +41,8 @@ pub struct RunOptions {
     pub args: Vec<String>,
     /// `--fresh`: start from a new state instead of the last session's.
     pub fresh: bool,
+    /// `--history`: the rewind history's budget in bytes (0: off).
+    pub history_bytes: usize,
 }
 
 /// What the supervisor loop hears about.

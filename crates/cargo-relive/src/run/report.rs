@@ -17,6 +17,7 @@ const HOST_EVENTS: &[&str] = &[
     "restored",
     "restore_failed",
     "unloaded",
+    "rewound",
 ];
 
 impl Supervisor {
@@ -91,6 +92,11 @@ impl Supervisor {
                 }
             }
             "restored" => status::info("state restored"),
+            "rewound" => status::info(&format!(
+                "rewound {} frames, to frame {}",
+                event["frames_back"].as_u64().unwrap_or(0),
+                event["frame"].as_u64().unwrap_or(0)
+            )),
             "restore_failed" => status::error(&format!(
                 "could not restore the state: {}; started fresh, the snapshot is kept at {}",
                 event["reason"].as_str().unwrap_or(""),

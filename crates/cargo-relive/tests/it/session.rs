@@ -255,3 +255,37 @@ fn a_planted_symbolic_link_where_relive_keeps_its_files_is_refused_and_named() {
     assert_ne!(mode, 0o700, "the link's target was made private");
     assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
 }
+
+#[test]
+fn rewind_from_the_cli_takes_the_running_game_back_and_play_goes_on() {
+    let (_tmp, dir, target, mut s) = start("rewind", &[]);
+    let frames = |target: &Path| {
+        send(target, r#"{"cmd":"get","pointer":"/frames"}"#)["ok"]
+            .as_u64()
+            .unwrap()
+    };
+    std::thread::sleep(Duration::from_secs(3));
+    let before = frames(&target);
+    let out = cargo_relive(&dir, &target, &["rewind", "2s"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("rewound"), "{stderr}");
+    let rewound = s.event("rewound", STEP, |e| e["event"] == "rewound");
+    // 2 s at 60 frames a second.
+    assert!(rewound["frames_back"].as_u64().unwrap() >= 110, "{rewound}");
+    let after = frames(&target);
+    assert!(after < before, "frames {after} after {before}: not rewound");
+    // Asking for more than is kept changes nothing and says how far it reaches.
+    let out = cargo_relive(&dir, &target, &["rewind", "100000f"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("reaches"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = cargo_relive(&dir, &target, &["rewind", "soon"]);
+    assert_eq!(out.status.code(), Some(2), "a bad amount is a usage error");
+    // SAFETY: signalling the process group of the session we started.
+    unsafe { libc::killpg(s.child.id() as i32, libc::SIGINT) };
+    s.wait_exit(Duration::from_secs(20));
+}

@@ -125,6 +125,17 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
                 self.load_snapshot(&path).map_err(|e| e.to_string())?;
                 Ok(serde_json::json!(path))
             }
+            Some("rewind") => {
+                let back = match (command["frames"].as_u64(), command["seconds"].as_f64()) {
+                    (Some(frames), _) => crate::Rewind::Frames(frames),
+                    (None, Some(seconds)) if seconds.is_finite() && seconds >= 0.0 => {
+                        crate::Rewind::Seconds(seconds)
+                    }
+                    _ => return Err("`rewind` needs \"frames\" or \"seconds\"".to_owned()),
+                };
+                let frames_back = self.rewind(back).map_err(|e| e.to_string())?;
+                Ok(serde_json::json!({ "frames_back": frames_back }))
+            }
             other => Err(format!("unknown command {other:?}")),
         }
     }

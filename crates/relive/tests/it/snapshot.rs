@@ -123,3 +123,49 @@ fn a_snapshot_of_an_old_version_loads_into_a_new_one_with_a_field_added() {
     worker.update(&mut host).unwrap();
     assert_eq!(host.last(), "lives3 counter=2 label= inputs=2");
 }
+
+#[test]
+fn rewind_restores_the_exact_state_of_n_frames_ago_and_play_goes_on_from_there() {
+    let fx = crate::support::Fixture::new("plain", "rewind");
+    let mut worker = Worker::<dyn Context>::open(fx.lib()).unwrap();
+    let mut host = Host::default();
+    assert!(
+        worker.rewind(relive::Rewind::Frames(1)).is_err(),
+        "no history kept yet"
+    );
+    worker.keep_history(1 << 20);
+    // The state after each frame, as JSON, taken then.
+    let mut dumps = Vec::new();
+    for i in 1..=30 {
+        host.input = i;
+        worker.update(&mut host).unwrap();
+        dumps.push(worker.state_json().unwrap());
+    }
+    assert_eq!(worker.rewind(relive::Rewind::Frames(10)).unwrap(), 10);
+    assert_eq!(
+        worker.state_json().unwrap(),
+        dumps[19],
+        "not the state of 10 frames ago"
+    );
+    // Play continues from there, and the history with it.
+    host.input = 100;
+    worker.update(&mut host).unwrap();
+    assert_eq!(host.last(), "v1 counter=21 label= inputs=21");
+    assert_eq!(worker.rewind(relive::Rewind::Frames(2)).unwrap(), 2);
+    assert_eq!(worker.state_json().unwrap(), dumps[18]);
+    // Not further than the history reaches: refused, nothing changes.
+    let err = worker.rewind(relive::Rewind::Frames(1000)).unwrap_err();
+    assert!(err.to_string().contains("reaches"), "{err}");
+    assert_eq!(worker.state_json().unwrap(), dumps[18]);
+
+    // Across a reload: the earlier state is decoded by the code running now.
+    fx.edit("let tag = \"v1\";", "let tag = \"v2\";");
+    fx.build().unwrap();
+    assert!(worker.wait_and_reload(BUILD_WAIT).unwrap());
+    worker.update(&mut host).unwrap();
+    worker.update(&mut host).unwrap();
+    assert_eq!(worker.rewind(relive::Rewind::Frames(3)).unwrap(), 3);
+    assert_eq!(worker.state_json().unwrap(), dumps[17]);
+    worker.update(&mut host).unwrap();
+    assert_eq!(host.last(), "v2 counter=19 label= inputs=19");
+}

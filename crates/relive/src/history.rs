@@ -1,0 +1,176 @@
+//! Rewind: the states of the last frames, kept so that play can go back and continue from there.
+//!
+//! After each `update` the state is encoded (the same bytes a reload carries) and kept in a ring
+//! bounded by a memory budget. Rewinding decodes an earlier entry with the code running now (the
+//! same tolerant decode and migrations as a reload), so going back across a reload works. The
+//! ring costs nothing unless it is on: [`crate::Worker::keep_history`], or `cargo relive run`
+//! (`--history MB`). A state too large to encode every frame turns it off, with a warning.
+
+#[cfg(not(feature = "static"))]
+use std::collections::VecDeque;
+#[cfg(not(feature = "static"))]
+use std::time::{Duration, Instant};
+
+/// How far back to go.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Rewind {
+    /// This many `update` calls back.
+    Frames(u64),
+    /// This long back (to the newest state at least that old).
+    Seconds(f64),
+}
+
+impl std::str::FromStr for Rewind {
+    type Err = String;
+
+    /// `120f` or `120` (frames), `2s`, `1.5s`, `500ms`.
+    fn from_str(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let bad = || {
+            format!(
+                "`{text}` is not an amount to rewind: frames (`120f` or `120`) or time (`2s`, `500ms`)"
+            )
+        };
+        if let Some(ms) = text.strip_suffix("ms") {
+            let ms: f64 = ms.trim().parse().map_err(|_| bad())?;
+            return (ms.is_finite() && ms >= 0.0)
+                .then_some(Rewind::Seconds(ms / 1000.0))
+                .ok_or_else(bad);
+        }
+        if let Some(s) = text.strip_suffix('s') {
+            let s: f64 = s.trim().parse().map_err(|_| bad())?;
+            return (s.is_finite() && s >= 0.0)
+                .then_some(Rewind::Seconds(s))
+                .ok_or_else(bad);
+        }
+        let frames = text.strip_suffix('f').unwrap_or(text);
+        frames.trim().parse().map(Rewind::Frames).map_err(|_| bad())
+    }
+}
+
+/// One kept state: after `update` number `frame`.
+#[cfg(not(feature = "static"))]
+pub(crate) struct Entry {
+    pub(crate) frame: u64,
+    pub(crate) at: Instant,
+    pub(crate) state_version: u32,
+    pub(crate) bytes: Vec<u8>,
+}
+
+/// The ring.
+#[cfg(not(feature = "static"))]
+pub(crate) struct History {
+    entries: VecDeque<Entry>,
+    bytes: usize,
+    budget: usize,
+    /// `update` calls so far.
+    pub(crate) frame: u64,
+}
+
+/// The longest one frame's encoding may take before the ring turns itself off.
+#[cfg(not(feature = "static"))]
+pub(crate) const MAX_ENCODE: Duration = Duration::from_millis(4);
+
+#[cfg(not(feature = "static"))]
+impl History {
+    pub(crate) fn new(budget: usize) -> History {
+        History {
+            entries: VecDeque::new(),
+            bytes: 0,
+            budget,
+            frame: 0,
+        }
+    }
+
+    /// Whether a state of `len` bytes is small enough to keep every frame: a budget holds at least
+    /// 32 of them.
+    pub(crate) fn fits(&self, len: usize) -> bool {
+        len.saturating_mul(32) <= self.budget
+    }
+
+    /// Keeps the state after the current frame, dropping the oldest beyond the budget.
+    pub(crate) fn push(&mut self, state_version: u32, bytes: Vec<u8>) {
+        self.bytes += bytes.len();
+        self.entries.push_back(Entry {
+            frame: self.frame,
+            at: Instant::now(),
+            state_version,
+            bytes,
+        });
+        while self.bytes > self.budget {
+            match self.entries.pop_front() {
+                Some(old) => self.bytes -= old.bytes.len(),
+                None => break,
+            }
+        }
+    }
+
+    /// Frames and seconds kept.
+    pub(crate) fn span(&self) -> (u64, f64) {
+        match (self.entries.front(), self.entries.back()) {
+            (Some(first), Some(last)) => (
+                last.frame - first.frame,
+                last.at.duration_since(first.at).as_secs_f64(),
+            ),
+            _ => (0, 0.0),
+        }
+    }
+
+    /// The entry `back` before the newest, dropping every newer one (play goes on from it);
+    /// `None` when the ring does not reach that far (nothing is dropped then).
+    pub(crate) fn take_back(&mut self, back: Rewind) -> Option<&Entry> {
+        let newest = self.entries.back()?;
+        let index = match back {
+            Rewind::Frames(n) => {
+                let target = newest.frame.checked_sub(n)?;
+                self.entries.iter().rposition(|e| e.frame == target)?
+            }
+            Rewind::Seconds(s) => {
+                let target = Duration::from_secs_f64(s.max(0.0));
+                let now = newest.at;
+                self.entries
+                    .iter()
+                    .rposition(|e| now.duration_since(e.at) >= target)?
+            }
+        };
+        while self.entries.len() > index + 1 {
+            if let Some(dropped) = self.entries.pop_back() {
+                self.bytes -= dropped.bytes.len();
+            }
+        }
+        let kept = self.entries.back()?;
+        self.frame = kept.frame;
+        Some(kept)
+    }
+}
+
+#[cfg(all(test, not(feature = "static")))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_parse_as_frames_or_time() {
+        assert_eq!("120f".parse(), Ok(Rewind::Frames(120)));
+        assert_eq!("120".parse(), Ok(Rewind::Frames(120)));
+        assert_eq!("2s".parse(), Ok(Rewind::Seconds(2.0)));
+        assert_eq!("500ms".parse(), Ok(Rewind::Seconds(0.5)));
+        assert!("-1s".parse::<Rewind>().is_err());
+        assert!("two".parse::<Rewind>().is_err());
+    }
+
+    #[test]
+    fn the_ring_keeps_its_budget_and_rewinding_drops_what_came_after() {
+        let mut h = History::new(100);
+        for frame in 1..=20 {
+            h.frame = frame;
+            h.push(0, vec![frame as u8; 10]);
+        }
+        // 100 bytes: the last ten frames.
+        assert_eq!(h.span().0, 9);
+        assert!(h.take_back(Rewind::Frames(10)).is_none(), "beyond the ring");
+        let entry = h.take_back(Rewind::Frames(3)).unwrap();
+        assert_eq!((entry.frame, entry.bytes[0]), (17, 17));
+        assert_eq!(h.frame, 17);
+        assert_eq!(h.span().0, 6);
+    }
+}
