@@ -1,0 +1,88 @@
+//! Rewind inside a `Worker`: the history of the last frames' states, and going back in it.
+
+use std::time::Instant;
+
+use relive_worker::Interface;
+
+use super::Worker;
+use crate::attention::HISTORY;
+use crate::error::Error;
+use crate::event::Event;
+use crate::history::{History, Rewind};
+use crate::snapshot::Snapshot;
+
+impl<C: ?Sized + Interface + 'static> Worker<C> {
+    /// Keeps the state after each `update` in a ring of at most `budget` bytes, for
+    /// [`Worker::rewind`]; 0 turns it off. Each frame then pays for encoding its state (≈15 µs
+    /// for 1 KB); a state too large to keep 32 of in the budget, or whose encoding takes more than
+    /// 4 ms, turns the ring off with a warning. `cargo relive run` keeps 64 MiB (`--history MB`).
+    pub fn keep_history(&mut self, budget: usize) {
+        if budget == 0 {
+            self.history = None;
+            self.attention.take(HISTORY);
+        } else {
+            self.history = Some(History::new(budget));
+            self.attention.raise(HISTORY);
+        }
+    }
+
+    /// Goes back to the state of `back` frames (or seconds) ago, decoded by the code running now
+    /// (as a reload would: across a reload too), and drops the later states: play continues from
+    /// there. How many frames it went back. Refused, changing nothing, when the history is off
+    /// or does not reach that far.
+    pub fn rewind(&mut self, back: Rewind) -> Result<u64, Error> {
+        let Some(history) = &mut self.history else {
+            return Err(Error::Rewind {
+                reason: "no history is kept: `keep_history(budget)`, or `cargo relive run` (which keeps one)".to_owned(),
+            });
+        };
+        let now = history.frame;
+        let (frames, seconds) = history.span();
+        let Some(entry) = history.take_back(back) else {
+            return Err(Error::Rewind {
+                reason: format!("the history reaches {frames} frames ({seconds:.1}s) back"),
+            });
+        };
+        let frame = entry.frame;
+        let snapshot = Snapshot {
+            state_type: self.lib.state_type().to_owned(),
+            state_version: entry.state_version,
+            bytes: entry.bytes.clone(),
+        };
+        self.restore(&snapshot)?;
+        self.bus.emit(Event::Rewound {
+            version: self.version,
+            frames_back: now - frame,
+            frame,
+        });
+        Ok(now - frame)
+    }
+
+    /// Encodes the state after an `update` into the history (see [`Worker::keep_history`]).
+    #[cold]
+    pub(super) fn record_history(&mut self) {
+        let started = Instant::now();
+        // SAFETY: the state was created by `self.lib`.
+        let saved = unsafe { self.lib.save(self.state.as_ptr()) };
+        let state_version = self.lib.state_version();
+        let Some(history) = &mut self.history else {
+            return;
+        };
+        history.frame += 1;
+        let Ok(bytes) = saved else {
+            return;
+        };
+        let too_slow = started.elapsed() > crate::history::MAX_ENCODE;
+        if too_slow || !history.fits(bytes.len()) {
+            log::warn!(
+                "rewind is off: the state ({} bytes) takes {:?} to encode each frame; a larger \
+                 history budget or a smaller state turns it back on",
+                bytes.len(),
+                started.elapsed()
+            );
+            self.keep_history(0);
+            return;
+        }
+        history.push(state_version, bytes);
+    }
+}
