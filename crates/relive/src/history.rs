@@ -2,8 +2,8 @@
 //!
 //! After each `update` the state is encoded (the same bytes a reload carries) and kept in a ring
 //! bounded by a memory budget. Rewinding decodes an earlier entry with the code running now (the
-//! same tolerant decode and migrations as a reload), so going back across a reload works. The
-//! ring costs nothing unless it is on: [`crate::Worker::keep_history`], or `cargo relive run`
+//! same tolerant decode and migrations as a reload), so going back across a reload works. It
+//! reaches at most 10 s back. The ring costs nothing unless it is on: [`crate::Worker::keep_history`], or `cargo relive run`
 //! (`--history MB`). A state too large to encode every frame turns it off, with a warning.
 
 #[cfg(not(feature = "static"))]
@@ -67,6 +67,10 @@ pub(crate) struct History {
     pub(crate) frame: u64,
 }
 
+/// How far back the ring reaches at most, whatever the budget.
+#[cfg(not(feature = "static"))]
+pub(crate) const MAX_AGE: Duration = Duration::from_secs(10);
+
 /// The longest one frame's encoding may take before the ring turns itself off.
 #[cfg(not(feature = "static"))]
 pub(crate) const MAX_ENCODE: Duration = Duration::from_millis(4);
@@ -88,15 +92,26 @@ impl History {
         len.saturating_mul(32) <= self.budget
     }
 
-    /// Keeps the state after the current frame, dropping the oldest beyond the budget.
+    /// Keeps the state after the current frame, dropping the oldest beyond the budget or older
+    /// than [`MAX_AGE`].
     pub(crate) fn push(&mut self, state_version: u32, bytes: Vec<u8>) {
+        let now = Instant::now();
         self.bytes += bytes.len();
         self.entries.push_back(Entry {
             frame: self.frame,
-            at: Instant::now(),
+            at: now,
             state_version,
             bytes,
         });
+        while self
+            .entries
+            .front()
+            .is_some_and(|e| now.duration_since(e.at) > MAX_AGE)
+        {
+            if let Some(old) = self.entries.pop_front() {
+                self.bytes -= old.bytes.len();
+            }
+        }
         while self.bytes > self.budget {
             match self.entries.pop_front() {
                 Some(old) => self.bytes -= old.bytes.len(),

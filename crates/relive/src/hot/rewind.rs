@@ -12,7 +12,7 @@ use crate::history::{History, Rewind};
 use crate::snapshot::Snapshot;
 
 impl<C: ?Sized + Interface + 'static> Worker<C> {
-    /// Keeps the state after each `update` in a ring of at most `budget` bytes, for
+    /// Keeps the state after each `update` in a ring of at most `budget` bytes and 10 s, for
     /// [`Worker::rewind`]; 0 turns it off. Each frame then pays for encoding its state (≈15 µs
     /// for 1 KB); a state too large to keep 32 of in the budget, or whose encoding takes more than
     /// 4 ms, turns the ring off with a warning. `cargo relive run` keeps 64 MiB (`--history MB`).
