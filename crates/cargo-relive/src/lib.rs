@@ -172,6 +172,10 @@ struct RunArgs {
     /// Memory for the rewind history, in MiB (the states of the last frames); 0 turns it off.
     #[arg(long, value_name = "MB", default_value_t = 64)]
     history: usize,
+    /// Restart the host, with its state, once it uses more than this many MB (a safety valve for
+    /// workers whose old versions cannot be unloaded).
+    #[arg(long, value_name = "MB")]
+    restart_above: Option<u64>,
     /// Arguments for the host.
     #[arg(last = true)]
     args: Vec<String>,
@@ -206,6 +210,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             args: args.args,
             fresh: args.fresh,
             history_bytes: args.history << 20,
+            restart_above: args.restart_above.map(|mb| mb * 1_000_000),
         }),
         Command::Build(args) => build(&args.build),
         Command::State(args) => {

@@ -79,6 +79,43 @@ pub(crate) fn check_header(bytes: &[u8], len: u64) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether the shared library at `path` is marked `DF_1_NODELETE` (`-z nodelete`): `dlclose`
+/// then never unmaps it. rust-lang/rust#158402 proposes marking every Rust library so.
+pub(crate) fn is_nodelete(path: &Path) -> bool {
+    std::fs::read(path).is_ok_and(|bytes| nodelete_flag(&bytes).unwrap_or(false))
+}
+
+/// `DF_1_NODELETE` in the dynamic section of a 64-bit little-endian ELF image, if readable.
+fn nodelete_flag(bytes: &[u8]) -> Option<bool> {
+    const PT_DYNAMIC: u32 = 2;
+    const DT_NULL: u64 = 0;
+    const DT_FLAGS_1: u64 = 0x6fff_fffb;
+    const DF_1_NODELETE: u64 = 0x8;
+    let u16_at = |at: usize| Some(u16::from_le_bytes(bytes.get(at..at + 2)?.try_into().ok()?));
+    let u32_at = |at: usize| Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?));
+    let u64_at = |at: usize| Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?));
+    let phoff = usize::try_from(u64_at(32)?).ok()?;
+    let phentsize = usize::from(u16_at(54)?);
+    let phnum = usize::from(u16_at(56)?);
+    for i in 0..phnum {
+        let ph = phoff.checked_add(i.checked_mul(phentsize)?)?;
+        if u32_at(ph)? != PT_DYNAMIC {
+            continue;
+        }
+        let offset = usize::try_from(u64_at(ph + 8)?).ok()?;
+        let size = usize::try_from(u64_at(ph + 32)?).ok()?;
+        for entry in (offset..offset.checked_add(size)?).step_by(16) {
+            match u64_at(entry)? {
+                DT_NULL => return Some(false),
+                DT_FLAGS_1 => return Some(u64_at(entry + 8)? & DF_1_NODELETE != 0),
+                _ => {}
+            }
+        }
+        return Some(false);
+    }
+    Some(false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

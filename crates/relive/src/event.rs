@@ -94,6 +94,8 @@ pub enum Event {
         version: u64,
         /// Its copy.
         path: PathBuf,
+        /// The likely cause, in words.
+        why: String,
     },
     /// A call into the worker has not returned for much longer than a frame (an endless loop?).
     /// Reported once per stall, by the supervised host's watchdog.
@@ -167,8 +169,8 @@ fn problem(event: &Event) -> Option<String> {
                 .map(|l| format!(" at {l}"))
                 .unwrap_or_default()
         )),
-        Event::StaleMapping { version, path } => Some(format!(
-            "version {version} stayed mapped after it was closed ({}): a thread it started may still run",
+        Event::StaleMapping { version, path, why } => Some(format!(
+            "version {version} stayed mapped after it was closed ({}): {why}",
             path.display()
         )),
         Event::RestoreFailed { kept_at, reason } => Some(format!(
@@ -251,9 +253,8 @@ impl Bus {
                     log::error!("version {version}: worker panicked in `{function}`: {message}")
                 }
             }
-            Event::StaleMapping { version, path } => log::warn!(
-                "version {version} is still mapped after dlclose ({}): each reload will leak memory; \
-                 a thread the worker spawned or a thread-local destructor may keep it alive",
+            Event::StaleMapping { version, path, why } => log::warn!(
+                "version {version} is still mapped after dlclose ({}): {why}",
                 path.display()
             ),
             Event::Unloaded { version } => log::debug!("version {version}: unmapped"),

@@ -253,7 +253,10 @@ impl LoaderThread {
                 let (version, path) = closed;
                 match crate::maps::is_mapped(&path) {
                     Ok(false) => self.bus.emit(Event::Unloaded { version }),
-                    Ok(true) => self.bus.emit(Event::StaleMapping { version, path }),
+                    Ok(true) => {
+                        let why = stale_why(&path);
+                        self.bus.emit(Event::StaleMapping { version, path, why });
+                    }
                     Err(e) => log::warn!(
                         "cannot read /proc/self/maps to check version {version} left: {e}"
                     ),
@@ -331,5 +334,23 @@ impl LoaderThread {
             running: self.running.load(Ordering::Relaxed),
             reason,
         });
+    }
+}
+
+/// Why a closed version may still be mapped.
+fn stale_why(path: &Path) -> String {
+    if crate::elf::is_nodelete(path) {
+        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        format!(
+            "the library is marked NODELETE (DF_1_NODELETE: a `-z nodelete` link flag, or a \
+             toolchain that marks every Rust library so, rust-lang/rust#158402), so dlclose never \
+             unmaps it: every reload now keeps its version, {:.1} MB each; `cargo relive run \
+             --restart-above MB` restarts the host with its state past a memory budget",
+            size as f64 / 1e6
+        )
+    } else {
+        "each reload will leak memory; a thread the worker started still runs its code (stop and \
+         join it in the state's Drop), or something outside relive holds the library"
+            .to_owned()
     }
 }

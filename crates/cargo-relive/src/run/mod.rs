@@ -43,6 +43,8 @@ pub struct RunOptions {
     pub fresh: bool,
     /// `--history`: the rewind history's budget in bytes (0: off).
     pub history_bytes: usize,
+    /// `--restart-above`: restart the host (with its state) once it uses more memory than this.
+    pub restart_above: Option<u64>,
 }
 
 /// What the supervisor loop hears about.
@@ -114,6 +116,8 @@ struct Supervisor {
     retry: Option<(Instant, Change)>,
     /// Where `save NAME` and `load NAME` keep snapshots.
     saves: PathBuf,
+    /// The host passed `--restart-above`: restart it with its state at the next turn.
+    restart_due: bool,
 }
 
 /// Runs the supervisor until the user quits; returns the exit code.
@@ -172,6 +176,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         token,
         retry: None,
         saves: state_dir.join("saves"),
+        restart_due: false,
     };
     let resume = sup.resume_or_archive(&state_dir.join("saves"));
     status::info(&format!(
@@ -234,6 +239,14 @@ impl Supervisor {
             if let Some(fired) = self.debouncer.poll(Instant::now()) {
                 self.retry = None;
                 self.on_change(fired)?;
+            }
+            if self.restart_due && self.host.is_some() {
+                self.restart_due = false;
+                let why = "memory above --restart-above";
+                self.stop_host(why)?;
+                self.events.emit("host_restarted", json!({ "why": why }));
+                let restore = self.snapshot.exists().then(|| self.snapshot.clone());
+                self.start_host(restore)?;
             }
             if let Some((at, change)) = self.retry
                 && at <= Instant::now()

@@ -29,6 +29,7 @@ impl Supervisor {
         }
         match kind.as_str() {
             "reloaded" => {
+                self.check_memory();
                 let version = event["version"].as_u64().unwrap_or(0);
                 let pause_us = event["timings"]["pause"].as_u64().unwrap_or(0);
                 let mut line = format!(
@@ -70,10 +71,13 @@ impl Supervisor {
                     }
                 ))
             }
-            "stale_mapping" => status::error(
-                "an old worker version stayed in memory, most likely because a thread it started \
-                     still runs its code (stop and join it in the state's Drop to let each version go)",
-            ),
+            "stale_mapping" => {
+                status::error(&format!(
+                    "an old worker version stayed in memory: {}",
+                    event["why"].as_str().unwrap_or("")
+                ));
+                self.check_memory();
+            }
             "stuck" => {
                 let trace = self.host.as_ref().and_then(|h| backtrace(h.pid));
                 status::error(&format!(
@@ -106,4 +110,33 @@ impl Supervisor {
         }
         self.events.emit(&kind, event);
     }
+}
+
+impl Supervisor {
+    /// With `--restart-above`: asks for a restart of the host (with its state) once its memory
+    /// passes the budget (each reload of a NODELETE library, or a leak, grows it).
+    pub(super) fn check_memory(&mut self) {
+        let (Some(limit), Some(host)) = (self.opts.restart_above, &self.host) else {
+            return;
+        };
+        let Some(rss) = rss_bytes(host.pid) else {
+            return;
+        };
+        if rss > limit && !self.restart_due {
+            status::info(&format!(
+                "the host uses {:.0} MB, more than --restart-above {:.0} MB: restarting it with its state",
+                rss as f64 / 1e6,
+                limit as f64 / 1e6
+            ));
+            self.restart_due = true;
+        }
+    }
+}
+
+/// The resident memory of process `pid`, from `/proc/<pid>/status`.
+fn rss_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }

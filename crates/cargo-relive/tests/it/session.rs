@@ -289,3 +289,50 @@ fn rewind_from_the_cli_takes_the_running_game_back_and_play_goes_on() {
     unsafe { libc::killpg(s.child.id() as i32, libc::SIGINT) };
     s.wait_exit(Duration::from_secs(20));
 }
+
+#[test]
+fn a_nodelete_worker_is_named_as_the_cause_and_restart_above_brings_the_host_back_with_its_state() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("nodelete");
+    new_project(&dir);
+    // A worker linked with `-z nodelete`: dlclose can never unmap a version of it.
+    std::fs::write(
+        dir.join("worker/build.rs"),
+        "fn main() {\n    println!(\"cargo:rustc-link-arg=-Wl,-z,nodelete\");\n}\n",
+    )
+    .unwrap();
+    let target = test_target("e2e-nodelete");
+    let events = tmp.path().join("events");
+    mkfifo(&events);
+    let mut s = Session::start(&dir, &target, &events, &["--restart-above", "1"]);
+    s.event("host start", FIRST_BUILD, |e| e["event"] == "host_started");
+    s.event("loaded", STEP, |e| e["event"] == "loaded");
+    let (before, _) = s.frame("score ");
+    edit(
+        &dir.join("worker/src/lib.rs"),
+        "\"score {} at",
+        "\"SCORE {} at",
+    );
+    s.event("reload", STEP, |e| e["event"] == "reloaded");
+    let stale = s.event("the old version stays", STEP, |e| {
+        e["event"] == "stale_mapping"
+    });
+    assert!(
+        stale["why"].as_str().unwrap().contains("NODELETE"),
+        "{stale}"
+    );
+    // 1 MB is less than any host: it is restarted with its state after the reload.
+    let restarted = s.event("restart for memory", STEP, |e| {
+        e["event"] == "host_restarted"
+    });
+    assert_eq!(
+        restarted["why"], "memory above --restart-above",
+        "{restarted}"
+    );
+    s.event("restored", STEP, |e| e["event"] == "restored");
+    let (after, _) = s.frame("SCORE ");
+    assert!(after >= before, "state lost: {after} after {before}");
+    // SAFETY: signalling the process group of the session we started.
+    unsafe { libc::killpg(s.child.id() as i32, libc::SIGINT) };
+    s.wait_exit(Duration::from_secs(20));
+}

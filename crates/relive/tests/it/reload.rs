@@ -78,7 +78,9 @@ fn thread_local_worker_is_unmapped_after_reload() {
     assert_eq!(host.last(), "tls2 frames=3 seen=1");
     let outcome = wait_for(&events, "unload check", |e| match e {
         Event::Unloaded { version: 1 } => Some(Ok(())),
-        Event::StaleMapping { version: 1, path } => Some(Err(path.clone())),
+        Event::StaleMapping {
+            version: 1, path, ..
+        } => Some(Err(path.clone())),
         _ => None,
     });
     assert_eq!(
