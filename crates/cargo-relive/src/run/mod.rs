@@ -216,23 +216,19 @@ impl Supervisor {
                 .map(|d| d.saturating_duration_since(Instant::now()))
                 .unwrap_or(Duration::from_secs(3600));
             match self.next_msg(timeout) {
-                Ok(Msg::File(path)) => {
-                    self.on_file(&path);
-                }
-                Ok(Msg::Host(event)) => self.on_host_event(event),
-                Ok(Msg::HostConnected(stream)) => self.on_host_connected(stream),
-                Ok(Msg::Reply(reply)) => self.on_reply(reply),
-                Ok(Msg::Client { stream, command }) => self.on_client(stream, command),
-                Ok(Msg::Exited { pid, status }) => {
-                    if let Some(code) = self.on_exit(pid, status)? {
-                        return Ok(code);
+                Ok(msg) => match self.handle(msg) {
+                    Some(Msg::Exited { pid, status }) => {
+                        if let Some(code) = self.on_exit(pid, status)? {
+                            return Ok(code);
+                        }
                     }
-                }
-                Ok(Msg::Signal(sig)) => {
-                    if let Some(code) = self.on_interrupt(sig)? {
-                        return Ok(code);
+                    Some(Msg::Signal(sig)) => {
+                        if let Some(code) = self.on_interrupt(sig)? {
+                            return Ok(code);
+                        }
                     }
-                }
+                    _ => {}
+                },
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => bail!("the supervisor's channels closed"),
             }
@@ -242,11 +238,8 @@ impl Supervisor {
             }
             if self.restart_due && self.host.is_some() {
                 self.restart_due = false;
-                let why = "memory above --restart-above";
-                self.stop_host(why)?;
-                self.events.emit("host_restarted", json!({ "why": why }));
-                let restore = self.snapshot.exists().then(|| self.snapshot.clone());
-                self.start_host(restore)?;
+                self.stop_host("memory")?;
+                self.restart_after("memory", "above --restart-above")?;
             }
             if let Some((at, change)) = self.retry
                 && at <= Instant::now()
@@ -259,6 +252,22 @@ impl Supervisor {
                 })?;
             }
         }
+    }
+
+    /// Handles the messages every wait handles alike (files, the host's events and replies,
+    /// clients); gives back the others (a host's exit, a signal) for the caller to decide.
+    fn handle(&mut self, msg: Msg) -> Option<Msg> {
+        match msg {
+            Msg::File(path) => {
+                self.on_file(&path);
+            }
+            Msg::Host(event) => self.on_host_event(event),
+            Msg::HostConnected(stream) => self.on_host_connected(stream),
+            Msg::Reply(reply) => self.on_reply(reply),
+            Msg::Client { stream, command } => self.on_client(stream, command),
+            other => return Some(other),
+        }
+        None
     }
 
     /// The next message: one set aside while a build ran, else one from the channel.
@@ -345,18 +354,13 @@ impl Supervisor {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.next_msg(left) {
-                Ok(Msg::Exited { pid: p, status }) if p == pid => {
-                    self.restore_terminal();
-                    return Some(status);
-                }
-                Ok(Msg::Exited { .. }) | Ok(Msg::Signal(_)) => {}
-                Ok(Msg::File(path)) => {
-                    self.on_file(&path);
-                }
-                Ok(Msg::Host(event)) => self.on_host_event(event),
-                Ok(Msg::HostConnected(stream)) => self.on_host_connected(stream),
-                Ok(Msg::Reply(reply)) => self.on_reply(reply),
-                Ok(Msg::Client { stream, command }) => self.on_client(stream, command),
+                Ok(msg) => match self.handle(msg) {
+                    Some(Msg::Exited { pid: p, status }) if p == pid => {
+                        self.restore_terminal();
+                        return Some(status);
+                    }
+                    _ => {}
+                },
                 Err(_) => return None,
             }
         }
