@@ -325,10 +325,8 @@ fn a_nodelete_worker_is_named_as_the_cause_and_restart_above_brings_the_host_bac
     let restarted = s.event("restart for memory", STEP, |e| {
         e["event"] == "host_restarted"
     });
-    assert_eq!(
-        restarted["why"], "memory above --restart-above",
-        "{restarted}"
-    );
+    assert_eq!(restarted["why"], "memory", "{restarted}");
+    assert_eq!(restarted["detail"], "above --restart-above", "{restarted}");
     s.event("restored", STEP, |e| e["event"] == "restored");
     let (after, _) = s.frame("SCORE ");
     assert!(after >= before, "state lost: {after} after {before}");
