@@ -214,8 +214,10 @@ fn dispatch(cli: Cli) -> Result<i32> {
         }),
         Command::Build(args) => build(&args.build),
         Command::State(args) => {
-            let project =
-                Project::discover(&args.common.cargo_options(), args.common.package.as_deref())?;
+            let project = Project::discover_running(
+                &args.common.cargo_options(),
+                args.common.package.as_deref(),
+            )?;
             let command = match &args.action {
                 StateAction::Get { pointer } => {
                     serde_json::json!({ "cmd": "get", "pointer": pointer.as_deref().unwrap_or("") })
@@ -229,12 +231,15 @@ fn dispatch(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Inspect(common) => {
-            let project = Project::discover(&common.cargo_options(), common.package.as_deref())?;
+            let project =
+                Project::discover_running(&common.cargo_options(), common.package.as_deref())?;
             inspect::run(&project)
         }
         Command::Rewind(args) => {
-            let project =
-                Project::discover(&args.common.cargo_options(), args.common.package.as_deref())?;
+            let project = Project::discover_running(
+                &args.common.cargo_options(),
+                args.common.package.as_deref(),
+            )?;
             let command = match args.amount {
                 relive::Rewind::Frames(frames) => {
                     serde_json::json!({ "cmd": "rewind", "frames": frames })
@@ -257,7 +262,8 @@ fn dispatch(cli: Cli) -> Result<i32> {
 
 /// `cargo relive save|load NAME`: the session keeps saves under `target/relive/<host>/saves/`.
 fn save_or_load(args: &NameArgs, cmd: &str) -> Result<i32> {
-    let project = Project::discover(&args.common.cargo_options(), args.common.package.as_deref())?;
+    let project =
+        Project::discover_running(&args.common.cargo_options(), args.common.package.as_deref())?;
     let path = control::request(
         &project,
         serde_json::json!({ "cmd": cmd, "name": args.name }),

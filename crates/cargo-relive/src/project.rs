@@ -58,6 +58,17 @@ impl Project {
     /// Reads the workspace's metadata and picks the host (`-p`, or the only binary depending on
     /// relive) and its worker (the cdylib depending on relive-worker).
     pub fn discover(opts: &CargoOptions, host: Option<&str>) -> Result<Project> {
+        Project::discover_for(opts, host, false)
+    }
+
+    /// [`Project::discover`] for a command that talks to a running session (`state`, `save`,
+    /// `load`, `inspect`, `rewind`): among several hosts, the one whose `cargo relive run` is
+    /// running, when it is the only one.
+    pub fn discover_running(opts: &CargoOptions, host: Option<&str>) -> Result<Project> {
+        Project::discover_for(opts, host, true)
+    }
+
+    fn discover_for(opts: &CargoOptions, host: Option<&str>, running: bool) -> Result<Project> {
         let mut cmd = MetadataCommand::new();
         cmd.cargo_path(CargoOptions::cargo());
         if let Some(path) = &opts.manifest_path {
@@ -95,18 +106,39 @@ impl Project {
                     .filter(|p| depends_on(p, "relive") && p.targets.iter().any(|t| t.is_bin()))
                     .filter(|p| has_worker_dep(p))
                     .collect();
+                // Among several, the only one with a session running, for a command to a session.
+                let live: Vec<&&Package> = hosts
+                    .iter()
+                    .copied()
+                    .filter(|p| {
+                        running
+                            && std::os::unix::net::UnixStream::connect(
+                                meta.target_directory
+                                    .join("relive")
+                                    .join(p.name.as_str())
+                                    .join("control.sock"),
+                            )
+                            .is_ok()
+                    })
+                    .collect();
                 match hosts.as_slice() {
                     [one] => **one,
+                    [_, _, ..] if live.len() == 1 => *live[0],
                     [] => bail!(
                         "no host in this workspace: a host is a binary package that depends on `relive`; \
                          `cargo relive new <dir>` creates a workspace with one"
                     ),
                     many => bail!(
-                        "several hosts in this workspace ({}): choose one with `-p`",
+                        "several hosts in this workspace ({}){}: choose one with `-p`",
                         many.iter()
                             .map(|p| p.name.as_str())
                             .collect::<Vec<_>>()
-                            .join(", ")
+                            .join(", "),
+                        if running && live.is_empty() {
+                            " and no `cargo relive run` of any of them is running"
+                        } else {
+                            ""
+                        }
                     ),
                 }
             }

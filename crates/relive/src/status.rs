@@ -62,6 +62,13 @@ pub enum Status {
         /// How many times in a row.
         count: u64,
     },
+    /// The state went back `frames_back` frames (`cargo relive rewind`, [`crate::Worker::rewind`]).
+    Rewound {
+        /// The running version.
+        version: u64,
+        /// How many frames back.
+        frames_back: u64,
+    },
     /// Version `version` was swapped in with the state carried.
     Reloaded {
         /// The new version.
@@ -118,6 +125,7 @@ impl Status {
             | Status::BuildFailed { version, .. }
             | Status::ReloadRefused { version, .. }
             | Status::Panicked { version, .. }
+            | Status::Rewound { version, .. }
             | Status::Reloaded { version, .. } => *version,
         }
     }
@@ -158,6 +166,10 @@ impl fmt::Display for Status {
                 }
                 write!(f, "; the state is kept, fix it and save")
             }
+            Status::Rewound {
+                version,
+                frames_back,
+            } => write!(f, "rewound {frames_back} frames (v{version} runs)"),
             Status::Reloaded {
                 version,
                 swap_ms,
@@ -279,6 +291,14 @@ impl Board {
                 message: message.clone(),
                 location: location.clone(),
                 count: 1,
+            },
+            Event::Rewound {
+                version,
+                frames_back,
+                ..
+            } => Status::Rewound {
+                version: *version,
+                frames_back: *frames_back,
             },
             // Nothing the user has to act on (an old version unmapped, a restore, a stall the
             // supervisor reports): what is shown stays, a run of panics goes on.

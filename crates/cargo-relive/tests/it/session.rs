@@ -34,9 +34,24 @@ fn start(
     std::path::PathBuf,
     Session,
 ) {
+    start_with(name, extra, |_| {})
+}
+
+/// [`start`], with `prepare` run on the new project before the session starts.
+fn start_with(
+    name: &str,
+    extra: &[&str],
+    prepare: impl FnOnce(&Path),
+) -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    std::path::PathBuf,
+    Session,
+) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join(name);
     new_project(&dir);
+    prepare(&dir);
     let target = test_target(&format!("e2e-{name}"));
     let events = tmp.path().join("events");
     mkfifo(&events);
@@ -258,7 +273,21 @@ fn a_planted_symbolic_link_where_relive_keeps_its_files_is_refused_and_named() {
 
 #[test]
 fn rewind_from_the_cli_takes_the_running_game_back_and_play_goes_on() {
-    let (_tmp, dir, target, mut s) = start("rewind", &[]);
+    // A second host in the workspace: `run` needs `-p`, commands to the session find the one
+    // whose session runs.
+    let (_tmp, dir, target, mut s) = start_with("rewind", &["-p", "host"], |dir| {
+        let host2 = dir.join("host2");
+        std::fs::create_dir_all(host2.join("src")).unwrap();
+        let manifest = std::fs::read_to_string(dir.join("host/Cargo.toml"))
+            .unwrap()
+            .replace("name = \"host\"", "name = \"host2\"");
+        std::fs::write(host2.join("Cargo.toml"), manifest).unwrap();
+        std::fs::copy(dir.join("host/src/main.rs"), host2.join("src/main.rs")).unwrap();
+        let root = std::fs::read_to_string(dir.join("Cargo.toml"))
+            .unwrap()
+            .replace("\"host\",", "\"host\", \"host2\",");
+        std::fs::write(dir.join("Cargo.toml"), root).unwrap();
+    });
     let frames = |target: &Path| {
         send(target, r#"{"cmd":"get","pointer":"/frames"}"#)["ok"]
             .as_u64()

@@ -143,6 +143,10 @@ fn rewind_restores_the_exact_state_of_n_frames_ago_and_play_goes_on_from_there()
     }
     assert_eq!(worker.rewind(relive::Rewind::Frames(10)).unwrap(), 10);
     assert_eq!(
+        worker.status().unwrap().to_string(),
+        "rewound 10 frames (v1 runs)"
+    );
+    assert_eq!(
         worker.state_json().unwrap(),
         dumps[19],
         "not the state of 10 frames ago"
