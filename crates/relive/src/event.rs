@@ -123,6 +123,12 @@ pub enum Event {
         /// Why it could not be used.
         reason: String,
     },
+    /// Something about this host that can go wrong, said once (a host allocator the worker does
+    /// not share, say).
+    Warning {
+        /// What, and what to do.
+        message: String,
+    },
     /// The state went back to an earlier frame ([`crate::Worker::rewind`]).
     Rewound {
         /// The running version (whose code decoded the earlier state).
@@ -173,6 +179,7 @@ fn problem(event: &Event) -> Option<String> {
             "version {version} stayed mapped after it was closed ({}): {why}",
             path.display()
         )),
+        Event::Warning { message } => Some(message.clone()),
         Event::RestoreFailed { kept_at, reason } => Some(format!(
             "cannot restore the state: {reason}; started fresh, the snapshot is kept at {}",
             kept_at.display()
@@ -258,6 +265,7 @@ impl Bus {
                 path.display()
             ),
             Event::Unloaded { version } => log::debug!("version {version}: unmapped"),
+            Event::Warning { message } => log::warn!("{message}"),
             Event::Rewound {
                 frames_back, frame, ..
             } => log::info!("rewound {frames_back} frames, to frame {frame}"),

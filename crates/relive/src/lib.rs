@@ -80,6 +80,8 @@
 #![deny(missing_docs)]
 
 #[cfg(not(feature = "static"))]
+mod allocator;
+#[cfg(not(feature = "static"))]
 mod attention;
 mod decode_message;
 mod error;

@@ -18,6 +18,7 @@ const HOST_EVENTS: &[&str] = &[
     "restore_failed",
     "unloaded",
     "rewound",
+    "warning",
 ];
 
 impl Supervisor {
@@ -96,6 +97,7 @@ impl Supervisor {
                 }
             }
             "restored" => status::info("state restored"),
+            "warning" => status::error(event["message"].as_str().unwrap_or("")),
             "rewound" => status::info(&format!(
                 "rewound {} frames, to frame {}",
                 event["frames_back"].as_u64().unwrap_or(0),

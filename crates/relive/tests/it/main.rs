@@ -3,6 +3,7 @@
 
 #![cfg(not(feature = "static"))]
 #![allow(clippy::unwrap_used)]
+mod allocator;
 mod bad_library;
 mod host_threads;
 mod logging;
