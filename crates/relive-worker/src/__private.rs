@@ -246,12 +246,17 @@ unsafe extern "C" fn before_unload(sink: *const Sink) -> u32 {
 
 /// # Safety
 ///
-/// `state` must be a live state created by this library, not used elsewhere during the call, and
-/// `sink` valid for the call.
-unsafe extern "C" fn before_save<W: Exports>(state: *mut c_void, sink: *const Sink) -> u32 {
+/// `ctx` is null or points at a `&mut W::Context` live for the call; `state` is a live state
+/// created by this library, not used elsewhere during the call; `sink` is valid for the call.
+unsafe extern "C" fn before_save<W: Exports>(
+    ctx: *mut c_void,
+    state: *mut c_void,
+    sink: *const Sink,
+) -> u32 {
     let outcome = guard(|| {
-        // SAFETY: the caller guarantees the state is live and exclusively ours for the call.
-        W::before_save(unsafe { &mut *(state as *mut W::State) });
+        // SAFETY: as the caller guarantees.
+        let (ctx, state) = unsafe { hook_args::<W>(ctx, state) };
+        W::before_save(ctx, state);
         Ok(())
     });
     // SAFETY: forwarded from the caller.
@@ -261,14 +266,36 @@ unsafe extern "C" fn before_save<W: Exports>(state: *mut c_void, sink: *const Si
 /// # Safety
 ///
 /// As [`before_save`].
-unsafe extern "C" fn after_load<W: Exports>(state: *mut c_void, sink: *const Sink) -> u32 {
+unsafe extern "C" fn after_load<W: Exports>(
+    ctx: *mut c_void,
+    state: *mut c_void,
+    sink: *const Sink,
+) -> u32 {
     let outcome = guard(|| {
-        // SAFETY: the caller guarantees the state is live and exclusively ours for the call.
-        W::after_load(unsafe { &mut *(state as *mut W::State) });
+        // SAFETY: as the caller guarantees.
+        let (ctx, state) = unsafe { hook_args::<W>(ctx, state) };
+        W::after_load(ctx, state);
         Ok(())
     });
     // SAFETY: forwarded from the caller.
     unsafe { report(sink, outcome) }
+}
+
+/// A hook's context (absent when null) and state.
+///
+/// # Safety
+///
+/// As [`before_save`].
+unsafe fn hook_args<'a, W: Exports>(
+    ctx: *mut c_void,
+    state: *mut c_void,
+) -> (Option<&'a mut W::Context>, &'a mut W::State) {
+    // SAFETY: a non-null `ctx` points at the host's `&mut W::Context`, live for the call; the
+    // state is live and exclusively the hook's for the call.
+    unsafe {
+        let ctx = (ctx as *mut &mut W::Context).as_mut().map(|c| &mut **c);
+        (ctx, &mut *(state as *mut W::State))
+    }
 }
 
 /// The body of the exported [`abi::EXPORTS_SYMBOL`] function.

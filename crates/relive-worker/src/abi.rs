@@ -143,10 +143,14 @@ pub struct Exports {
     pub before_unload: unsafe extern "C" fn(sink: *const Sink) -> u32,
     /// The worker's `before_save` (a no-op without one): runs in the old version right before
     /// its state is saved for a reload.
-    pub before_save: unsafe extern "C" fn(state: *mut c_void, sink: *const Sink) -> u32,
+    /// `ctx` points at the host's `&mut` context, or is null outside a frame.
+    pub before_save:
+        unsafe extern "C" fn(ctx: *mut c_void, state: *mut c_void, sink: *const Sink) -> u32,
     /// The worker's `after_load` (a no-op without one): runs in the new version right after it
     /// loaded the state of a reload.
-    pub after_load: unsafe extern "C" fn(state: *mut c_void, sink: *const Sink) -> u32,
+    /// `ctx` as for `before_save`.
+    pub after_load:
+        unsafe extern "C" fn(ctx: *mut c_void, state: *mut c_void, sink: *const Sink) -> u32,
     /// Called once after the handshake: routes the worker's `log` records to the host's logger.
     pub set_logger: unsafe extern "C" fn(logger: *const HostLogger),
     /// The exported functions.

@@ -145,14 +145,16 @@ pub trait Exports: 'static {
     }
 
     /// Runs in the old version right before its state is saved for a reload (not for snapshots):
-    /// join threads, put what `#[serde(skip)]` fields hold into saved fields. `export!`'s
-    /// `before_save`; a no-op by default.
-    fn before_save(_state: &mut Self::State) {}
+    /// join threads, put what `#[serde(skip)]` fields hold into saved fields. `ctx` is the host's
+    /// context when the reload happens in a frame (`update`/`call`, the game loop), `None` when a
+    /// tool reloads (`reload()`, `wait_and_reload()`). `export!`'s `before_save`; a no-op by
+    /// default.
+    fn before_save(_ctx: Option<&mut Self::Context>, _state: &mut Self::State) {}
 
     /// Runs in the new version right after it loaded the state of a reload: rebuild caches,
-    /// trait objects and threads that `#[serde(skip)]` left at their defaults. `export!`'s
-    /// `after_load`; a no-op by default.
-    fn after_load(_state: &mut Self::State) {}
+    /// trait objects and threads that `#[serde(skip)]` left at their defaults. `ctx` as for
+    /// [`Exports::before_save`]. `export!`'s `after_load`; a no-op by default.
+    fn after_load(_ctx: Option<&mut Self::Context>, _state: &mut Self::State) {}
 }
 
 /// Facts of the build that must match between the host and the worker.

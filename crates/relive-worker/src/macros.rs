@@ -11,16 +11,15 @@
 ///     functions: [draw, on_event],  // optional: more functions of the same shape
 ///     version: 2,                   // optional: the state version (default 0)
 ///     migrate: migrate,             // optional: fn(OldState) -> Result<State, DecodeError>
-///     before_save: before_save,     // optional: fn(&mut State), in the old version, before a reload's save
-///     after_load: after_load,       // optional: fn(&mut State), in the new version, after a reload's load
+///     before_save: before_save,     // optional: fn(Option<&mut dyn base::Context>, &mut State)
+///     after_load: after_load,       // optional: the same shape, in the new version
 /// }
 /// ```
 ///
 /// The hooks run only around a reload (not for snapshots or `state get`), in the version whose
 /// code they are, with panics caught like everywhere else: a hook that panics fails the reload
-/// and the old version keeps running. They get the state, not the context: a reload may happen
-/// outside a frame (`reload()`, a restore). What needs the context after a reload can check a
-/// `#[serde(skip)]` flag in `update`.
+/// and the old version keeps running. They get the host's context when the reload happens in a
+/// frame (the game loop's `update` or `call`), `None` when a tool reloads outside one.
 ///
 /// It defines `pub struct ReliveExports` implementing [`Exports`](crate::Exports) (what the
 /// host's static mode calls) and the `extern "C"` entry point the hot host loads. `migrate` is
@@ -57,14 +56,26 @@ macro_rules! export {
             }
 
             $(
-                fn before_save(state: &mut $state) {
-                    $before_save(state)
+                fn before_save(
+                    ctx: ::core::option::Option<&mut <Self as $crate::Exports>::Context>,
+                    state: &mut $state,
+                ) {
+                    match ctx {
+                        ::core::option::Option::Some(ctx) => $before_save(::core::option::Option::Some(ctx), state),
+                        ::core::option::Option::None => $before_save(::core::option::Option::None, state),
+                    }
                 }
             )?
 
             $(
-                fn after_load(state: &mut $state) {
-                    $after_load(state)
+                fn after_load(
+                    ctx: ::core::option::Option<&mut <Self as $crate::Exports>::Context>,
+                    state: &mut $state,
+                ) {
+                    match ctx {
+                        ::core::option::Option::Some(ctx) => $after_load(::core::option::Option::Some(ctx), state),
+                        ::core::option::Option::None => $after_load(::core::option::Option::None, state),
+                    }
                 }
             )?
 

@@ -145,8 +145,13 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
 
     /// Handles what the attention word raised: a new build, a snapshot, a request to quit.
     #[cold]
-    fn attend(&mut self, raised: u32) {
-        if raised & BUILD_READY != 0 && matches!(self.reload(), Ok(true)) {
+    fn attend(&mut self, raised: u32, ctx: &mut C) {
+        let swapped = raised & BUILD_READY != 0
+            && match self.loader.take() {
+                Some(prepared) => self.swap(prepared, Some(ctx)).is_ok(),
+                None => false,
+            };
+        if swapped {
             self.write_recovery_snapshot(false);
         }
         if raised & SNAPSHOT_DUE != 0 && self.attention.take(SNAPSHOT_DUE) {
@@ -222,7 +227,7 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
     #[inline(never)]
     fn call_attended(&mut self, raised: u32, f: Func, ctx: &mut C) -> Result<(), Error> {
         if raised & !STANDING != 0 {
-            self.attend(raised);
+            self.attend(raised, &mut *ctx);
         }
         let Some(&shim) = self.resolved.get(f.0) else {
             return Err(self.no_such_function(f));
@@ -289,7 +294,7 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
     /// then reported as an [`Event::ReloadFailed`] and the old version keeps running.
     pub fn reload(&mut self) -> Result<bool, Error> {
         match self.loader.take() {
-            Some(prepared) => self.swap(prepared).map(|()| true),
+            Some(prepared) => self.swap(prepared, None).map(|()| true),
             None => Ok(false),
         }
     }
@@ -298,12 +303,14 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
     /// swap happened. Meant for tools and tests; a game loop just calls [`Worker::update`].
     pub fn wait_and_reload(&mut self, timeout: Duration) -> Result<bool, Error> {
         match self.loader.wait(timeout) {
-            Some(prepared) => self.swap(prepared).map(|()| true),
+            Some(prepared) => self.swap(prepared, None).map(|()| true),
             None => Ok(false),
         }
     }
 
-    fn swap(&mut self, prepared: Prepared) -> Result<(), Error> {
+    /// Swaps in `prepared`; `ctx` is the host's context when it happens in a frame (for the
+    /// worker's `before_save` and `after_load` hooks).
+    fn swap(&mut self, prepared: Prepared, mut ctx: Option<&mut C>) -> Result<(), Error> {
         let start = Instant::now();
         let Prepared {
             lib: new,
@@ -327,13 +334,16 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
         // The old version's `before_save` hook; if the reload then fails, its `after_load` runs
         // on the same state, so the old version goes on as after a reload.
         // SAFETY: the state was created by `self.lib`.
-        if let Err(e) = unsafe { self.lib.before_save(self.state.as_ptr()) } {
+        if let Err(e) = unsafe {
+            self.lib
+                .before_save(ctx.as_deref_mut(), self.state.as_ptr())
+        } {
             let err = call_error(e, "before_save", self.version);
             return fail(self, new, err);
         }
-        let undo = |this: &Self| {
+        let undo = |this: &Self, ctx: Option<&mut C>| {
             // SAFETY: the state was created by `this.lib`.
-            if let Err(e) = unsafe { this.lib.after_load(this.state.as_ptr()) } {
+            if let Err(e) = unsafe { this.lib.after_load(ctx, this.state.as_ptr()) } {
                 this.report_unload(e, "after_load", this.version);
             }
         };
@@ -348,7 +358,7 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
                         message,
                     },
                 };
-                undo(self);
+                undo(self, ctx.as_deref_mut());
                 return fail(self, new, err);
             }
         };
@@ -364,21 +374,21 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
                     message: crate::decode_message::plain(&message),
                     at: crate::misfit::find(&new, &bytes, self.lib.state_version()),
                 };
-                undo(self);
+                undo(self, ctx.as_deref_mut());
                 return fail(self, new, err);
             }
             Err(e) => {
                 let err = call_error(e, "load", version);
-                undo(self);
+                undo(self, ctx.as_deref_mut());
                 return fail(self, new, err);
             }
         };
         // SAFETY: `new_state` was just created by `new`.
-        if let Err(e) = unsafe { new.after_load(new_state) } {
+        if let Err(e) = unsafe { new.after_load(ctx.as_deref_mut(), new_state) } {
             let err = call_error(e, "after_load", version);
             // SAFETY: created by `new`, not used since.
             let _ = unsafe { new.drop_state(new_state) };
-            undo(self);
+            undo(self, ctx);
             return fail(self, new, err);
         }
         let loaded = Instant::now();

@@ -259,39 +259,56 @@ impl Library {
         }
     }
 
-    /// Runs the worker's `before_save` hook on the state (before a reload's save).
+    /// Runs the worker's `before_save` hook on the state (before a reload's save), with the
+    /// host's context when the reload happens in a frame.
     ///
     /// # Safety
     ///
-    /// `state` must be a live state created by this library.
-    pub(crate) unsafe fn before_save(&self, state: *mut c_void) -> Result<(), CallError> {
+    /// `state` must be a live state created by this library; `ctx` must be the context type the
+    /// library was checked against.
+    pub(crate) unsafe fn before_save<C: ?Sized>(
+        &self,
+        ctx: Option<&mut C>,
+        state: *mut c_void,
+    ) -> Result<(), CallError> {
         // SAFETY: forwarded from the caller.
-        unsafe { self.hook(self.exports.before_save, state) }
+        unsafe { self.hook(self.exports.before_save, ctx, state) }
     }
 
     /// Runs the worker's `after_load` hook on the state (after a reload's load).
     ///
     /// # Safety
     ///
-    /// `state` must be a live state created by this library.
-    pub(crate) unsafe fn after_load(&self, state: *mut c_void) -> Result<(), CallError> {
+    /// As [`Library::before_save`].
+    pub(crate) unsafe fn after_load<C: ?Sized>(
+        &self,
+        ctx: Option<&mut C>,
+        state: *mut c_void,
+    ) -> Result<(), CallError> {
         // SAFETY: forwarded from the caller.
-        unsafe { self.hook(self.exports.after_load, state) }
+        unsafe { self.hook(self.exports.after_load, ctx, state) }
     }
 
     /// # Safety
     ///
-    /// `hook` must be one of this library's hook shims and `state` a live state it created.
-    unsafe fn hook(
+    /// `hook` must be one of this library's hook shims, `state` a live state it created, and `ctx`
+    /// of the context type it was checked against.
+    unsafe fn hook<C: ?Sized>(
         &self,
-        hook: unsafe extern "C" fn(*mut c_void, *const abi::Sink) -> u32,
+        hook: unsafe extern "C" fn(*mut c_void, *mut c_void, *const abi::Sink) -> u32,
+        ctx: Option<&mut C>,
         state: *mut c_void,
     ) -> Result<(), CallError> {
         let mut collected = Collected::default();
         let sink = collected.sink();
-        // SAFETY: the caller guarantees the hook and the state belong to this library; `sink`
-        // lives across the call.
-        let status = unsafe { hook(state, &sink) };
+        let mut ctx = ctx;
+        let ctx_ptr = match &mut ctx {
+            Some(ctx) => (ctx as *mut &mut C).cast::<c_void>(),
+            None => std::ptr::null_mut(),
+        };
+        // SAFETY: the caller guarantees the hook and the state belong to this library and the
+        // context's type; the context reference and `sink` live across the call.
+        let status = unsafe { hook(ctx_ptr, state, &sink) };
         if status == STATUS_OK {
             Ok(())
         } else {

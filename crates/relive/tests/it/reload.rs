@@ -231,8 +231,8 @@ fn hooked(test: &str, panic_in_after_load: bool) -> Fixture {
     fx.edit(
         "fn rename(",
         &format!(
-            "fn before_save(state: &mut State) {{\n    state.label = format!(\"saved-at-{{}}\", state.counter);\n}}\n\n\
-             fn after_load(state: &mut State) {{\n    if {panic_in_after_load} {{\n        panic!(\"after_load refuses\");\n    }}\n    state.rebuilt = format!(\"from {{}}\", state.label);\n}}\n\nfn rename("
+            "fn before_save(_ctx: Option<&mut dyn Context>, state: &mut State) {{\n    state.label = format!(\"saved-at-{{}}\", state.counter);\n}}\n\n\
+             fn after_load(ctx: Option<&mut dyn Context>, state: &mut State) {{\n    if {panic_in_after_load} {{\n        panic!(\"after_load refuses\");\n    }}\n    state.rebuilt = format!(\"from {{}} ctx={{}}\", state.label, ctx.is_some());\n}}\n\nfn rename("
         ),
     );
     fx.edit(
@@ -255,12 +255,23 @@ fn before_save_runs_in_the_old_version_and_after_load_in_the_new_one_only_around
     assert_eq!(json["label"], "", "before_save ran for a snapshot: {json}");
     fx.edit("let tag = \"v1\";", "let tag = \"v2\";");
     fx.build().unwrap();
+    // A tool's reload, outside a frame: the hooks get no context.
     assert!(worker.wait_and_reload(BUILD_WAIT).unwrap());
     worker.update(&mut host).unwrap();
     assert_eq!(
         host.last(),
-        "v2 counter=3 label=saved-at-2 from saved-at-2 inputs=3"
+        "v2 counter=3 label=saved-at-2 from saved-at-2 ctx=false inputs=3"
     );
+    // The game loop's reload, in a frame: they get the host's context.
+    fx.edit("let tag = \"v2\";", "let tag = \"v3\";");
+    fx.build().unwrap();
+    let deadline = std::time::Instant::now() + BUILD_WAIT;
+    while !host.last().starts_with("v3 ") {
+        assert!(std::time::Instant::now() < deadline, "no reload in a frame");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        worker.update(&mut host).unwrap();
+    }
+    assert!(host.last().contains(" ctx=true "), "{}", host.last());
 }
 
 #[test]
@@ -289,6 +300,6 @@ fn a_panicking_after_load_fails_the_reload_and_the_old_version_goes_on_with_its_
     // Still version 1; its own after_load ran on its state after the failed attempt.
     assert_eq!(
         host.last(),
-        "v1 counter=2 label=saved-at-1 from saved-at-1 inputs=2"
+        "v1 counter=2 label=saved-at-1 from saved-at-1 ctx=false inputs=2"
     );
 }
