@@ -45,6 +45,11 @@ impl Supervisor {
         self.send_status(&json!({ "status": "building" }));
         // A replay that cannot even start (the toolchain moved) falls back to cargo.
         let replayed = self.replay.as_mut().and_then(|replay| replay.run().ok());
+        self.last_build_via = if replayed.is_some() {
+            "rustc replayed"
+        } else {
+            "cargo"
+        };
         let result = match replayed {
             Some(build) => Ok(build),
             None => cargo::build_graph(&self.project, &self.opts.cargo).map(|graph| {

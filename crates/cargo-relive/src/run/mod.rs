@@ -118,6 +118,8 @@ struct Supervisor {
     saves: PathBuf,
     /// The host passed `--restart-above`: restart it with its state at the next turn.
     restart_due: bool,
+    /// How the last worker build ran: `rustc replayed` or `cargo`.
+    last_build_via: &'static str,
 }
 
 /// Runs the supervisor until the user quits; returns the exit code.
@@ -177,6 +179,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         retry: None,
         saves: state_dir.join("saves"),
         restart_due: false,
+        last_build_via: "cargo",
     };
     let resume = sup.resume_or_archive(&state_dir.join("saves"));
     status::info(&format!(

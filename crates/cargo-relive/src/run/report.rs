@@ -32,19 +32,31 @@ impl Supervisor {
             "reloaded" => {
                 self.check_memory();
                 let version = event["version"].as_u64().unwrap_or(0);
-                let pause_us = event["timings"]["pause"].as_u64().unwrap_or(0);
-                let mut line = format!(
-                    "reloaded v{version}: swap {:.2}ms",
-                    pause_us as f64 / 1000.0
-                );
+                let us = |key: &str| event["timings"][key].as_u64().unwrap_or(0) as f64 / 1000.0;
+                let (pause, prepare, to_swap) = (us("pause"), us("prepare"), us("detect_to_swap"));
+                let mut line = format!("reloaded v{version}: swap {pause:.2}ms");
                 if let Some((first, build)) = self.pending_edit.take() {
-                    let effect = first.elapsed();
-                    event["edit_to_effect_ms"] = json!(ms(effect));
-                    event["build_ms"] = json!(ms(build));
+                    let effect = ms(first.elapsed());
+                    let build = ms(build);
+                    // Where the time from the save to the new code went.
+                    let before = (effect - build - to_swap).max(0.0);
+                    let frame_wait = (to_swap - prepare - pause).max(0.0);
+                    event["edit_to_effect_ms"] = json!(effect);
+                    event["build_ms"] = json!(build);
+                    event["build_via"] = json!(self.last_build_via);
+                    event["phases_ms"] = json!({
+                        "before_build": before,
+                        "build": build,
+                        "load": prepare,
+                        "frame_wait": frame_wait,
+                        "swap": pause,
+                    });
                     line = format!(
-                        "{line}, build {:.2}s, edit to effect {:.2}s",
-                        build.as_secs_f64(),
-                        effect.as_secs_f64()
+                        "reloaded v{version} in {:.2}s: build {:.2}s ({}), load {prepare:.1}ms, \
+                         wait for a frame {frame_wait:.1}ms, swap {pause:.2}ms, before the build {before:.1}ms",
+                        effect / 1000.0,
+                        build / 1000.0,
+                        self.last_build_via,
                     );
                 }
                 status::info(&line);

@@ -44,7 +44,20 @@ fn a_new_project_runs_from_no_target_dir_shows_errors_and_panics_in_the_game_and
 
     // An edit is swapped in.
     edit(&worker_src, "\"score {} at", "\"SCORE {} at");
-    s.event("reload", STEP, |e| e["event"] == "reloaded");
+    let reloaded = s.event("reload", STEP, |e| e["event"] == "reloaded");
+    // Where the time went, phase by phase; the worker's own sources changed, so rustc was
+    // replayed without cargo.
+    assert_eq!(reloaded["build_via"], "rustc replayed", "{reloaded}");
+    let phases = &reloaded["phases_ms"];
+    let sum: f64 = ["before_build", "build", "load", "frame_wait", "swap"]
+        .iter()
+        .map(|p| phases[p].as_f64().unwrap())
+        .sum();
+    let effect = reloaded["edit_to_effect_ms"].as_f64().unwrap();
+    assert!(
+        sum <= effect + 1.0 && sum >= effect * 0.9,
+        "phases {phases} do not add up to {effect} ms"
+    );
     let shown = status_line(&mut s, "the reload's status", |l| {
         l.starts_with("reloaded v2")
     });
