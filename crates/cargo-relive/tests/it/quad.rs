@@ -167,6 +167,30 @@ fn wait_for_pixels(
     }
 }
 
+/// [`wait_for_pixels`], then until they stay where they are: a key released is seen at the host's
+/// next frame (60 a second), so a screenshot right after the key-up can catch the last step.
+fn wait_until_still(
+    x: &Xvfb,
+    dir: &Path,
+    name: &str,
+    pick: fn(u8, u8, u8) -> bool,
+) -> (usize, usize, usize, usize) {
+    let mut last = wait_for_pixels(x, dir, name, pick);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = wait_for_pixels(x, dir, name, pick);
+        if now == last {
+            return now;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name}: the pixels never settled"
+        );
+        last = now;
+    }
+}
+
 /// Starts `cargo relive run ARGS` in `dir` on the display of `x` and waits until the worker is
 /// loaded; its events go through a FIFO in `tmp`.
 fn start_on(x: &Xvfb, dir: &Path, tmp: &Path, target: &Path, args: &[&str]) -> Session {
@@ -194,7 +218,7 @@ fn quad_game_in_a_window_moves_with_keys_reloads_with_its_position_and_quicksave
     x.key(&["keydown", "d"]);
     std::thread::sleep(Duration::from_millis(400)); // holding the key is the input
     x.key(&["keyup", "d"]);
-    let moved = wait_for_pixels(&x, &shots, "2-moved", green);
+    let moved = wait_until_still(&x, &shots, "2-moved", green);
     assert!(
         moved.0 > before.0 + 30,
         "the text did not move right: {before:?} -> {moved:?}"
@@ -236,7 +260,7 @@ fn quad_game_in_a_window_moves_with_keys_reloads_with_its_position_and_quicksave
     x.key(&["keydown", "s"]);
     std::thread::sleep(Duration::from_millis(300));
     x.key(&["keyup", "s"]);
-    let away = wait_for_pixels(&x, &shots, "4-away", red);
+    let away = wait_until_still(&x, &shots, "4-away", red);
     assert!(
         away.1 > reloaded.1 + 20,
         "the text did not move down: {reloaded:?} -> {away:?}"
@@ -294,7 +318,7 @@ fn window_template_opens_moves_its_square_and_reloads_it_in_place() {
     x.key_in("windowgame", &["keydown", "Right"]);
     std::thread::sleep(Duration::from_millis(400)); // holding the key is the input
     x.key_in("windowgame", &["keyup", "Right"]);
-    let moved = wait_for_pixels(&x, &shots, "2-moved", green);
+    let moved = wait_until_still(&x, &shots, "2-moved", green);
     assert!(
         moved.0 > before.0 + 30,
         "the square did not move right: {before:?} -> {moved:?}"
