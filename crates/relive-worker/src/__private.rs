@@ -253,14 +253,8 @@ unsafe extern "C" fn before_save<W: Exports>(
     state: *mut c_void,
     sink: *const Sink,
 ) -> u32 {
-    let outcome = guard(|| {
-        // SAFETY: as the caller guarantees.
-        let (ctx, state) = unsafe { hook_args::<W>(ctx, state) };
-        W::before_save(ctx, state);
-        Ok(())
-    });
     // SAFETY: forwarded from the caller.
-    unsafe { report(sink, outcome) }
+    unsafe { run_hook::<W>(W::before_save, ctx, state, sink) }
 }
 
 /// # Safety
@@ -271,31 +265,35 @@ unsafe extern "C" fn after_load<W: Exports>(
     state: *mut c_void,
     sink: *const Sink,
 ) -> u32 {
-    let outcome = guard(|| {
-        // SAFETY: as the caller guarantees.
-        let (ctx, state) = unsafe { hook_args::<W>(ctx, state) };
-        W::after_load(ctx, state);
-        Ok(())
-    });
     // SAFETY: forwarded from the caller.
-    unsafe { report(sink, outcome) }
+    unsafe { run_hook::<W>(W::after_load, ctx, state, sink) }
 }
 
-/// A hook's context (absent when null) and state.
+/// Runs `hook` with the context (absent when null) and the state, its panic caught and reported.
 ///
 /// # Safety
 ///
 /// As [`before_save`].
-unsafe fn hook_args<'a, W: Exports>(
+unsafe fn run_hook<W: Exports>(
+    hook: fn(Option<&mut W::Context>, &mut W::State),
     ctx: *mut c_void,
     state: *mut c_void,
-) -> (Option<&'a mut W::Context>, &'a mut W::State) {
-    // SAFETY: a non-null `ctx` points at the host's `&mut W::Context`, live for the call; the
-    // state is live and exclusively the hook's for the call.
-    unsafe {
-        let ctx = (ctx as *mut &mut W::Context).as_mut().map(|c| &mut **c);
-        (ctx, &mut *(state as *mut W::State))
-    }
+    sink: *const Sink,
+) -> u32 {
+    let outcome = guard(|| {
+        // SAFETY: a non-null `ctx` points at the host's `&mut W::Context`, live for the call; the
+        // state is live and exclusively the hook's for the call.
+        let (ctx, state) = unsafe {
+            (
+                (ctx as *mut &mut W::Context).as_mut().map(|c| &mut **c),
+                &mut *(state as *mut W::State),
+            )
+        };
+        hook(ctx, state);
+        Ok(())
+    });
+    // SAFETY: forwarded from the caller.
+    unsafe { report(sink, outcome) }
 }
 
 /// The body of the exported [`abi::EXPORTS_SYMBOL`] function.

@@ -3,28 +3,17 @@
 
 use std::process::Command;
 
-use crate::support::{fixture_target, fixtures};
+use crate::support::{cargo_fixtures, fixture_target};
 
 /// Builds `fixtures/host` (with `features`) and its worker into a target dir of their own, runs
 /// the host, and returns its stderr.
 fn run_host(features: &[&str]) -> String {
     let target = fixture_target().with_file_name("fixtures-allocator");
-    let out = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "-p", "plain", "-p", "fixture-host"])
-        .args(features.iter().flat_map(|f| ["--features", f]))
-        .arg("--manifest-path")
-        .arg(fixtures().join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&target)
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("RUSTFLAGS")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut args = vec!["build", "-p", "plain", "-p", "fixture-host"];
+    for feature in features {
+        args.extend(["--features", feature]);
+    }
+    cargo_fixtures(&args, &target);
     let out = Command::new(target.join("debug/fixture-host"))
         .env_remove("RELIVE_WORKER_LIB")
         .output()

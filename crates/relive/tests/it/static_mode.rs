@@ -3,25 +3,10 @@
 
 use std::process::Command;
 
-use crate::support::{fixture_target, fixtures};
+use crate::support::{cargo_fixtures, fixture_target};
 
 fn cargo(args: &[&str]) {
-    let out = Command::new(env!("CARGO"))
-        .args(args)
-        .arg("--quiet")
-        .arg("--manifest-path")
-        .arg(fixtures().join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(fixture_target())
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("RUSTFLAGS")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "cargo {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    cargo_fixtures(args, &fixture_target());
 }
 
 fn run_host() -> String {

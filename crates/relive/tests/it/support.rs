@@ -52,6 +52,27 @@ pub fn fixture_target() -> PathBuf {
         .join("fixtures")
 }
 
+/// `cargo ARGS` on the fixtures' own workspace (`fixtures/Cargo.toml`) into `target`, which must
+/// succeed.
+pub fn cargo_fixtures(args: &[&str], target: &Path) {
+    let out = Command::new(env!("CARGO"))
+        .args(args)
+        .arg("--quiet")
+        .arg("--manifest-path")
+        .arg(fixtures().join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(target)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RUSTFLAGS")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cargo {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Set in the process of the test of relive's stderr fallback for a host without a logger.
 pub const NO_LOGGER_CHILD: &str = "RELIVE_TEST_NO_LOGGER_CHILD";
 
