@@ -44,6 +44,12 @@ pub trait Entry {
 static LAST_PANIC: Mutex<Option<(String, String)>> = Mutex::new(None);
 
 fn install_panic_hook() {
+    // With one std for the whole process (`-C prefer-dynamic`), the hook is the process's: a
+    // closure here would outlive this version's code, and would take the host's place. The host
+    // records a worker's panics itself then.
+    if std_is_shared() {
+        return;
+    }
     std::panic::set_hook(Box::new(|info| {
         let message = payload_message(info.payload());
         let location = info
@@ -53,6 +59,35 @@ fn install_panic_hook() {
         let mut last = LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner());
         *last = Some((message, location));
     }));
+}
+
+/// Whether std is the process's shared `libstd-*.so` rather than this library's own copy: a
+/// non-generic std function's code lies in another object than this function's.
+fn std_is_shared() -> bool {
+    #[repr(C)]
+    struct DlInfo {
+        fname: *const std::ffi::c_char,
+        fbase: *mut c_void,
+        sname: *const std::ffi::c_char,
+        saddr: *mut c_void,
+    }
+    unsafe extern "C" {
+        fn dladdr(addr: *const c_void, info: *mut DlInfo) -> std::ffi::c_int;
+    }
+    let base = |addr: *const c_void| {
+        let mut info = DlInfo {
+            fname: std::ptr::null(),
+            fbase: std::ptr::null_mut(),
+            sname: std::ptr::null(),
+            saddr: std::ptr::null_mut(),
+        };
+        // SAFETY: `info` is writable and `dladdr` does not dereference `addr`.
+        (unsafe { dladdr(addr, &mut info) } != 0).then_some(info.fbase)
+    };
+    let set_hook: fn(Box<dyn Fn(&std::panic::PanicHookInfo<'_>) + Sync + Send>) =
+        std::panic::set_hook;
+    let own: fn() -> bool = std_is_shared;
+    base(set_hook as *const c_void) != base(own as *const c_void)
 }
 
 fn payload_message(payload: &(dyn std::any::Any + Send)) -> String {

@@ -111,6 +111,13 @@ pub trait Interface {
     const FINGERPRINT: u64;
 }
 
+/// No context: for a worker that calls its engine directly (a shared `dylib` engine crate, see the
+/// porting guide) and needs nothing from the host but the call. `export! { context: (), .. }` and
+/// `relive::Worker<()>` on the host.
+impl Interface for () {
+    const FINGERPRINT: u64 = __private::fnv1a(__private::FNV_OFFSET, b"()");
+}
+
 /// A user's function: what [`export!`] lists under `update` and `functions`.
 pub type WorkerFn<C, S> = fn(&mut C, &mut S);
 

@@ -116,6 +116,67 @@ fn nodelete_flag(bytes: &[u8]) -> Option<bool> {
     Some(false)
 }
 
+/// The names of the libraries the shared library at `path` needs (its `DT_NEEDED` entries), or
+/// none when the file cannot be read as a 64-bit little-endian ELF image.
+pub(crate) fn needed(path: &Path) -> Vec<String> {
+    std::fs::read(path)
+        .ok()
+        .and_then(|bytes| needed_names(&bytes))
+        .unwrap_or_default()
+}
+
+fn needed_names(bytes: &[u8]) -> Option<Vec<String>> {
+    const PT_LOAD: u32 = 1;
+    const PT_DYNAMIC: u32 = 2;
+    const DT_NULL: u64 = 0;
+    const DT_NEEDED: u64 = 1;
+    const DT_STRTAB: u64 = 5;
+    let u16_at = |at: usize| Some(u16::from_le_bytes(bytes.get(at..at + 2)?.try_into().ok()?));
+    let u32_at = |at: usize| Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?));
+    let u64_at = |at: usize| Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?));
+    let phoff = usize::try_from(u64_at(32)?).ok()?;
+    let phentsize = usize::from(u16_at(54)?);
+    let phnum = usize::from(u16_at(56)?);
+    // (file offset, virtual address, file size) of each loaded segment, to find the string
+    // table, which the dynamic section gives as an address.
+    let mut loads = Vec::new();
+    let mut dynamic = None;
+    for i in 0..phnum {
+        let ph = phoff.checked_add(i.checked_mul(phentsize)?)?;
+        match u32_at(ph)? {
+            PT_LOAD => loads.push((u64_at(ph + 8)?, u64_at(ph + 16)?, u64_at(ph + 32)?)),
+            PT_DYNAMIC => dynamic = Some((u64_at(ph + 8)?, u64_at(ph + 32)?)),
+            _ => {}
+        }
+    }
+    let (offset, size) = dynamic?;
+    let (offset, size) = (usize::try_from(offset).ok()?, usize::try_from(size).ok()?);
+    let mut names = Vec::new();
+    let mut strtab = None;
+    for entry in (offset..offset.checked_add(size)?).step_by(16) {
+        match u64_at(entry)? {
+            DT_NULL => break,
+            DT_NEEDED => names.push(u64_at(entry + 8)?),
+            DT_STRTAB => strtab = Some(u64_at(entry + 8)?),
+            _ => {}
+        }
+    }
+    let strtab = strtab?;
+    let (file_off, vaddr, _) = loads
+        .iter()
+        .find(|(_, vaddr, filesz)| (*vaddr..vaddr + filesz).contains(&strtab))?;
+    let strtab = usize::try_from(strtab - vaddr + file_off).ok()?;
+    names
+        .into_iter()
+        .map(|at| {
+            let start = strtab.checked_add(usize::try_from(at).ok()?)?;
+            let rest = bytes.get(start..)?;
+            let end = rest.iter().position(|b| *b == 0)?;
+            Some(String::from_utf8_lossy(&rest[..end]).into_owned())
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +191,15 @@ mod tests {
             .unwrap()
             .to_owned();
         std::fs::read(libc).unwrap()
+    }
+
+    #[test]
+    fn needed_lists_the_libraries_a_binary_links_against() {
+        let exe = std::fs::read_link("/proc/self/exe").unwrap();
+        let names = needed(&exe);
+        assert!(names.iter().any(|n| n == "libc.so.6"), "{names:?}");
+        assert!(needed(Path::new("/nonexistent")).is_empty());
+        assert!(needed_names(b"not an elf file at all, far too short").is_none());
     }
 
     fn check(bytes: &[u8], expected: Result<(), &str>) {

@@ -53,6 +53,24 @@ pub enum Error {
         reason: String,
     },
 
+    /// The worker was linked against another build of a shared Rust library (the engine crate of
+    /// the engine-direct layout) than the one this process loaded when it started.
+    #[error(
+        "the new worker was linked against a newer build of {name} ({}) than the one this host \
+         loaded at its start ({}); the previous version keeps running. Restart the host to run \
+         the new build (`cargo relive run` restarts it itself, with its state)",
+        built.display(),
+        loaded.display()
+    )]
+    SharedLibraryRebuilt {
+        /// The library's file name.
+        name: String,
+        /// The build this process has loaded.
+        loaded: PathBuf,
+        /// The build the worker was linked against.
+        built: PathBuf,
+    },
+
     /// `dlopen` refused the library.
     #[error("cannot load {}: {message}", path.display())]
     Load {

@@ -69,6 +69,7 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
         let source = std::fs::canonicalize(path.as_ref())
             .map_err(|e| Error::io("cannot find", path.as_ref(), e))?;
         crate::locate::check_trusted(&source)?;
+        crate::shared_libs::check(&source)?;
         let mut copies = Copies::new(&source)?;
         let copy = copies.add(&source, 1)?;
         let lib = match Library::open::<C>(&copy) {

@@ -87,6 +87,10 @@ mod decode_message;
 mod error;
 mod event;
 mod history;
+#[cfg(not(feature = "static"))]
+pub mod shared_libs;
+#[cfg(not(feature = "static"))]
+mod shared_std;
 mod snapshot;
 mod static_worker;
 mod status;

@@ -72,6 +72,15 @@ impl Collected {
         if status == STATUS_PANICKED {
             let location = (!self.location.is_empty())
                 .then(|| String::from_utf8_lossy(&self.location).into_owned());
+            // A worker sharing the host's std has no hook of its own: the host's recorded it.
+            if location.is_none()
+                && let Some((message, location)) = crate::shared_std::take_last()
+            {
+                return CallError::Panicked {
+                    message,
+                    location: (!location.is_empty()).then_some(location),
+                };
+            }
             CallError::Panicked { message, location }
         } else {
             CallError::Failed(message)
@@ -111,6 +120,7 @@ impl Library {
             reason,
         })?;
         crate::tls::ensure_linked();
+        crate::shared_std::install_hook();
         // RTLD_NOW: an unresolved symbol fails here rather than at a call. RTLD_LOCAL: two
         // versions loaded at once do not see each other's symbols.
         let flags = libloading::os::unix::RTLD_NOW | libloading::os::unix::RTLD_LOCAL;

@@ -14,6 +14,22 @@ pub(crate) fn is_mapped(path: &Path) -> std::io::Result<bool> {
     }))
 }
 
+/// The path and inode of the mapped object whose file is named `name` (`libgame.so`), if one is.
+pub(crate) fn mapped_object(name: &str) -> Option<(std::path::PathBuf, u64)> {
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    maps.lines().find_map(|line| {
+        let at = line.find('/')?;
+        let path = &line[at..];
+        let path = path.strip_suffix(" (deleted)").unwrap_or(path);
+        if Path::new(path).file_name()? != name {
+            return None;
+        }
+        // `address perms offset dev inode path`
+        let inode = line.split_whitespace().nth(4)?.parse().ok()?;
+        Some((path.into(), inode))
+    })
+}
+
 /// Touches every page of the readable mappings of `path`, so that the first calls into a freshly
 /// loaded library do not page-fault on the frame thread. Returns the number of pages touched.
 ///

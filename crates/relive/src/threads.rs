@@ -150,8 +150,15 @@ pub unsafe extern "C" fn pthread_create(
     }
     // SAFETY: `real` is glibc's `pthread_create`, whose signature is `CreateFn`.
     let real = unsafe { std::mem::transmute::<*mut c_void, CreateFn>(real) };
+    // The start routine's object, or, with a shared std (whose own start routine runs the
+    // closure), the worker code on the stack that asked for the thread.
     // SAFETY: `dladdr` only reads the loader's tables for the address.
-    let Some(base) = (unsafe { crate::tls::worker_image(start as *const c_void) }) else {
+    let image = unsafe { crate::tls::worker_image(start as *const c_void) }.or_else(|| {
+        crate::shared_std::std_is_shared()
+            .then(crate::shared_std::stack_in_worker)
+            .flatten()
+    });
+    let Some(base) = image else {
         // SAFETY: forwarded unchanged.
         return unsafe { real(thread, attr, start, arg) };
     };

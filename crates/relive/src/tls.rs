@@ -35,8 +35,11 @@ pub unsafe extern "C" fn __cxa_thread_atexit_impl(
     obj: *mut c_void,
     dso_symbol: *mut c_void,
 ) -> c_int {
-    // SAFETY: `dladdr` only reads the loader's tables for the given address.
-    if let Some(base) = unsafe { worker_image(dso_symbol) } {
+    // The destructor's object, or the code registering it: with a shared std (`-C
+    // prefer-dynamic`) std registers with its own `__dso_handle`, for a destructor in the worker.
+    // SAFETY: `dladdr` only reads the loader's tables for the given addresses.
+    let image = unsafe { worker_image(dso_symbol).or_else(|| worker_image(dtor as *const c_void)) };
+    if let Some(base) = image {
         // Not glibc's to run (it would pin the library, and run after the image is gone): the
         // host runs it on this thread before the version is closed (`thread_exit`), or, on a
         // thread that is exiting anyway, skips it (the value leaks).
@@ -75,12 +78,17 @@ unsafe extern "C" {
     fn dladdr(addr: *const c_void, info: *mut DlInfo) -> c_int;
 }
 
-/// The base address of the relive worker copy `addr` lies in, if it lies in one.
+/// The path of the loaded object `addr` lies in, if any.
 ///
 /// # Safety
 ///
-/// Any address may be passed; `dladdr` does not dereference it.
-pub(crate) unsafe fn worker_image(addr: *const c_void) -> Option<usize> {
+/// Any address may be passed; `dladdr` does not dereference it. The path is the loader's, valid
+/// while the object stays loaded: the caller must not keep it past that.
+pub(crate) unsafe fn object_of(addr: *const c_void) -> Option<&'static CStr> {
+    object_and_base(addr).map(|(name, _)| name)
+}
+
+fn object_and_base(addr: *const c_void) -> Option<(&'static CStr, usize)> {
     let mut info = DlInfo {
         dli_fname: std::ptr::null(),
         dli_fbase: std::ptr::null_mut(),
@@ -92,11 +100,21 @@ pub(crate) unsafe fn worker_image(addr: *const c_void) -> Option<usize> {
         return None;
     }
     // SAFETY: dladdr returned a NUL-terminated path owned by the loader, valid while the object
-    // is loaded, which it is: code of it is running or about to run.
+    // is loaded; callers use it while code of the object runs or is about to run.
     let name = unsafe { CStr::from_ptr(info.dli_fname) };
+    Some((name, info.dli_fbase as usize))
+}
+
+/// The base address of the relive worker copy `addr` lies in, if it lies in one.
+///
+/// # Safety
+///
+/// Any address may be passed; `dladdr` does not dereference it.
+pub(crate) unsafe fn worker_image(addr: *const c_void) -> Option<usize> {
+    let (name, base) = object_and_base(addr)?;
     name.to_str()
         .is_ok_and(|n| n.contains(COPY_DIR_MARKER))
-        .then_some(info.dli_fbase as usize)
+        .then_some(base)
 }
 
 /// The next definition of `name` after this executable's (glibc's), or null.

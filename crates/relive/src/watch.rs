@@ -285,6 +285,10 @@ impl LoaderThread {
         self.last_seen = Some(id);
         let version = self.next_version;
         self.next_version += 1;
+        if let Err(e) = crate::shared_libs::check(&self.source) {
+            self.fail_version(version, e.to_string());
+            return Ok(());
+        }
         let copy = match self.copies.add(&self.source, version) {
             Ok(copy) => copy,
             Err(e) => {
