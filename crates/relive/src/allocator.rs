@@ -44,14 +44,20 @@ pub(crate) fn check_once(bus: &crate::event::Bus) {
     static CHECKED: std::sync::Once = std::sync::Once::new();
     CHECKED.call_once(|| {
         if !host_uses_malloc() {
-            bus.emit(crate::Event::Warning {
-                message: "the host's global allocator is not the C allocator the worker uses: a heap \
+            let mut message: String = "the host's global allocator is not the C allocator the worker uses: a heap \
                           value must not cross the context by value (a `Context` method that returns \
                           a `String`, `Vec` or `Box` the worker then grows or drops would free it with \
                           the wrong allocator and corrupt the heap); pass borrowed data (`&str`, \
                           `&[T]`) and let each side allocate its own"
-                    .to_owned(),
-            });
+                    .to_owned();
+            if crate::shared_std::std_is_shared() {
+                message.push_str(
+                    "; or, since host and worker share std here, declare the \
+                     `#[global_allocator]` in the engine crate both link as a dylib: then it \
+                     serves the worker too (unless that is where it is already)",
+                );
+            }
+            bus.emit(crate::Event::Warning { message });
         }
     });
 }

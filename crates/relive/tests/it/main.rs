@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 mod allocator;
 mod bad_library;
+mod engine_direct;
 mod host_threads;
 mod logging;
 mod panics;
