@@ -121,6 +121,12 @@ pub fn build_graph(project: &Project, opts: &CargoOptions) -> Result<GraphBuild>
 /// build`.
 pub fn build_host(project: &Project, opts: &CargoOptions, features: &[String]) -> Result<Build> {
     let mut cmd = cargo_command(opts, "build");
+    if !project.shared_crates.is_empty() && features.iter().any(|f| f == "static") {
+        // The ship build links everything in: the engine crate's rlib, std statically. The
+        // config's `-C prefer-dynamic` is for the dev loop only; RUSTFLAGS, which replaces the
+        // config's flags, keeps the user's own but that one.
+        cmd.env("RUSTFLAGS", ship_rustflags(std::env::var("RUSTFLAGS").ok().as_deref()));
+    }
     cmd.args(["-p", &project.host, "--bin", &project.host_bin]);
     if !features.is_empty() {
         cmd.arg("--features").arg(features.join(","));
@@ -141,6 +147,25 @@ pub fn build_host(project: &Project, opts: &CargoOptions, features: &[String]) -
         artifact: executable.filter(|_| outcome.success),
         first_error: outcome.first_error,
     })
+}
+
+/// `flags` (RUSTFLAGS) without `-C prefer-dynamic`.
+fn ship_rustflags(flags: Option<&str>) -> String {
+    let mut kept: Vec<&str> = Vec::new();
+    let mut words = flags.unwrap_or_default().split_whitespace().peekable();
+    while let Some(word) = words.next() {
+        match word {
+            "-Cprefer-dynamic" | "-Cprefer-dynamic=yes" => {}
+            "-C" if words
+                .peek()
+                .is_some_and(|w| w.starts_with("prefer-dynamic")) =>
+            {
+                words.next();
+            }
+            _ => kept.push(word),
+        }
+    }
+    kept.join(" ")
 }
 
 /// What to do with a line of `cargo -vv`'s stderr.
@@ -325,6 +350,16 @@ fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ship_build_drops_prefer_dynamic_and_keeps_the_other_flags() {
+        assert_eq!(ship_rustflags(None), "");
+        assert_eq!(
+            ship_rustflags(Some("-C prefer-dynamic -C target-cpu=native -Cprefer-dynamic")),
+            "-C target-cpu=native"
+        );
+        assert_eq!(ship_rustflags(Some("--cfg x")), "--cfg x");
+    }
 
     #[test]
     fn vv_output_shows_only_what_a_plain_build_shows() {

@@ -279,9 +279,31 @@ fn build(args: &BuildOptions) -> Result<i32> {
     let project = Project::discover(&opts, args.common.package.as_deref())?;
     let mut features = opts.features.clone();
     features.push("static".to_owned());
+    if !project.shared_crates.is_empty() {
+        status::info(&format!(
+            "ship build: `{}` linked in statically, without the dev loop's `-C prefer-dynamic` \
+             (RUSTFLAGS replaces the config files' rustflags for this build)",
+            project.shared_crates.join("`, `")
+        ));
+    }
     let build = cargo::build_host(&project, &opts, &features)?;
     match build.artifact {
         Some(exe) if build.success => {
+            // The ship version needs nothing from the target dir or the toolchain at run time.
+            let shared: Vec<String> = relive::shared_libs::needed(&exe)
+                .into_iter()
+                .filter(|n| n.starts_with("libstd-") || exe.with_file_name(n).exists())
+                .collect();
+            if !shared.is_empty() {
+                status::error(&format!(
+                    "the ship version of `{}` still links {} dynamically: is `-C prefer-dynamic` \
+                     in `CARGO_ENCODED_RUSTFLAGS`? `cargo relive build` takes it out of RUSTFLAGS \
+                     and the config files only",
+                    project.host,
+                    shared.join(", ")
+                ));
+                return Ok(1);
+            }
             status::info(&format!(
                 "built the ship version of `{}` in {:.1}s: {}",
                 project.host,

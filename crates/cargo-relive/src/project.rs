@@ -27,6 +27,9 @@ pub struct Project {
     pub host_dirs: Vec<PathBuf>,
     /// Source directories of local packages the worker depends on (reload on change).
     pub worker_dirs: Vec<PathBuf>,
+    /// Local packages the worker depends on whose library is a Rust `dylib`: the engine crate
+    /// of the engine-direct layout, shared with the host (built with `-C prefer-dynamic`).
+    pub shared_crates: Vec<String>,
 }
 
 /// How to call cargo: the options `cargo relive` passes through.
@@ -170,6 +173,16 @@ impl Project {
             ),
         };
 
+        let shared_crates = members
+            .iter()
+            .filter(|p| depends_on(worker_pkg, p.name.as_str()))
+            .filter(|p| {
+                p.targets
+                    .iter()
+                    .any(|t| t.crate_types.iter().any(|c| c.to_string() == "dylib"))
+            })
+            .map(|p| p.name.to_string())
+            .collect();
         let host_dirs = local_dirs(&meta, &host_pkg.id);
         let worker_dirs = local_dirs(&meta, &worker_pkg.id);
         Ok(Project {
@@ -185,6 +198,7 @@ impl Project {
                 .unwrap_or_default(),
             host_dirs,
             worker_dirs,
+            shared_crates,
         })
     }
 
@@ -313,6 +327,7 @@ mod tests {
                 "/ws/base".into(),
                 "/ws/worker/nested".into(),
             ],
+            shared_crates: Vec::new(),
         }
     }
 

@@ -18,6 +18,15 @@ impl Supervisor {
         edit: Option<Instant>,
     ) -> Option<Duration> {
         let (duration, artifact) = self.build_worker(reason)?;
+        if let Some(name) = self.shared_lib_rebuilt() {
+            // The running host cannot load a worker linked against another build of a library
+            // it has loaded: restart it (with its state), which stages both anew.
+            status::info(&format!(
+                "`{name}` was rebuilt: the host restarts with it, with its state"
+            ));
+            self.retry = Some((Instant::now(), crate::debounce::Change::Host));
+            return None;
+        }
         self.send_status(&json!({
             "status": "built",
             "build_ms": ms(duration),
@@ -180,6 +189,10 @@ impl Supervisor {
         let file_name = exe.file_name()?.to_owned();
         let staged = self.staged_lib.with_file_name(file_name);
         if let Err(e) = stage_file(&exe, &staged) {
+            status::error(&format!("{e:#}"));
+            return None;
+        }
+        if let Err(e) = self.stage_shared_libs(&staged) {
             status::error(&format!("{e:#}"));
             return None;
         }

@@ -20,6 +20,10 @@ impl Supervisor {
             .env(relive::locate::WORKER_LIB_ENV, &self.staged_lib)
             // `stage` only ever renames a new file over the staged library.
             .env(relive::STAGED_ENV, "1")
+            // A host sharing Rust libraries with its worker (`-C prefer-dynamic`) finds the
+            // builds staged with it, and std in the toolchain.
+            .env("LD_LIBRARY_PATH", self.library_path())
+            .env(relive::shared_libs::DEPS_DIR_ENV, self.deps_dir())
             .env(relive::supervise::SNAPSHOT_ENV, &self.snapshot)
             .env(relive::supervise::CONTROL_ENV, &self.socket)
             .env(relive::supervise::CONTROL_TOKEN_ENV, &self.token)

@@ -20,6 +20,7 @@ mod build;
 mod host;
 mod report;
 mod setup;
+mod shared;
 mod socket;
 
 use host::terminal_settings;
@@ -120,6 +121,10 @@ struct Supervisor {
     restart_due: bool,
     /// How the last worker build ran: `rustc replayed` or `cargo`.
     last_build_via: &'static str,
+    /// The Rust libraries staged with the running host (engine-direct layout).
+    shared_staged: shared::Staged,
+    /// The toolchain's libraries (a shared std), for the host's library path.
+    toolchain_libs: Option<PathBuf>,
 }
 
 /// Runs the supervisor until the user quits; returns the exit code.
@@ -180,6 +185,8 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         saves: state_dir.join("saves"),
         restart_due: false,
         last_build_via: "cargo",
+        shared_staged: Vec::new(),
+        toolchain_libs: None,
     };
     let resume = sup.resume_or_archive(&state_dir.join("saves"));
     status::info(&format!(
