@@ -44,6 +44,9 @@ pub struct GraphBuild {
 /// compile does not stop the worker's build, nor the reverse.
 pub fn build_graph(project: &Project, opts: &CargoOptions) -> Result<GraphBuild> {
     let mut cmd = cargo_command(opts, "build");
+    // In the workspace, so that its `.cargo/config.toml` applies (the engine-direct layout's
+    // `-C prefer-dynamic`) wherever `cargo relive` was started with `--manifest-path`.
+    cmd.current_dir(&project.root);
     cmd.args([
         "-p",
         &project.host,
@@ -121,6 +124,7 @@ pub fn build_graph(project: &Project, opts: &CargoOptions) -> Result<GraphBuild>
 /// build`.
 pub fn build_host(project: &Project, opts: &CargoOptions, features: &[String]) -> Result<Build> {
     let mut cmd = cargo_command(opts, "build");
+    cmd.current_dir(&project.root);
     if !project.shared_crates.is_empty() && features.iter().any(|f| f == "static") {
         // The ship build links everything in: the engine crate's rlib, std statically. The
         // config's `-C prefer-dynamic` is for the dev loop only; RUSTFLAGS, which replaces the
@@ -268,6 +272,8 @@ fn cargo_command(opts: &CargoOptions, subcommand: &str) -> Command {
         cmd.arg("--color=always");
     }
     if let Some(path) = &opts.manifest_path {
+        // Absolute: the command may run in the workspace root rather than here.
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.clone());
         cmd.arg("--manifest-path").arg(path);
     }
     if opts.release {

@@ -130,8 +130,7 @@ struct File {
     text: &'static str,
 }
 
-/// The files every template shares: the workspace, and the manifests of the interface and worker
-/// crates.
+/// The files every template shares: the workspace, and the worker's manifest.
 const COMMON: &[File] = &[
     File {
         path: "Cargo.toml",
@@ -140,10 +139,6 @@ const COMMON: &[File] = &[
     File {
         path: ".gitignore",
         text: include_str!("../templates/terminal/gitignore.tmpl"),
-    },
-    File {
-        path: "base/Cargo.toml",
-        text: include_str!("../templates/terminal/base.Cargo.toml.tmpl"),
     },
     File {
         path: "worker/Cargo.toml",
@@ -158,6 +153,10 @@ macro_rules! template_files {
             File {
                 path: "README.md",
                 text: include_str!(concat!("../templates/", $dir, "/README.md.tmpl")),
+            },
+            File {
+                path: "base/Cargo.toml",
+                text: include_str!(concat!("../templates/", $dir, "/base.Cargo.toml.tmpl")),
             },
             File {
                 path: "base/src/lib.rs",
@@ -183,6 +182,11 @@ macro_rules! template_files {
 const TERMINAL: &[File] = template_files!("terminal");
 /// `--template window`.
 const WINDOW: &[File] = template_files!("window");
+/// `--template window`'s files beyond [`template_files`]: the engine-direct layout's flags.
+const WINDOW_EXTRA: &[File] = &[File {
+    path: ".cargo/config.toml",
+    text: include_str!("../templates/window/cargo.config.toml.tmpl"),
+}];
 
 /// The relive checkout this binary was built from, if it is still there.
 fn own_checkout() -> Option<PathBuf> {
@@ -244,11 +248,11 @@ pub fn new(args: &NewArgs) -> Result<()> {
             Source::Path,
         )
     };
-    let files = match args.template {
-        Template::Terminal => TERMINAL,
-        Template::Window => WINDOW,
+    let files: &[&[File]] = match args.template {
+        Template::Terminal => &[COMMON, TERMINAL],
+        Template::Window => &[COMMON, WINDOW, WINDOW_EXTRA],
     };
-    for file in COMMON.iter().chain(files) {
+    for file in files.iter().copied().flatten() {
         let path = args.dir.join(file.path);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)
@@ -345,12 +349,16 @@ mod tests {
             rev: Some("0123abc".into()),
         };
         let git = r#"{ git = "https://example.com/relive.git", rev = "0123abc" }"#;
-        for files in [TERMINAL, WINDOW] {
+        // The window template's base is the shared engine crate: no relive in it.
+        for (files, with_base) in [(TERMINAL, true), (WINDOW, false)] {
+            let base = [("base/Cargo.toml", "relive-worker")];
             for (path, krate) in [
-                ("base/Cargo.toml", "relive-worker"),
                 ("worker/Cargo.toml", "relive-worker"),
                 ("host/Cargo.toml", "relive"),
-            ] {
+            ]
+            .into_iter()
+            .chain(base.into_iter().filter(|_| with_base))
+            {
                 let text = manifest(files, path, &source);
                 assert!(
                     text.lines().any(|l| l == format!("{krate} = {git}")),
