@@ -127,9 +127,11 @@ pub fn build_host(project: &Project, opts: &CargoOptions, features: &[String]) -
     cmd.current_dir(&project.root);
     if !project.shared_crates.is_empty() && features.iter().any(|f| f == "static") {
         // The ship build links everything in: the engine crate's rlib, std statically. The
-        // config's `-C prefer-dynamic` is for the dev loop only; RUSTFLAGS, which replaces the
-        // config's flags, keeps the user's own but that one.
-        cmd.env("RUSTFLAGS", ship_rustflags(std::env::var("RUSTFLAGS").ok().as_deref()));
+        // config's `-C prefer-dynamic` is for the dev loop only; the flags set here, which
+        // replace the config's, keep the user's RUSTFLAGS but that one.
+        let flags = ship_rustflags(std::env::var("RUSTFLAGS").ok().as_deref());
+        cmd.env_remove("RUSTFLAGS")
+            .env("CARGO_ENCODED_RUSTFLAGS", flags.replace(' ', "\x1f"));
     }
     cmd.args(["-p", &project.host, "--bin", &project.host_bin]);
     if !features.is_empty() {
@@ -267,6 +269,8 @@ fn cargo_command(opts: &CargoOptions, subcommand: &str) -> Command {
     } else {
         "--message-format=json"
     };
+    // Nothing cargo or rustc runs reads the terminal (the host's keys are not theirs).
+    cmd.stdin(std::process::Stdio::null());
     cmd.arg(subcommand).arg(format);
     if color() {
         cmd.arg("--color=always");

@@ -282,7 +282,7 @@ fn build(args: &BuildOptions) -> Result<i32> {
     if !project.shared_crates.is_empty() {
         status::info(&format!(
             "ship build: `{}` linked in statically, without the dev loop's `-C prefer-dynamic` \
-             (RUSTFLAGS replaces the config files' rustflags for this build)",
+             (rustflags from the config files do not apply to it; RUSTFLAGS does)",
             project.shared_crates.join("`, `")
         ));
     }
@@ -296,9 +296,9 @@ fn build(args: &BuildOptions) -> Result<i32> {
                 .collect();
             if !shared.is_empty() {
                 status::error(&format!(
-                    "the ship version of `{}` still links {} dynamically: is `-C prefer-dynamic` \
-                     in `CARGO_ENCODED_RUSTFLAGS`? `cargo relive build` takes it out of RUSTFLAGS \
-                     and the config files only",
+                    "the ship version of `{}` still links {} dynamically, although `cargo relive \
+                     build` set its flags without `-C prefer-dynamic`: does a build script or a \
+                     `-C` in the manifest ask for it?",
                     project.host,
                     shared.join(", ")
                 ));

@@ -303,16 +303,26 @@ fn quad_game_in_a_window_moves_with_keys_reloads_with_its_position_and_quicksave
 }
 
 #[test]
-fn window_template_opens_moves_its_square_and_reloads_it_in_place() {
+fn window_template_worker_draws_with_macroquad_itself_reloads_in_place_and_survives_an_engine_panic()
+{
     let x = Xvfb::start();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("windowgame");
     new_project_with(&dir, &["--template", "window"]);
     let shots = test_target("e2e-window-shots");
     std::fs::create_dir_all(&shots).unwrap();
-    // The quad example's target dir: the same macroquad build, from the same lockfile.
-    let target = test_target("e2e-examples");
+    // Its own target dir: the engine-direct layout builds with `-C prefer-dynamic`.
+    let target = test_target("e2e-window");
     let mut s = start_on(&x, &dir, tmp.path(), &target, &[]);
+
+    // The worker links the shared engine library and std, not its own copies.
+    let staged = target.join("relive/host/stage");
+    let needed = relive::shared_libs::needed(&staged.join("libworker.so"));
+    assert!(
+        needed.iter().any(|n| n == "libbase.so") && needed.iter().any(|n| n.starts_with("libstd-")),
+        "{needed:?}"
+    );
+    assert!(staged.join("lib/libbase.so").is_file());
 
     let before = wait_for_pixels(&x, &shots, "1-start", green);
     x.key_in("windowgame", &["keydown", "Right"]);
@@ -324,10 +334,11 @@ fn window_template_opens_moves_its_square_and_reloads_it_in_place() {
         "the square did not move right: {before:?} -> {moved:?}"
     );
 
+    let src = dir.join("worker/src/lib.rs");
     edit(
-        &dir.join("worker/src/lib.rs"),
-        "const COLOR: Color = [0.2, 0.8, 0.4, 1.0];",
-        "const COLOR: Color = [1.0, 0.2, 0.2, 1.0];",
+        &src,
+        "const COLOR: Color = Color::new(0.2, 0.8, 0.4, 1.0);",
+        "const COLOR: Color = Color::new(1.0, 0.2, 0.2, 1.0);",
     );
     s.event("reload", STEP, |e| e["event"] == "reloaded");
     let reloaded = wait_for_pixels(&x, &shots, "3-reloaded", red);
@@ -339,7 +350,46 @@ fn window_template_opens_moves_its_square_and_reloads_it_in_place() {
         reloaded, moved,
         "the square moved or changed size in the reload"
     );
+
+    // macroquad panics inside its own code, called by the worker: caught like a worker panic,
+    // reported with macroquad's file; the fix runs on with the state.
+    edit(
+        &src,
+        "    state.frames += 1;\n",
+        "    state.frames += 1;\n    let _ = Texture2D::from_file_with_format(&[0u8; 4], None);\n",
+    );
+    let panic = s.event("engine panic", STEP, |e| e["event"] == "panicked");
+    assert!(
+        panic["location"]
+            .as_str()
+            .is_some_and(|l| l.contains("macroquad") && l.contains("texture.rs")),
+        "{panic}"
+    );
+    edit(
+        &src,
+        "    let _ = Texture2D::from_file_with_format(&[0u8; 4], None);\n",
+        "",
+    );
+    s.event("fixed", STEP, |e| e["event"] == "reloaded");
+    let fixed = wait_for_pixels(&x, &shots, "4-fixed", red);
+    assert_eq!(fixed, moved, "the state was lost with the panic");
+
     // SAFETY: signalling the process group of the session we started.
     unsafe { libc::killpg(s.child.id() as i32, libc::SIGINT) };
     s.wait_exit(Duration::from_secs(20));
+
+    // The ship build links everything in: no std, no engine library at run time.
+    let out = cargo_relive(&dir, &target, &["build"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let needed = relive::shared_libs::needed(&target.join("debug/host"));
+    assert!(
+        !needed
+            .iter()
+            .any(|n| n.starts_with("libstd-") || n == "libbase.so"),
+        "{needed:?}"
+    );
 }
