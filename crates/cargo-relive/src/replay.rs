@@ -163,6 +163,7 @@ impl Invocation {
             .args(self.link_speedups())
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .current_dir(&self.cwd)
+            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -99,6 +99,7 @@ pub(super) fn toolchain_libs(dir: &Path) -> Option<PathBuf> {
         let out = Command::new(&rustc)
             .args(args)
             .current_dir(dir)
+            .stdin(std::process::Stdio::null())
             .output()
             .ok()?;
         out.status

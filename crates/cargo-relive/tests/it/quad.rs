@@ -374,6 +374,24 @@ fn window_template_worker_draws_with_macroquad_itself_reloads_in_place_and_survi
     let fixed = wait_for_pixels(&x, &shots, "4-fixed", red);
     assert_eq!(fixed, moved, "the state was lost with the panic");
 
+    // A crash: the staged host (and its staged engine library) start again from the snapshot.
+    let host = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .find(|e| {
+            std::fs::read_link(e.path().join("exe")).is_ok_and(|exe| exe == staged.join("host"))
+        })
+        .and_then(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .expect("the staged host runs");
+    std::thread::sleep(Duration::from_millis(600)); // a snapshot with the square where it is
+    // SAFETY: killing the host process this session started.
+    unsafe { libc::kill(host, libc::SIGKILL) };
+    s.event("restarted", STEP, |e| {
+        e["event"] == "host_started" && e["restored_from"].is_string()
+    });
+    let restarted = wait_for_pixels(&x, &shots, "5-restarted", red);
+    assert_eq!(restarted, moved, "the crash restart lost the position");
+
     // SAFETY: signalling the process group of the session we started.
     unsafe { libc::killpg(s.child.id() as i32, libc::SIGINT) };
     s.wait_exit(Duration::from_secs(20));
