@@ -371,6 +371,36 @@ mod tests {
         assert!(text.lines().any(|l| l == r#"relive = "0.1""#), "{text}");
     }
 
+    #[test]
+    fn every_template_source_is_formatted_as_rustfmt_would() {
+        use std::io::Write as _;
+        for file in COMMON.iter().chain(TERMINAL).chain(WINDOW) {
+            if !file.path.ends_with(".rs") {
+                continue;
+            }
+            let text = render(file.text, &Source::Version("0.1".into()), "game");
+            let mut rustfmt = std::process::Command::new("rustfmt")
+                .args(["--check", "--edition", "2024"])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .expect("rustfmt is installed (rustup component add rustfmt)");
+            rustfmt
+                .stdin
+                .take()
+                .expect("piped")
+                .write_all(text.as_bytes())
+                .expect("rustfmt reads its input");
+            let out = rustfmt.wait_with_output().expect("rustfmt runs");
+            assert!(
+                out.status.success(),
+                "{} is not formatted:\n{}",
+                file.path,
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+    }
+
     #[derive(clap::Parser, Debug)]
     struct Cli {
         #[command(flatten)]

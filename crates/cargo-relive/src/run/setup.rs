@@ -178,9 +178,15 @@ impl Supervisor {
         };
         if self.opts.fresh {
             let _ = std::fs::remove_file(&self.snapshot);
-            status::info(&format!(
-                "starting from a new state (--fresh); the last session's state (saved {age} ago){load}"
-            ));
+            let kept = if kept {
+                format!(
+                    "; the last session's state (saved {age} ago) stays loadable as \
+                     `cargo relive load {name}`"
+                )
+            } else {
+                String::new()
+            };
+            status::info(&format!("starting from a new state (--fresh){kept}"));
             None
         } else {
             status::info(&format!(
