@@ -46,7 +46,11 @@ fn cargo(dir: &Path, target: &Path, args: &[&str]) -> Duration {
         .stdin(Stdio::null())
         .status()
         .unwrap();
-    assert!(status.success(), "cargo {args:?} failed in {}", dir.display());
+    assert!(
+        status.success(),
+        "cargo {args:?} failed in {}",
+        dir.display()
+    );
     t.elapsed()
 }
 
@@ -127,7 +131,14 @@ fn measure(layout: &Layout, root: &Path, display: &str) -> Measured {
         std::fs::create_dir_all(root).unwrap();
         assert!(
             Command::new(bin)
-                .args(["relive", "new", "--vcs", "none", "--template", layout.template])
+                .args([
+                    "relive",
+                    "new",
+                    "--vcs",
+                    "none",
+                    "--template",
+                    layout.template
+                ])
                 .arg(&dir)
                 .stdin(Stdio::null())
                 .status()

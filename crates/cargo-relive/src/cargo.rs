@@ -365,7 +365,9 @@ mod tests {
     fn the_ship_build_drops_prefer_dynamic_and_keeps_the_other_flags() {
         assert_eq!(ship_rustflags(None), "");
         assert_eq!(
-            ship_rustflags(Some("-C prefer-dynamic -C target-cpu=native -Cprefer-dynamic")),
+            ship_rustflags(Some(
+                "-C prefer-dynamic -C target-cpu=native -Cprefer-dynamic"
+            )),
             "-C target-cpu=native"
         );
         assert_eq!(ship_rustflags(Some("--cfg x")), "--cfg x");

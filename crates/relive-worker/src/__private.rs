@@ -61,6 +61,10 @@ fn install_panic_hook() {
     }));
 }
 
+/// `std::panic::set_hook`'s type: a non-generic std function, whose address says which object
+/// holds std's code.
+type SetHook = fn(Box<dyn Fn(&std::panic::PanicHookInfo<'_>) + Sync + Send>);
+
 /// Whether std is the process's shared `libstd-*.so` rather than this library's own copy: a
 /// non-generic std function's code lies in another object than this function's.
 fn std_is_shared() -> bool {
@@ -84,8 +88,7 @@ fn std_is_shared() -> bool {
         // SAFETY: `info` is writable and `dladdr` does not dereference `addr`.
         (unsafe { dladdr(addr, &mut info) } != 0).then_some(info.fbase)
     };
-    let set_hook: fn(Box<dyn Fn(&std::panic::PanicHookInfo<'_>) + Sync + Send>) =
-        std::panic::set_hook;
+    let set_hook: SetHook = std::panic::set_hook;
     let own: fn() -> bool = std_is_shared;
     base(set_hook as *const c_void) != base(own as *const c_void)
 }

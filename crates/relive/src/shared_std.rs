@@ -24,16 +24,19 @@ unsafe extern "C" {
     fn backtrace(buffer: *mut *mut c_void, size: c_int) -> c_int;
 }
 
+/// `std::panic::set_hook`'s type: a non-generic std function, whose address says which object
+/// holds std's code.
+type SetHook = fn(Box<dyn Fn(&std::panic::PanicHookInfo<'_>) + Sync + Send>);
+
 /// Whether this process's std is the shared `libstd-*.so`: the code of a non-generic std function
 /// lies in a library named so.
 pub(crate) fn std_is_shared() -> bool {
     static SHARED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *SHARED.get_or_init(|| {
-        let set_hook: fn(Box<dyn Fn(&std::panic::PanicHookInfo<'_>) + Sync + Send>) =
-            std::panic::set_hook;
+        let set_hook: SetHook = std::panic::set_hook;
         // SAFETY: `object_of` only asks the loader which object contains the address.
         unsafe { crate::tls::object_of(set_hook as *const c_void) }
-            .is_some_and(|name| object_is_std(&name))
+            .is_some_and(object_is_std)
     })
 }
 

@@ -151,7 +151,10 @@ fn a_worker_calling_its_engine_shares_its_statics_type_ids_allocator_and_panics_
     assert!(seen.starts_with("frames 1 "), "{seen}");
     // One TypeId for a type of the shared crate.
     let marker = state["marker"].as_str().unwrap().to_owned();
-    assert!(seen.contains(&format!("marker {marker} ")), "{seen} vs {marker}");
+    assert!(
+        seen.contains(&format!("marker {marker} ")),
+        "{seen} vs {marker}"
+    );
 
     // The engine's #[global_allocator] serves the worker: its 8 MiB show in the count.
     let allocated = |line: &str| -> u64 {
@@ -172,7 +175,10 @@ fn a_worker_calling_its_engine_shares_its_statics_type_ids_allocator_and_panics_
     );
     assert!(engine.contains("engine/src/lib.rs:"), "{engine}");
     let own = host.ask("call own_panic");
-    assert!(own.contains("the worker's own panic at worker/src/lib.rs:"), "{own}");
+    assert!(
+        own.contains("the worker's own panic at worker/src/lib.rs:"),
+        "{own}"
+    );
     assert_eq!(host.ask("host-panic"), "ok");
 
     // A thread the worker started through the shared std, and a thread-local with a destructor:
@@ -230,11 +236,17 @@ fn a_worker_linked_against_a_rebuilt_engine_is_refused_and_the_old_version_runs_
         "{refused}"
     );
     assert!(refused.contains("Restart the host"), "{refused}");
-    assert!(refused.contains("the previous version keeps running"), "{refused}");
+    assert!(
+        refused.contains("the previous version keeps running"),
+        "{refused}"
+    );
 
     assert_eq!(host.ask("call update"), "ok");
     let state = host.state();
-    assert_eq!((state["version"].clone(), state["frames"].clone()), (1.into(), 2.into()));
+    assert_eq!(
+        (state["version"].clone(), state["frames"].clone()),
+        (1.into(), 2.into())
+    );
     assert!(host.ask("host").ends_with("build 1"));
     host.finish();
 }
