@@ -35,8 +35,7 @@ pub(crate) fn std_is_shared() -> bool {
     *SHARED.get_or_init(|| {
         let set_hook: SetHook = std::panic::set_hook;
         // SAFETY: `object_of` only asks the loader which object contains the address.
-        unsafe { crate::tls::object_of(set_hook as *const c_void) }
-            .is_some_and(object_is_std)
+        unsafe { crate::tls::object_of(set_hook as *const c_void) }.is_some_and(object_is_std)
     })
 }
 
