@@ -4,7 +4,8 @@
 //! The host maps one build of such a library for its whole life; a worker built later is linked
 //! against whatever build is in the target directory then. The loader resolves the worker's
 //! `NEEDED` entry to the copy already loaded, by name, so a worker linked against another build
-//! would run against code and data layouts it was not compiled for. [`check`] refuses it.
+//! would run against code and data layouts it was not compiled for: such a worker is refused
+//! before it is opened (`relive::Error::SharedLibraryRebuilt`).
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
