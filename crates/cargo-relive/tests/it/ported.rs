@@ -57,9 +57,20 @@ fn ported_asteroids_reloads_an_edit_with_its_ship_and_asteroids_where_they_were(
     let target = test_target("e2e-window");
     let mut s = start_on(&x, &dir, tmp.path(), &target, &["-p", "asteroids-host"]);
 
-    // The game has started: asteroids around the ship, which has not moved (no key pressed).
-    std::thread::sleep(Duration::from_millis(500));
-    let before = state(&dir, &target, "");
+    // As in macroquad's original, the game opens on its end screen: Enter starts a round, with
+    // asteroids around the ship, which does not move while no other key is pressed.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut before = state(&dir, &target, "");
+    while before["gameover"] == true {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Enter started no round: {before}"
+        );
+        x.key_in("Asteroids", &["keydown", "Return"]);
+        std::thread::sleep(Duration::from_millis(150));
+        x.key_in("Asteroids", &["keyup", "Return"]);
+        before = state(&dir, &target, "");
+    }
     let asteroids = before["asteroids"].as_array().unwrap().len();
     assert!(asteroids > 0, "{before}");
 

@@ -90,7 +90,7 @@ impl Xvfb {
     }
 
     /// Sends `xdotool ARGS` to the window titled `title`.
-    fn key_in(&self, title: &str, args: &[&str]) {
+    pub(crate) fn key_in(&self, title: &str, args: &[&str]) {
         let window = self
             .command("xdotool")
             .args(["search", "--name", title])
