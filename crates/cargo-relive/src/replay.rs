@@ -129,6 +129,41 @@ impl Invocation {
         }
     }
 
+    /// A copy of the command for trying a codegen setting (the `levers` bench): the values of
+    /// `-C`/`-Z` flags that `drop` selects are removed with their flag, `extra` arguments and
+    /// `env` variables added.
+    pub fn variant(
+        &self,
+        drop: impl Fn(&str) -> bool,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Invocation {
+        let mut args = Vec::with_capacity(self.args.len() + extra.len());
+        let mut words = self.args.iter().peekable();
+        while let Some(word) = words.next() {
+            if (word == "-C" || word == "-Z") && words.peek().is_some_and(|v| drop(v)) {
+                words.next();
+                continue;
+            }
+            if let Some(value) = word.strip_prefix("-C").or_else(|| word.strip_prefix("-Z"))
+                && !value.is_empty()
+                && drop(value)
+            {
+                continue;
+            }
+            args.push(word.clone());
+        }
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
+        let mut variant = Invocation {
+            args,
+            ..self.clone()
+        };
+        variant
+            .env
+            .extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        variant
+    }
+
     /// Runs the command: diagnostics are printed as rustc renders them, the library is read from
     /// rustc's `artifact` notification. If the link failed with the added arguments, runs it
     /// again without them, and leaves them out from then on.
@@ -220,6 +255,38 @@ impl Invocation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_variant_drops_the_selected_flag_values_and_adds_arguments_and_environment() {
+        let line = "Running `CARGO=/c /r/rustc --crate-name worker --crate-type cdylib \
+                    -C incremental=/t/inc -Cdebuginfo=1 -C opt-level=0 --out-dir /t`";
+        let inv = Invocation::parse(line, "worker", Path::new("/ws")).unwrap();
+        let v = inv.variant(
+            |a| a.starts_with("incremental=") || a.starts_with("debuginfo="),
+            &["-C", "debuginfo=0"],
+            &[("RUSTC_BOOTSTRAP", "1")],
+        );
+        assert_eq!(
+            v.args,
+            [
+                "--crate-name",
+                "worker",
+                "--crate-type",
+                "cdylib",
+                "-C",
+                "opt-level=0",
+                "--out-dir",
+                "/t",
+                "-C",
+                "debuginfo=0"
+            ]
+        );
+        assert!(
+            v.env
+                .contains(&("RUSTC_BOOTSTRAP".to_owned(), "1".to_owned()))
+        );
+        assert_eq!(v.program, inv.program);
+    }
 
     #[test]
     fn cargo_running_lines_parse_into_env_program_and_args() {

@@ -1,0 +1,155 @@
+//! What each dev-loop lever does to the rebuild of a large worker, in one run: `cargo bench -p
+//! cargo-relive --bench levers`.
+//!
+//! The worker is the scale bench's (~20k lines, 200 state types with serde derives). After one
+//! `cargo build`, the bench takes the worker's `rustc` command the way `cargo relive run` does
+//! (cargo's own, cut to the `cdylib`, plus relive's link flag) and runs it after a one-constant
+//! edit, as is and with one setting changed at a time; samples alternate between the variants so
+//! that drift on the machine affects all alike. First, the baseline's compiler passes
+//! (`-Z time-passes`, allowed on stable for this measurement with `RUSTC_BOOTSTRAP=1`).
+
+#![allow(clippy::unwrap_used)]
+
+#[path = "common/scale_worker.rs"]
+mod scale_worker;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use cargo_relive::project::{CargoOptions, Project};
+use cargo_relive::replay::Invocation;
+use scale_worker::{Derives, worker_source_with};
+
+const SAMPLES: usize = 5;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// The top-level passes of `-Z time-passes` output worth reporting, with their labels.
+const PASSES: &[(&str, &str)] = &[
+    ("parse_crate", "parse"),
+    ("expand_crate", "macro expansion (derives)"),
+    ("type_check_crate", "type check"),
+    ("MIR_borrow_checking", "borrow check"),
+    ("monomorphization_collector", "monomorphization"),
+    ("codegen_crate", "codegen (to LLVM IR)"),
+    ("LLVM_passes", "LLVM"),
+    ("link", "link"),
+    ("total", "total"),
+];
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-levers");
+    let dir = root.join("game");
+    let target = root.join("target");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&root).unwrap();
+    let bin = env!("CARGO_BIN_EXE_cargo-relive");
+    assert!(
+        Command::new(bin)
+            .args(["relive", "new", "--vcs", "none"])
+            .arg(&dir)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let src = dir.join("worker/src/lib.rs");
+    let mut k = 0;
+    let mut edit = || {
+        k += 1;
+        std::fs::write(&src, worker_source_with(k, Derives::Serde)).unwrap();
+    };
+    edit();
+    // SAFETY: the bench is single-threaded here; cargo_relive's build reads the variable.
+    unsafe { std::env::set_var("CARGO_TARGET_DIR", &target) };
+    let opts = CargoOptions {
+        manifest_path: Some(dir.join("Cargo.toml")),
+        ..CargoOptions::default()
+    };
+    let project = Project::discover(&opts, None).unwrap();
+    let graph = cargo_relive::cargo::build_graph(&project, &opts).unwrap();
+    let base = graph
+        .replay
+        .expect("cargo printed the worker's rustc command");
+    let lines = worker_source_with(0, Derives::Serde).lines().count();
+
+    // The baseline's compiler passes.
+    edit();
+    let mut timed = base.variant(
+        |_| false,
+        &["-Z", "time-passes"],
+        &[("RUSTC_BOOTSTRAP", "1")],
+    );
+    let mut passes = Vec::new();
+    let mut output = Vec::new();
+    timed.run_to(&mut output).unwrap();
+    for line in String::from_utf8_lossy(&output).lines() {
+        // `time:   0.123; rss: …  name`
+        let Some(rest) = line.strip_prefix("time:") else {
+            continue;
+        };
+        let secs: f64 = rest
+            .trim()
+            .split(';')
+            .next()
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap_or(0.0);
+        let name = rest.split_whitespace().last().unwrap_or("");
+        passes.push((name.to_owned(), secs * 1000.0));
+    }
+    println!("levers: the scale worker ({lines} lines, serde derives on 200 types), one rebuild");
+    println!("  compiler passes of the replayed rustc (-Z time-passes):");
+    for (pass, label) in PASSES {
+        let ms: f64 = passes
+            .iter()
+            .filter(|(n, _)| n == pass)
+            .map(|(_, ms)| ms)
+            .sum();
+        if ms > 0.0 {
+            println!("    {label:<28} {ms:8.0} ms");
+        }
+    }
+
+    let incremental = |a: &str| a.starts_with("incremental=");
+    let debuginfo = |a: &str| a.starts_with("debuginfo=");
+    let mut variants: Vec<(&str, Invocation)> = vec![
+        ("as relive replays it", base.clone()),
+        (
+            "-C debuginfo=0",
+            base.variant(debuginfo, &["-C", "debuginfo=0"], &[]),
+        ),
+        ("no incremental", base.variant(incremental, &[], &[])),
+        (
+            "-C codegen-units=16",
+            base.variant(|_| false, &["-C", "codegen-units=16"], &[]),
+        ),
+        (
+            "-C prefer-dynamic",
+            base.variant(|_| false, &["-C", "prefer-dynamic"], &[]),
+        ),
+    ];
+    let mut times = vec![Vec::new(); variants.len()];
+    // One untimed round first: each variant's first build fills its own caches.
+    for round in 0..=SAMPLES {
+        for (i, (_, inv)) in variants.iter_mut().enumerate() {
+            edit();
+            let t = Instant::now();
+            let build = inv.run_to(&mut Vec::new()).unwrap();
+            assert!(build.success, "a variant does not build");
+            if round > 0 {
+                times[i].push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+    }
+    let baseline = median(times[0].clone());
+    println!("  the rebuild with one setting changed ({SAMPLES} alternating samples, medians):");
+    for ((name, _), t) in variants.iter().zip(times) {
+        let t = median(t);
+        println!("    {name:<28} {t:8.0} ms   {:.2}x", t / baseline);
+    }
+}
