@@ -23,6 +23,9 @@ use scale_worker::{Derives, worker_source_with};
 
 const SAMPLES: usize = 5;
 
+/// A variant: its name, which of the command's flag values it drops, the arguments it adds.
+type Setting<'a> = (&'a str, &'a dyn Fn(&str) -> bool, &'a [&'a str]);
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -76,16 +79,29 @@ fn main() {
         .expect("cargo printed the worker's rustc command");
     let lines = worker_source_with(0, Derives::Serde).lines().count();
 
-    // The baseline's compiler passes.
-    edit();
+    // Each variant keeps its own incremental cache, as it would if it were the only setting: a
+    // cache made with other flags is not reused.
+    let incremental = |a: &str| a.starts_with("incremental=");
+    let cache = base
+        .codegen_flag("incremental")
+        .expect("cargo's dev profile builds incrementally")
+        .to_owned();
+    let own_cache = |name: &str| format!("incremental={cache}-{name}");
+
+    // The baseline's compiler passes, in a rebuild after an edit (the second run with these flags).
+    let passes_cache = own_cache("passes");
     let mut timed = base.variant(
-        |_| false,
-        &["-Z", "time-passes"],
+        incremental,
+        &["-C", &passes_cache, "-Z", "time-passes"],
         &[("RUSTC_BOOTSTRAP", "1")],
     );
     let mut passes = Vec::new();
     let mut output = Vec::new();
-    timed.run_to(&mut output).unwrap();
+    for _ in 0..2 {
+        edit();
+        output.clear();
+        timed.run_to(&mut output).unwrap();
+    }
     for line in String::from_utf8_lossy(&output).lines() {
         // `time:   0.123; rss: …  name`
         let Some(rest) = line.strip_prefix("time:") else {
@@ -115,24 +131,33 @@ fn main() {
         }
     }
 
-    let incremental = |a: &str| a.starts_with("incremental=");
     let debuginfo = |a: &str| a.starts_with("debuginfo=");
-    let mut variants: Vec<(&str, Invocation)> = vec![
-        ("as relive replays it", base.clone()),
-        (
-            "-C debuginfo=0",
-            base.variant(debuginfo, &["-C", "debuginfo=0"], &[]),
-        ),
-        ("no incremental", base.variant(incremental, &[], &[])),
+    let settings: [Setting; 5] = [
+        ("as relive replays it", &|_| false, &[]),
+        ("-C debuginfo=0", &debuginfo, &["-C", "debuginfo=0"]),
         (
             "-C codegen-units=16",
-            base.variant(|_| false, &["-C", "codegen-units=16"], &[]),
+            &|_| false,
+            &["-C", "codegen-units=16"],
         ),
         (
-            "-C prefer-dynamic",
-            base.variant(|_| false, &["-C", "prefer-dynamic"], &[]),
+            "-C codegen-units=64",
+            &|_| false,
+            &["-C", "codegen-units=64"],
         ),
+        ("-C prefer-dynamic", &|_| false, &["-C", "prefer-dynamic"]),
     ];
+    let mut variants: Vec<(&str, Invocation)> = settings
+        .iter()
+        .map(|(name, drop, extra)| {
+            let own = own_cache(&name.replace([' ', '='], "-"));
+            let mut args = vec!["-C", own.as_str()];
+            args.extend_from_slice(extra);
+            let v = base.variant(|a| incremental(a) || drop(a), &args, &[]);
+            (*name, v)
+        })
+        .collect();
+    variants.push(("no incremental", base.variant(incremental, &[], &[])));
     let mut times = vec![Vec::new(); variants.len()];
     // One untimed round first: each variant's first build fills its own caches.
     for round in 0..=SAMPLES {

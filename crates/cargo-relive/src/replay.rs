@@ -129,6 +129,22 @@ impl Invocation {
         }
     }
 
+    /// The value of the command's `-C name=value` flag, if it has one (`incremental`, say).
+    pub fn codegen_flag(&self, name: &str) -> Option<&str> {
+        let mut words = self.args.iter();
+        while let Some(word) = words.next() {
+            let flag = if word == "-C" {
+                words.next().map(String::as_str)
+            } else {
+                word.strip_prefix("-C")
+            };
+            if let Some(value) = flag.and_then(|f| f.strip_prefix(name)?.strip_prefix('=')) {
+                return Some(value);
+            }
+        }
+        None
+    }
+
     /// A copy of the command for trying a codegen setting (the `levers` bench): the values of
     /// `-C`/`-Z` flags that `drop` selects are removed with their flag, `extra` arguments and
     /// `env` variables added.
