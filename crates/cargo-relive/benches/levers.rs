@@ -1,7 +1,8 @@
 //! What each dev-loop lever does to the rebuild of a large worker, in one run: `cargo bench -p
 //! cargo-relive --bench levers`.
 //!
-//! The worker is the scale bench's (~20k lines, 200 state types with serde derives). After one
+//! The worker is the scale bench's (~20k lines, 200 state types with serde derives), or with
+//! `LEVERS_WORKER=template` the terminal template's. After one
 //! `cargo build`, the bench takes the worker's `rustc` command the way `cargo relive run` does
 //! (cargo's own, cut to the `cdylib`, plus relive's link flag) and runs it after a one-constant
 //! edit, as is and with one setting changed at a time; samples alternate between the variants so
@@ -60,10 +61,18 @@ fn main() {
             .success()
     );
     let src = dir.join("worker/src/lib.rs");
+    // `LEVERS_WORKER=template`: the template's own worker instead, its message edited.
+    let template = std::env::var("LEVERS_WORKER").is_ok_and(|w| w == "template");
+    let template_source = std::fs::read_to_string(&src).unwrap();
     let mut k = 0;
     let mut edit = || {
         k += 1;
-        std::fs::write(&src, worker_source_with(k, Derives::Serde)).unwrap();
+        let text = if template {
+            template_source.replace("\"score {}", &format!("\"score{k} {{}}"))
+        } else {
+            worker_source_with(k, Derives::Serde)
+        };
+        std::fs::write(&src, text).unwrap();
     };
     edit();
     // SAFETY: the bench is single-threaded here; cargo_relive's build reads the variable.
@@ -77,7 +86,7 @@ fn main() {
     let base = graph
         .replay
         .expect("cargo printed the worker's rustc command");
-    let lines = worker_source_with(0, Derives::Serde).lines().count();
+    let lines = std::fs::read_to_string(&src).unwrap().lines().count();
 
     // Each variant keeps its own incremental cache, as it would if it were the only setting: a
     // cache made with other flags is not reused.
@@ -118,7 +127,12 @@ fn main() {
         let name = rest.split_whitespace().last().unwrap_or("");
         passes.push((name.to_owned(), secs * 1000.0));
     }
-    println!("levers: the scale worker ({lines} lines, serde derives on 200 types), one rebuild");
+    let which = if template {
+        "the template's worker"
+    } else {
+        "the scale worker (serde derives on 200 types)"
+    };
+    println!("levers: {which}, {lines} lines, one rebuild after an edit");
     println!("  compiler passes of the replayed rustc (-Z time-passes):");
     for (pass, label) in PASSES {
         let ms: f64 = passes
@@ -129,6 +143,10 @@ fn main() {
         if ms > 0.0 {
             println!("    {label:<28} {ms:8.0} ms");
         }
+    }
+    println!("  every pass of 40 ms or more, in rustc's order (nested passes overlap):");
+    for (name, ms) in passes.iter().filter(|(_, ms)| *ms >= 40.0) {
+        println!("    {name:<40} {ms:8.0} ms");
     }
 
     let debuginfo = |a: &str| a.starts_with("debuginfo=");
