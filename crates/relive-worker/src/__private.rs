@@ -239,6 +239,13 @@ unsafe extern "C" fn save<W: Exports>(state: *const c_void, sink: *const Sink) -
     let outcome = guard(|| {
         // SAFETY: the caller guarantees the state is live and not mutated during the call.
         let state = unsafe { &*(state as *const W::State) };
+        if W::OWN_CODEC {
+            let bytes = W::encode_state(state).map_err(|e| e.to_string())?;
+            // SAFETY: forwarded from the caller.
+            unsafe { write(sink, PART_STATE, &bytes) };
+            return Ok(());
+        }
+        // relive's codec, streamed to the host in 64 KiB blocks.
         let mut writer = std::io::BufWriter::with_capacity(64 * 1024, SinkWriter(sink));
         crate::codec::encode_into(&mut writer, state).map_err(|e| e.to_string())?;
         writer.flush().map_err(|e| e.to_string())

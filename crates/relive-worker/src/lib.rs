@@ -118,6 +118,21 @@ impl Interface for () {
     const FINGERPRINT: u64 = __private::fnv1a(__private::FNV_OFFSET, b"()");
 }
 
+/// The state's codec compiled in the crate that defines the state type, with [`codec!`].
+///
+/// serde's impls are generic: without this, relive's codec for the state is instantiated in the
+/// worker crate and runs at its opt-level (0 in the dev loop, ≈ 190 ns per number). Put the state
+/// types in a crate of their own, give it `[profile.dev.package.<that crate>] opt-level = 3` in
+/// the workspace's `Cargo.toml`, call `relive_worker::codec!(State);` there and
+/// `export! { .., codec: state::State }` in the worker: the codec then runs optimized, and the
+/// worker's rebuild does not compile it (see BENCHMARKS.md, "Large states").
+pub trait Codec: Sized {
+    /// Encodes the state the way relive carries it.
+    fn encode_state(&self) -> Result<Vec<u8>, EncodeError>;
+    /// Decodes a state encoded by any version (the same tolerant decode as relive's default).
+    fn decode_state(bytes: &[u8]) -> Result<Self, DecodeError>;
+}
+
 /// A user's function: what [`export!`] lists under `update` and `functions`.
 pub type WorkerFn<C, S> = fn(&mut C, &mut S);
 
@@ -148,7 +163,23 @@ pub trait Exports: 'static {
     /// `export!` overrides it with the worker's `migrate` function when the saved version differs
     /// from [`Self::STATE_VERSION`].
     fn restore(old: OldState<'_>) -> Result<Self::State, DecodeError> {
-        old.decode()
+        Self::decode_state(old.bytes())
+    }
+
+    /// Whether the state has a [`Codec`] of its own (`export!`'s `codec: T`).
+    const OWN_CODEC: bool = false;
+
+    /// Encodes the state for a reload, a snapshot or the host's tools. The default is relive's
+    /// codec instantiated in the worker crate (at its opt-level); `export!`'s `codec: T` uses the
+    /// state crate's [`Codec`] instead.
+    fn encode_state(state: &Self::State) -> Result<Vec<u8>, EncodeError> {
+        encode(state)
+    }
+
+    /// Decodes a state of this version's type (what [`Exports::restore`] does by default). As
+    /// [`Exports::encode_state`], `export!`'s `codec: T` hands it to the state crate's [`Codec`].
+    fn decode_state(bytes: &[u8]) -> Result<Self::State, DecodeError> {
+        decode(bytes)
     }
 
     /// Runs in the old version right before its state is saved for a reload (not for snapshots):

@@ -33,6 +33,7 @@ macro_rules! export {
         update: $update:path
         $(, functions: [$($func:ident),* $(,)?])?
         $(, version: $version:expr)?
+        $(, codec: $codec:ty)?
         $(, migrate: $migrate:path)?
         $(, before_save: $before_save:path)?
         $(, after_load: $after_load:path)?
@@ -80,9 +81,22 @@ macro_rules! export {
             )?
 
             $(
+                const OWN_CODEC: bool =
+                    ::core::mem::size_of::<::core::marker::PhantomData<$codec>>() == 0;
+
+                fn encode_state(state: &$state) -> ::core::result::Result<::std::vec::Vec<u8>, $crate::EncodeError> {
+                    <$codec as $crate::Codec>::encode_state(state)
+                }
+
+                fn decode_state(bytes: &[u8]) -> ::core::result::Result<$state, $crate::DecodeError> {
+                    <$codec as $crate::Codec>::decode_state(bytes)
+                }
+            )?
+
+            $(
                 fn restore(old: $crate::OldState<'_>) -> ::core::result::Result<$state, $crate::DecodeError> {
                     if old.version() == <Self as $crate::Exports>::STATE_VERSION {
-                        old.decode()
+                        <Self as $crate::Exports>::decode_state(old.bytes())
                     } else {
                         $migrate(old)
                     }
@@ -180,5 +194,35 @@ macro_rules! interface {
 macro_rules! __first {
     ($first:expr $(, $rest:expr)*) => {
         $first
+    };
+}
+
+/// Implements [`Codec`](crate::Codec) for the state type `$ty` in the crate that defines it, so
+/// that relive's codec for it is compiled there, at that crate's opt-level. The worker then names
+/// it in `export! { .., codec: $ty }`.
+///
+/// ```ignore
+/// // state/src/lib.rs (with `[profile.dev.package.state] opt-level = 3` in the workspace)
+/// #[derive(Default, serde::Serialize, serde::Deserialize)]
+/// pub struct State { pub heights: Vec<f32> }
+/// relive_worker::codec!(State);
+/// ```
+#[macro_export]
+macro_rules! codec {
+    ($ty:ty) => {
+        impl $crate::Codec for $ty {
+            // Not inlined into the worker: compiled here, at this crate's opt-level.
+            #[inline(never)]
+            fn encode_state(
+                &self,
+            ) -> ::core::result::Result<::std::vec::Vec<u8>, $crate::EncodeError> {
+                $crate::encode(self)
+            }
+
+            #[inline(never)]
+            fn decode_state(bytes: &[u8]) -> ::core::result::Result<Self, $crate::DecodeError> {
+                $crate::decode(bytes)
+            }
+        }
     };
 }

@@ -123,11 +123,18 @@ fn call_overhead() -> (f64, f64, f64) {
 /// The ways the large-state rows are measured: (crate name suffix, label, manifest tail, whether
 /// the field is marked `#[serde(with = "relive_worker::bulk")]`). The plain dev profile; the same
 /// with the field marked bulk; dependencies optimized (`[profile.dev.package."*"]`: serde,
-/// rmp-serde and relive-worker, built once); the worker crate itself at opt-level 1; both. Each
+/// rmp-serde and relive-worker, built once); the worker crate itself at opt-level 1; both; the
+/// state and its codec (`relive_worker::codec!`) in a crate of their own at opt-level 3. Each
 /// one's rebuild after an edit is timed too, since a profile that speeds the codec up is paid for
 /// at every save.
-const VARIANTS: [(&str, &str, &str, bool); 5] = [
+const VARIANTS: [(&str, &str, &str, bool); 6] = [
     ("dev", "dev", "", false),
+    (
+        "codec",
+        "dev, codec! in a state crate at opt-level 3",
+        "[profile.dev.package.big-state]\nopt-level = 3",
+        false,
+    ),
     ("bulk", "dev, field marked bulk", "", true),
     (
         "depsopt",
@@ -160,7 +167,13 @@ struct BigStates {
 /// Reload pauses with a large state in a worker whose state is a `Vec<u64>`, built with the
 /// profile `tail` adds to its manifest, the field marked bulk if `bulk`.
 fn big_states(variant: &str, tail: &str, bulk: bool, sizes: &[i64]) -> BigStates {
-    let fx = Fixture::copy("big", variant).with_manifest_tail(tail);
+    // The codec variant's worker takes its state (and relive's codec for it) from `big-state`.
+    let template = if variant == "codec" {
+        "big_codec"
+    } else {
+        "big"
+    };
+    let fx = Fixture::copy(template, variant).with_manifest_tail(tail);
     if bulk {
         fx.edit(
             "    pub data: Vec<u64>,",

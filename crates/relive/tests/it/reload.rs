@@ -303,3 +303,36 @@ fn a_panicking_after_load_fails_the_reload_and_the_old_version_goes_on_with_its_
         "v1 counter=2 label=saved-at-1 from saved-at-1 ctx=false inputs=2"
     );
 }
+
+#[test]
+fn a_state_crates_own_codec_carries_the_state_across_a_reload_and_reads_the_default_codecs_bytes() {
+    let fx = Fixture::copy("big_codec", "own");
+    fx.build().unwrap();
+    let mut worker = Worker::<dyn Context>::open(fx.lib()).unwrap();
+    let mut host = Host {
+        input: 1000,
+        ..Host::default()
+    };
+    worker.update(&mut host).unwrap();
+    let expected: Vec<u64> = (0..1000u64)
+        .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+        .collect();
+    // The same bytes relive's default codec writes: a snapshot taken by one reads in the other.
+    let snapshot = worker.snapshot().unwrap();
+    let by_default: Vec<u8> =
+        relive_worker::encode(&serde_json::json!({ "data": expected })).unwrap();
+    assert_eq!(snapshot.bytes, by_default);
+
+    fx.edit("let tag = \"a\";", "let tag = \"b\";");
+    fx.build().unwrap();
+    assert!(worker.wait_and_reload(BUILD_WAIT).unwrap());
+    worker.update(&mut host).unwrap();
+    assert_eq!(host.last(), "b");
+    let json = worker.state_json().unwrap();
+    assert_eq!(json["data"], serde_json::json!(expected));
+    worker.restore(&snapshot).unwrap();
+    assert_eq!(
+        worker.state_json().unwrap()["data"],
+        serde_json::json!(expected)
+    );
+}
