@@ -87,33 +87,72 @@ pub(crate) fn is_nodelete(path: &Path) -> bool {
 
 /// `DF_1_NODELETE` in the dynamic section of a 64-bit little-endian ELF image, if readable.
 fn nodelete_flag(bytes: &[u8]) -> Option<bool> {
-    const PT_DYNAMIC: u32 = 2;
-    const DT_NULL: u64 = 0;
     const DT_FLAGS_1: u64 = 0x6fff_fffb;
     const DF_1_NODELETE: u64 = 0x8;
-    let u16_at = |at: usize| Some(u16::from_le_bytes(bytes.get(at..at + 2)?.try_into().ok()?));
-    let u32_at = |at: usize| Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?));
-    let u64_at = |at: usize| Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?));
-    let phoff = usize::try_from(u64_at(32)?).ok()?;
-    let phentsize = usize::from(u16_at(54)?);
-    let phnum = usize::from(u16_at(56)?);
-    for i in 0..phnum {
-        let ph = phoff.checked_add(i.checked_mul(phentsize)?)?;
-        if u32_at(ph)? != PT_DYNAMIC {
-            continue;
-        }
-        let offset = usize::try_from(u64_at(ph + 8)?).ok()?;
-        let size = usize::try_from(u64_at(ph + 32)?).ok()?;
-        for entry in (offset..offset.checked_add(size)?).step_by(16) {
-            match u64_at(entry)? {
-                DT_NULL => return Some(false),
-                DT_FLAGS_1 => return Some(u64_at(entry + 8)? & DF_1_NODELETE != 0),
+    let image = Image::read(bytes)?;
+    Some(
+        image
+            .dynamic
+            .iter()
+            .any(|(tag, value)| *tag == DT_FLAGS_1 && value & DF_1_NODELETE != 0),
+    )
+}
+
+/// What relive reads of a 64-bit little-endian ELF image: its loaded segments and its dynamic
+/// section's entries.
+struct Image {
+    /// (file offset, virtual address, file size) of each `PT_LOAD` segment.
+    loads: Vec<(u64, u64, u64)>,
+    /// (tag, value) of each dynamic entry before `DT_NULL`; none without a dynamic section.
+    dynamic: Vec<(u64, u64)>,
+}
+
+impl Image {
+    fn read(bytes: &[u8]) -> Option<Image> {
+        const PT_LOAD: u32 = 1;
+        const PT_DYNAMIC: u32 = 2;
+        const DT_NULL: u64 = 0;
+        let u16_at = |at: usize| Some(u16::from_le_bytes(bytes.get(at..at + 2)?.try_into().ok()?));
+        let u32_at = |at: usize| Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?));
+        let u64_at = |at: usize| Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?));
+        let phoff = usize::try_from(u64_at(32)?).ok()?;
+        let phentsize = usize::from(u16_at(54)?);
+        let phnum = usize::from(u16_at(56)?);
+        let mut image = Image {
+            loads: Vec::new(),
+            dynamic: Vec::new(),
+        };
+        for i in 0..phnum {
+            let ph = phoff.checked_add(i.checked_mul(phentsize)?)?;
+            match u32_at(ph)? {
+                PT_LOAD => image
+                    .loads
+                    .push((u64_at(ph + 8)?, u64_at(ph + 16)?, u64_at(ph + 32)?)),
+                PT_DYNAMIC => {
+                    let offset = usize::try_from(u64_at(ph + 8)?).ok()?;
+                    let size = usize::try_from(u64_at(ph + 32)?).ok()?;
+                    for entry in (offset..offset.checked_add(size)?).step_by(16) {
+                        let tag = u64_at(entry)?;
+                        if tag == DT_NULL {
+                            break;
+                        }
+                        image.dynamic.push((tag, u64_at(entry + 8)?));
+                    }
+                }
                 _ => {}
             }
         }
-        return Some(false);
+        Some(image)
     }
-    Some(false)
+
+    /// The file offset of virtual address `addr`, if a loaded segment holds it.
+    fn offset_of(&self, addr: u64) -> Option<usize> {
+        let (file_off, vaddr, _) = self
+            .loads
+            .iter()
+            .find(|(_, vaddr, filesz)| (*vaddr..vaddr + filesz).contains(&addr))?;
+        usize::try_from(addr - vaddr + file_off).ok()
+    }
 }
 
 /// The names of the libraries the shared library at `path` needs (its `DT_NEEDED` entries), or
@@ -126,49 +165,20 @@ pub(crate) fn needed(path: &Path) -> Vec<String> {
 }
 
 fn needed_names(bytes: &[u8]) -> Option<Vec<String>> {
-    const PT_LOAD: u32 = 1;
-    const PT_DYNAMIC: u32 = 2;
-    const DT_NULL: u64 = 0;
     const DT_NEEDED: u64 = 1;
     const DT_STRTAB: u64 = 5;
-    let u16_at = |at: usize| Some(u16::from_le_bytes(bytes.get(at..at + 2)?.try_into().ok()?));
-    let u32_at = |at: usize| Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?));
-    let u64_at = |at: usize| Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?));
-    let phoff = usize::try_from(u64_at(32)?).ok()?;
-    let phentsize = usize::from(u16_at(54)?);
-    let phnum = usize::from(u16_at(56)?);
-    // (file offset, virtual address, file size) of each loaded segment, to find the string
-    // table, which the dynamic section gives as an address.
-    let mut loads = Vec::new();
-    let mut dynamic = None;
-    for i in 0..phnum {
-        let ph = phoff.checked_add(i.checked_mul(phentsize)?)?;
-        match u32_at(ph)? {
-            PT_LOAD => loads.push((u64_at(ph + 8)?, u64_at(ph + 16)?, u64_at(ph + 32)?)),
-            PT_DYNAMIC => dynamic = Some((u64_at(ph + 8)?, u64_at(ph + 32)?)),
-            _ => {}
-        }
-    }
-    let (offset, size) = dynamic?;
-    let (offset, size) = (usize::try_from(offset).ok()?, usize::try_from(size).ok()?);
-    let mut names = Vec::new();
-    let mut strtab = None;
-    for entry in (offset..offset.checked_add(size)?).step_by(16) {
-        match u64_at(entry)? {
-            DT_NULL => break,
-            DT_NEEDED => names.push(u64_at(entry + 8)?),
-            DT_STRTAB => strtab = Some(u64_at(entry + 8)?),
-            _ => {}
-        }
-    }
-    let strtab = strtab?;
-    let (file_off, vaddr, _) = loads
+    let image = Image::read(bytes)?;
+    let strtab = image
+        .dynamic
         .iter()
-        .find(|(_, vaddr, filesz)| (*vaddr..vaddr + filesz).contains(&strtab))?;
-    let strtab = usize::try_from(strtab - vaddr + file_off).ok()?;
-    names
-        .into_iter()
-        .map(|at| {
+        .find(|(tag, _)| *tag == DT_STRTAB)
+        .map(|(_, addr)| *addr)?;
+    let strtab = image.offset_of(strtab)?;
+    image
+        .dynamic
+        .iter()
+        .filter(|(tag, _)| *tag == DT_NEEDED)
+        .map(|&(_, at)| {
             let start = strtab.checked_add(usize::try_from(at).ok()?)?;
             let rest = bytes.get(start..)?;
             let end = rest.iter().position(|b| *b == 0)?;
