@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 #[path = "common/scale_worker.rs"]
 mod scale_worker;
 
-use scale_worker::{Derives, TYPES, types_source, worker_source, worker_source_with};
+use scale_worker::{Derives, TYPES, state_crate_source, worker_source, worker_source_with};
 
 const EDITS: usize = 4;
 
@@ -47,21 +47,27 @@ fn derive_costs(dir: &Path, target: &Path, rounds: usize) -> Vec<(Derives, f64)>
     let text = std::fs::read_to_string(&root).unwrap();
     std::fs::write(&root, text.replace("\"worker\"]", "\"worker\", \"state\"]")).unwrap();
     std::fs::create_dir_all(dir.join("state/src")).unwrap();
+    // The worker's own `relive-worker = …` line (a path or git source), for the state crate.
+    let relive_worker = std::fs::read_to_string(&manifest)
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("relive-worker = "))
+        .unwrap()
+        .to_owned();
     std::fs::write(
         dir.join("state/Cargo.toml"),
-        "[package]\nname = \"state\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
-         [dependencies]\nserde = { version = \"1\", features = [\"derive\"] }\n",
+        format!(
+            "[package]\nname = \"state\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
+             [dependencies]\n{relive_worker}\nserde = {{ version = \"1\", features = [\"derive\"] }}\n"
+        ),
     )
     .unwrap();
-    std::fs::write(
-        dir.join("state/src/lib.rs"),
-        types_source(Derives::SerdeCrate),
-    )
-    .unwrap();
+    std::fs::write(dir.join("state/src/lib.rs"), state_crate_source()).unwrap();
     let src = dir.join("worker/src/lib.rs");
     let kinds = [
         Derives::Serde,
         Derives::SerdeCrate,
+        Derives::StateCrate,
         Derives::Nanoserde,
         Derives::None,
     ];
