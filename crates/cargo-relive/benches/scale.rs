@@ -119,6 +119,56 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// Edit to effect under `cargo relive run` for the worker made with `derives`: medians of
+/// (edit to effect, build, swap pause) in ms, and the state's size.
+fn hot_session(root: &Path, dir: &Path, target: &Path, derives: Derives) -> (f64, f64, f64, u64) {
+    let bin = env!("CARGO_BIN_EXE_cargo-relive");
+    let src = dir.join("worker/src/lib.rs");
+    std::fs::write(&src, worker_source_with(0, derives)).unwrap();
+    let events = root.join("events.fifo");
+    let _ = std::fs::remove_file(&events);
+    let c = std::ffi::CString::new(events.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let mut child = Command::new(bin)
+        .args(["relive", "run", "--fresh", "--events"])
+        .arg(&events)
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", target)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stream = BufReader::new(std::fs::File::open(&events).unwrap()).lines();
+    let mut next_event = |kind: &str| -> serde_json::Value {
+        loop {
+            let v: serde_json::Value =
+                serde_json::from_str(&stream.next().unwrap().unwrap()).unwrap();
+            if v["event"] == kind {
+                return v;
+            }
+        }
+    };
+    next_event("loaded");
+    let (mut effect, mut build, mut pause, mut state) = (Vec::new(), Vec::new(), Vec::new(), 0);
+    for i in 0..=EDITS {
+        std::fs::write(&src, worker_source_with(i + 1, derives)).unwrap();
+        let e = next_event("reloaded");
+        if i == 0 {
+            continue; // the first cdylib-only build after the full one
+        }
+        effect.push(e["edit_to_effect_ms"].as_f64().unwrap());
+        build.push(e["build_ms"].as_f64().unwrap());
+        pause.push(e["timings"]["pause"].as_f64().unwrap() / 1000.0);
+        state = e["state_bytes"].as_u64().unwrap();
+    }
+    // SAFETY: signalling the child we started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    child.wait().unwrap();
+
+    (median(effect), median(build), median(pause), state)
+}
+
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-scale");
     let dir = root.join("game");
@@ -138,48 +188,7 @@ fn main() {
     std::fs::write(&src, worker_source(0)).unwrap();
     let lines = worker_source(0).lines().count();
 
-    let events = root.join("events.fifo");
-    let _ = std::fs::remove_file(&events);
-    let c = std::ffi::CString::new(events.as_os_str().as_encoded_bytes()).unwrap();
-    // SAFETY: a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-    let mut child = Command::new(bin)
-        .args(["relive", "run", "--events"])
-        .arg(&events)
-        .current_dir(&dir)
-        .env("CARGO_TARGET_DIR", &target)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stream = BufReader::new(std::fs::File::open(&events).unwrap()).lines();
-    let mut next_event = |kind: &str| -> serde_json::Value {
-        loop {
-            let v: serde_json::Value =
-                serde_json::from_str(&stream.next().unwrap().unwrap()).unwrap();
-            if v["event"] == kind {
-                return v;
-            }
-        }
-    };
-    next_event("loaded");
-    let (mut effect, mut build, mut pause, mut state) = (Vec::new(), Vec::new(), Vec::new(), 0);
-    for i in 0..=EDITS {
-        std::fs::write(&src, worker_source(i + 1)).unwrap();
-        let e = next_event("reloaded");
-        if i == 0 {
-            continue; // the first cdylib-only build after the full one
-        }
-        effect.push(e["edit_to_effect_ms"].as_f64().unwrap());
-        build.push(e["build_ms"].as_f64().unwrap());
-        pause.push(e["timings"]["pause"].as_f64().unwrap() / 1000.0);
-        state = e["state_bytes"].as_u64().unwrap();
-    }
-    // SAFETY: signalling the child we started.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    child.wait().unwrap();
-
-    let (e, b, p) = (median(effect), median(build), median(pause));
+    let (e, b, p, state) = hot_session(&root, &dir, &target, Derives::Serde);
     println!(
         "scale: generated worker of {lines} lines, {TYPES} state types, state {state} bytes ({EDITS} edits, medians)"
     );
@@ -204,6 +213,10 @@ fn main() {
         .iter()
         .find(|(d, _)| *d == Derives::Serde)
         .map_or(f64::NAN, |(_, ms)| *ms);
+    let costs_state = costs
+        .iter()
+        .find(|(d, _)| *d == Derives::StateCrate)
+        .map_or(f64::NAN, |(_, ms)| *ms);
     for (derives, ms) in costs {
         println!(
             "  {:<10} {ms:9.1} ms   derives' share of the rebuild {:5.1} %",
@@ -214,5 +227,14 @@ fn main() {
     println!(
         "  Serde, worker at opt-level 1 (median of 2) {opt1:9.1} ms   ({:.1}x the opt-level 0 rebuild)",
         opt1 / serde_ms
+    );
+    // The same worker with its state and codec in the crate `state` (derive_costs made it), under
+    // `cargo relive run`.
+    let (e2, b2, _, _) = hot_session(&root, &dir, &target, Derives::StateCrate);
+    println!(
+        "StateCrate under cargo relive run: edit to effect {e2:.1} ms (build {b2:.1} ms); \
+         {:.2}x its bare cargo build, {:.2}x the bare build of the worker with its derives",
+        e2 / costs_state,
+        e2 / serde_ms
     );
 }

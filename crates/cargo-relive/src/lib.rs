@@ -24,7 +24,7 @@ pub mod status;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use clap::{Args, Parser, Subcommand};
 
 use crate::project::{CargoOptions, Project};
@@ -304,10 +304,26 @@ fn build(args: &BuildOptions) -> Result<i32> {
                 ));
                 return Ok(1);
             }
+            // cargo's file is replaced by the next dev build of the host (`cargo relive run`, a
+            // plain `cargo build`): the ship binary is kept where none writes.
+            let ship = project
+                .target_dir
+                .join("relive/ship")
+                .join(opts.profile_dir())
+                .join(exe.file_name().unwrap_or(exe.as_os_str()));
+            if let Some(dir) = ship.parent() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+            }
+            let _ = std::fs::remove_file(&ship);
+            std::fs::copy(&exe, &ship)
+                .with_context(|| format!("cannot copy {} to {}", exe.display(), ship.display()))?;
             status::info(&format!(
-                "built the ship version of `{}` in {:.1}s: {}",
+                "built the ship version of `{}` in {:.1}s: {} (a copy of {}, which the next dev \
+                 build replaces)",
                 project.host,
                 build.duration.as_secs_f64(),
+                ship.display(),
                 exe.display()
             ));
             Ok(0)

@@ -530,6 +530,20 @@ fn build_makes_a_ship_binary_that_runs_without_the_worker_library() {
     let symbols = String::from_utf8_lossy(&symbols.stdout);
     assert!(!symbols.contains("relive_worker_exports_v1"));
     assert!(!symbols.contains("dlopen"));
+
+    // The ship binary is also kept where a dev build of the host does not replace it.
+    let ship = target.join("relive/ship/debug/host");
+    let built = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "-p", "host"])
+        .current_dir(&dir)
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("RUSTFLAGS")
+        .status()
+        .unwrap();
+    assert!(built.success());
+    let symbols = Command::new("nm").arg(&ship).output().unwrap();
+    assert!(!String::from_utf8_lossy(&symbols.stdout).contains("dlopen"));
+    assert!(first_line(&ship).starts_with("score 1 at"));
 }
 
 #[test]
