@@ -6,10 +6,14 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
+#[path = "common/session.rs"]
+mod session;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
+
+use session::Session;
 
 const SAMPLES: usize = 8;
 
@@ -74,38 +78,15 @@ fn main() {
     let hot_src = hot_dir.join("worker/src/lib.rs");
     let bare_src = bare_dir.join("worker/src/lib.rs");
 
-    let events = root.join("events.fifo");
-    let _ = std::fs::remove_file(&events);
-    let c = std::ffi::CString::new(events.as_os_str().as_encoded_bytes()).unwrap();
-    // SAFETY: a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-    let mut child = Command::new(bin)
-        .args(["relive", "run", "--events"])
-        .arg(&events)
-        .current_dir(&hot_dir)
-        .env("CARGO_TARGET_DIR", &hot_target)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(std::fs::File::open(&events).unwrap()).lines();
-    let mut next_event = |kind: &str| -> serde_json::Value {
-        loop {
-            let line = lines.next().unwrap().unwrap();
-            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-            if v["event"] == kind {
-                return v;
-            }
-        }
-    };
-    next_event("loaded");
+    let mut session = Session::start(&hot_dir, &hot_target, &root.join("events.fifo"), &[]);
+    session.next("loaded");
     let (mut bare, mut effect, mut build, mut swap) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut prepare, mut to_swap) = (Vec::new(), Vec::new());
     // One warm-up round each (the first cdylib-only build after a full one rebuilds more).
     for i in 0..=SAMPLES {
         edit(&hot_src, i);
-        let e = next_event("reloaded");
+        let e = session.next("reloaded");
         edit(&bare_src, i);
         let b = cargo_build(&bare_dir, &bare_target, &["build", "-p", "worker"]);
         if i == 0 {
@@ -118,9 +99,7 @@ fn main() {
         prepare.push(e["timings"]["prepare"].as_f64().unwrap() / 1000.0);
         to_swap.push(e["timings"]["detect_to_swap"].as_f64().unwrap() / 1000.0);
     }
-    // SAFETY: signalling the child we started.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    child.wait().unwrap();
+    session.stop();
 
     let (b, bmin, bmax) = stats(bare);
     let (e, emin, emax) = stats(effect);

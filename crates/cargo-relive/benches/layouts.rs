@@ -13,9 +13,13 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
+#[path = "common/session.rs"]
+mod session;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+
+use session::{Session, median};
 use std::time::{Duration, Instant};
 
 const SAMPLES: usize = 8;
@@ -52,11 +56,6 @@ fn cargo(dir: &Path, target: &Path, args: &[&str]) -> Duration {
         dir.display()
     );
     t.elapsed()
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
 }
 
 fn rss_kib(pid: u64) -> f64 {
@@ -163,33 +162,9 @@ fn measure(layout: &Layout, root: &Path, display: &str) -> Measured {
         .len();
 
     let events = root.join(format!("{}.fifo", layout.name.replace([' ', ','], "-")));
-    let _ = std::fs::remove_file(&events);
-    let c = std::ffi::CString::new(events.as_os_str().as_encoded_bytes()).unwrap();
-    // SAFETY: a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-    let mut child = Command::new(bin)
-        .args(["relive", "run", "--fresh", "--events"])
-        .arg(&events)
-        .current_dir(&hot_dir)
-        .env("CARGO_TARGET_DIR", &hot_target)
-        .env("DISPLAY", display)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(std::fs::File::open(&events).unwrap()).lines();
-    let mut next_event = |kind: &str| -> serde_json::Value {
-        loop {
-            let line = lines.next().unwrap().unwrap();
-            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-            if v["event"] == kind {
-                return v;
-            }
-        }
-    };
-    let pid = next_event("host_started")["pid"].as_u64().unwrap();
-    next_event("loaded");
+    let mut session = Session::start(&hot_dir, &hot_target, &events, &[("DISPLAY", display)]);
+    let pid = session.next("host_started")["pid"].as_u64().unwrap();
+    session.next("loaded");
     let (mut bare, mut effect, mut build, mut pause) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut rss_start = 0.0;
@@ -197,7 +172,7 @@ fn measure(layout: &Layout, root: &Path, display: &str) -> Measured {
     // One warm-up round each (the first cdylib-only build after a full one rebuilds more).
     for i in 0..=SAMPLES {
         edit(&hot_dir.join("worker/src/lib.rs"), from, until, i);
-        let e = next_event("reloaded");
+        let e = session.next("reloaded");
         edit(&bare_dir.join("worker/src/lib.rs"), from, until, i);
         let b = cargo(&bare_dir, &bare_target, &["build", "-p", "worker"]);
         if i == 0 {
@@ -210,9 +185,7 @@ fn measure(layout: &Layout, root: &Path, display: &str) -> Measured {
         pause.push(e["timings"]["pause"].as_f64().unwrap() / 1000.0);
     }
     let rss_end = rss_kib(pid);
-    // SAFETY: signalling the child we started.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    child.wait().unwrap();
+    session.stop();
     Measured {
         so_bytes,
         bare_ms: median(bare),

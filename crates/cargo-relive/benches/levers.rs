@@ -13,6 +13,8 @@
 
 #[path = "common/scale_worker.rs"]
 mod scale_worker;
+#[path = "common/session.rs"]
+mod session;
 
 use std::path::Path;
 use std::process::Command;
@@ -21,16 +23,12 @@ use std::time::Instant;
 use cargo_relive::project::{CargoOptions, Project};
 use cargo_relive::replay::Invocation;
 use scale_worker::{Derives, worker_source_with};
+use session::median;
 
 const SAMPLES: usize = 5;
 
 /// A variant: its name, which of the command's flag values it drops, the arguments it adds.
 type Setting<'a> = (&'a str, &'a dyn Fn(&str) -> bool, &'a [&'a str]);
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
 
 /// The top-level passes of `-Z time-passes` output worth reporting, with their labels.
 const PASSES: &[(&str, &str)] = &[

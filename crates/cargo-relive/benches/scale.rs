@@ -5,14 +5,16 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 #[path = "common/scale_worker.rs"]
 mod scale_worker;
+#[path = "common/session.rs"]
+mod session;
 
 use scale_worker::{Derives, TYPES, state_crate_source, worker_source, worker_source_with};
+use session::{Session, median};
 
 const EDITS: usize = 4;
 
@@ -114,46 +116,17 @@ fn opt_level_one_cost(dir: &Path, target: &Path, rounds: usize) -> f64 {
     median(times)
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
 /// Edit to effect under `cargo relive run` for the worker made with `derives`: medians of
 /// (edit to effect, build, swap pause) in ms, and the state's size.
 fn hot_session(root: &Path, dir: &Path, target: &Path, derives: Derives) -> (f64, f64, f64, u64) {
-    let bin = env!("CARGO_BIN_EXE_cargo-relive");
     let src = dir.join("worker/src/lib.rs");
     std::fs::write(&src, worker_source_with(0, derives)).unwrap();
-    let events = root.join("events.fifo");
-    let _ = std::fs::remove_file(&events);
-    let c = std::ffi::CString::new(events.as_os_str().as_encoded_bytes()).unwrap();
-    // SAFETY: a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-    let mut child = Command::new(bin)
-        .args(["relive", "run", "--fresh", "--events"])
-        .arg(&events)
-        .current_dir(dir)
-        .env("CARGO_TARGET_DIR", target)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stream = BufReader::new(std::fs::File::open(&events).unwrap()).lines();
-    let mut next_event = |kind: &str| -> serde_json::Value {
-        loop {
-            let v: serde_json::Value =
-                serde_json::from_str(&stream.next().unwrap().unwrap()).unwrap();
-            if v["event"] == kind {
-                return v;
-            }
-        }
-    };
-    next_event("loaded");
+    let mut session = Session::start(dir, target, &root.join("events.fifo"), &[]);
+    session.next("loaded");
     let (mut effect, mut build, mut pause, mut state) = (Vec::new(), Vec::new(), Vec::new(), 0);
     for i in 0..=EDITS {
         std::fs::write(&src, worker_source_with(i + 1, derives)).unwrap();
-        let e = next_event("reloaded");
+        let e = session.next("reloaded");
         if i == 0 {
             continue; // the first cdylib-only build after the full one
         }
@@ -162,9 +135,7 @@ fn hot_session(root: &Path, dir: &Path, target: &Path, derives: Derives) -> (f64
         pause.push(e["timings"]["pause"].as_f64().unwrap() / 1000.0);
         state = e["state_bytes"].as_u64().unwrap();
     }
-    // SAFETY: signalling the child we started.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    child.wait().unwrap();
+    session.stop();
 
     (median(effect), median(build), median(pause), state)
 }

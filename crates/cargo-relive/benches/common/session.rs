@@ -1,0 +1,62 @@
+//! A `cargo relive run` session that a bench starts in a project and reads events from (through a
+//! FIFO), and the median the benches report. Shared by `edit_to_effect`, `layouts` and `scale`.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Lines};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+/// A running `cargo relive run --fresh --events FIFO`.
+pub struct Session {
+    child: Child,
+    events: Lines<BufReader<std::fs::File>>,
+}
+
+impl Session {
+    /// Starts `cargo relive run` in `dir` with `CARGO_TARGET_DIR=target` and `env`, its events
+    /// written to the FIFO `fifo` (made here).
+    pub fn start(dir: &Path, target: &Path, fifo: &Path, env: &[(&str, &str)]) -> Session {
+        let _ = std::fs::remove_file(fifo);
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let child = Command::new(env!("CARGO_BIN_EXE_cargo-relive"))
+            .args(["relive", "run", "--fresh", "--events"])
+            .arg(fifo)
+            .current_dir(dir)
+            .env("CARGO_TARGET_DIR", target)
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let events = BufReader::new(std::fs::File::open(fifo).unwrap()).lines();
+        Session { child, events }
+    }
+
+    /// The next event of `kind`.
+    pub fn next(&mut self, kind: &str) -> serde_json::Value {
+        loop {
+            let line = self.events.next().unwrap().unwrap();
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            if v["event"] == kind {
+                return v;
+            }
+        }
+    }
+
+    /// Stops the session as Ctrl-C would and waits for it.
+    pub fn stop(mut self) {
+        // SAFETY: signalling the child we started.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        self.child.wait().unwrap();
+    }
+}
+
+/// The median of `v`.
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
