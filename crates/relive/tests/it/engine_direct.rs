@@ -139,7 +139,7 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 #[test]
-fn a_worker_calling_its_engine_shares_its_statics_type_ids_allocator_and_panics_with_the_host() {
+fn a_worker_calling_its_engine_shares_statics_type_ids_allocator_panics_and_logs_with_host() {
     let project = Project::new("one-copy");
     let mut host = project.start_host();
 
@@ -217,6 +217,14 @@ fn a_worker_calling_its_engine_shares_its_statics_type_ids_allocator_and_panics_
         "only the host's own panic reaches its hook:\n{stderr}"
     );
     assert!(stderr.contains("the host's own panic"), "{stderr}");
+    // The worker's `log` records reach the host's logger, from each version.
+    for line in [
+        "LOG INFO ed_worker: frame 1 of version 1",
+        "LOG INFO ed_worker: frame 2 of version 2",
+        "LOG INFO ed_worker: frame 3 of version 3",
+    ] {
+        assert!(stderr.contains(line), "no `{line}` in:\n{stderr}");
+    }
 }
 
 #[test]
