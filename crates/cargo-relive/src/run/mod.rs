@@ -358,22 +358,30 @@ impl Supervisor {
         Ok(())
     }
 
-    /// Waits for `pid` to end, handling other messages meanwhile.
+    /// Waits for `pid` to end, handling other messages meanwhile. A stop signal (or another
+    /// process's exit) that comes meanwhile is kept for the main loop, never dropped: a Ctrl-C
+    /// during a restart still stops `cargo relive run`.
     fn wait_exit(&mut self, pid: u32, timeout: Duration) -> Option<ExitStatus> {
         let deadline = Instant::now() + timeout;
-        loop {
+        let mut later = Vec::new();
+        let exited = loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.next_msg(left) {
                 Ok(msg) => match self.handle(msg) {
                     Some(Msg::Exited { pid: p, status }) if p == pid => {
                         self.restore_terminal();
-                        return Some(status);
+                        break Some(status);
                     }
-                    _ => {}
+                    Some(other) => later.push(other),
+                    None => {}
                 },
-                Err(_) => return None,
+                Err(_) => break None,
             }
+        };
+        for msg in later.into_iter().rev() {
+            self.backlog.push_front(msg);
         }
+        exited
     }
 }
 
