@@ -9,20 +9,13 @@
 #[path = "common/session.rs"]
 mod session;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use session::Session;
+use session::{Session, new_project, repo};
 
 const SAMPLES: usize = 8;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
 
 fn edit(src: &Path, i: usize) {
     let text = std::fs::read_to_string(src).unwrap();
@@ -53,23 +46,13 @@ fn stats(mut v: Vec<f64>) -> (f64, f64, f64) {
 
 fn main() {
     let root = repo().join("target/bench-e2e");
-    let bin = env!("CARGO_BIN_EXE_cargo-relive");
     // Two identical projects: one runs under `cargo relive run`, the other takes the bare builds,
     // so that the samples can alternate.
     let mut projects = Vec::new();
     for name in ["hot", "bare"] {
         let dir = root.join(name);
         let target = root.join(format!("{name}-target"));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&root).unwrap();
-        assert!(
-            Command::new(bin)
-                .args(["relive", "new"])
-                .arg(&dir)
-                .status()
-                .unwrap()
-                .success()
-        );
+        new_project(&dir, "terminal");
         cargo_build(&dir, &target, &["build", "-p", "worker", "-p", "host"]);
         projects.push((dir, target));
     }

@@ -19,17 +19,10 @@ mod session;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use session::{Session, median};
+use session::{Session, median, new_project, repo};
 use std::time::{Duration, Instant};
 
 const SAMPLES: usize = 8;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
 
 /// Replaces the text between `from` and the next `until` with `from` + `i`.
 fn edit(src: &Path, from: &str, until: &str, i: usize) {
@@ -112,7 +105,6 @@ fn xvfb() -> (Xvfb, String) {
 }
 
 fn measure(layout: &Layout, root: &Path, display: &str) -> Measured {
-    let bin = env!("CARGO_BIN_EXE_cargo-relive");
     let mut projects = Vec::new();
     for side in ["hot", "bare"] {
         let dir = root.join(format!("{}-{side}", layout.template));
@@ -126,24 +118,7 @@ fn measure(layout: &Layout, root: &Path, display: &str) -> Measured {
         } else {
             "target"
         });
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(root).unwrap();
-        assert!(
-            Command::new(bin)
-                .args([
-                    "relive",
-                    "new",
-                    "--vcs",
-                    "none",
-                    "--template",
-                    layout.template
-                ])
-                .arg(&dir)
-                .stdin(Stdio::null())
-                .status()
-                .unwrap()
-                .success()
-        );
+        new_project(&dir, layout.template);
         if layout.shared_std {
             std::fs::create_dir_all(dir.join(".cargo")).unwrap();
             std::fs::write(

@@ -16,14 +16,12 @@ mod scale_worker;
 #[path = "common/session.rs"]
 mod session;
 
-use std::path::Path;
-use std::process::Command;
 use std::time::Instant;
 
 use cargo_relive::project::{CargoOptions, Project};
 use cargo_relive::replay::Invocation;
 use scale_worker::{Derives, worker_source_with};
-use session::median;
+use session::{median, new_project, repo};
 
 const SAMPLES: usize = 5;
 
@@ -44,20 +42,10 @@ const PASSES: &[(&str, &str)] = &[
 ];
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-levers");
+    let root = repo().join("target/bench-levers");
     let dir = root.join("game");
     let target = root.join("target");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&root).unwrap();
-    let bin = env!("CARGO_BIN_EXE_cargo-relive");
-    assert!(
-        Command::new(bin)
-            .args(["relive", "new", "--vcs", "none"])
-            .arg(&dir)
-            .status()
-            .unwrap()
-            .success()
-    );
+    new_project(&dir, "terminal");
     let src = dir.join("worker/src/lib.rs");
     // `LEVERS_WORKER=template`: the template's own worker instead, its message edited.
     let template = std::env::var("LEVERS_WORKER").is_ok_and(|w| w == "template");

@@ -14,7 +14,7 @@ mod scale_worker;
 mod session;
 
 use scale_worker::{Derives, TYPES, state_crate_source, worker_source, worker_source_with};
-use session::{Session, median};
+use session::{Session, median, new_project, repo};
 
 const EDITS: usize = 4;
 
@@ -141,20 +141,10 @@ fn hot_session(root: &Path, dir: &Path, target: &Path, derives: Derives) -> (f64
 }
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-scale");
+    let root = repo().join("target/bench-scale");
     let dir = root.join("game");
     let target = root.join("target");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&root).unwrap();
-    let bin = env!("CARGO_BIN_EXE_cargo-relive");
-    assert!(
-        Command::new(bin)
-            .args(["relive", "new"])
-            .arg(&dir)
-            .status()
-            .unwrap()
-            .success()
-    );
+    new_project(&dir, "terminal");
     let src = dir.join("worker/src/lib.rs");
     std::fs::write(&src, worker_source(0)).unwrap();
     let lines = worker_source(0).lines().count();

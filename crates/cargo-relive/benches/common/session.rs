@@ -1,11 +1,35 @@
-//! A `cargo relive run` session that a bench starts in a project and reads events from (through a
-//! FIFO), and the median the benches report. Shared by `edit_to_effect`, `layouts` and `scale`.
+//! What the cargo-relive benches share: a new project made with `cargo relive new`, a `cargo
+//! relive run` session that a bench starts in it and reads events from (through a FIFO), and the
+//! median they report.
 
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Lines};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+
+/// The repository's root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// `cargo relive new --template TEMPLATE` into `dir`, which is removed first.
+pub fn new_project(dir: &Path, template: &str) {
+    let _ = std::fs::remove_dir_all(dir);
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    let made = Command::new(env!("CARGO_BIN_EXE_cargo-relive"))
+        .args(["relive", "new", "--vcs", "none", "--template", template])
+        .arg(dir)
+        .stdin(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(made.success(), "cargo relive new {}", dir.display());
+}
 
 /// A running `cargo relive run --fresh --events FIFO`.
 pub struct Session {
