@@ -116,13 +116,9 @@ fn boxed_trait_object_and_closure_are_rebuilt_by_the_new_code() {
     });
 }
 
-#[test]
-fn bulk_field_is_carried_as_one_block_and_edited_through_its_json_bytes() {
-    let fx = Fixture::copy("big", "bulk");
-    fx.edit(
-        "    pub data: Vec<u64>,",
-        "    #[serde(with = \"relive_worker::bulk\")]\n    pub data: Vec<u64>,",
-    );
+/// `fixtures/big` or `big_codec`, built and loaded, after one update with a state of 1000 numbers:
+/// the worker, its host, and the numbers the worker made.
+fn thousand_numbers(fx: &Fixture) -> (Worker<dyn Context>, Host, Vec<u64>) {
     fx.build().unwrap();
     let mut worker = Worker::<dyn Context>::open(fx.lib()).unwrap();
     let mut host = Host {
@@ -130,9 +126,20 @@ fn bulk_field_is_carried_as_one_block_and_edited_through_its_json_bytes() {
         ..Host::default()
     };
     worker.update(&mut host).unwrap();
-    let expected: Vec<u64> = (0..1000u64)
+    let expected = (0..1000u64)
         .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15))
         .collect();
+    (worker, host, expected)
+}
+
+#[test]
+fn bulk_field_is_carried_as_one_block_and_edited_through_its_json_bytes() {
+    let fx = Fixture::copy("big", "bulk");
+    fx.edit(
+        "    pub data: Vec<u64>,",
+        "    #[serde(with = \"relive_worker::bulk\")]\n    pub data: Vec<u64>,",
+    );
+    let (mut worker, mut host, expected) = thousand_numbers(&fx);
     let words = |json: &serde_json::Value| -> Vec<u64> {
         // [element type, [bytes]]
         let bytes: Vec<u8> = json["data"][1]
@@ -307,16 +314,7 @@ fn a_panicking_after_load_fails_the_reload_and_the_old_version_goes_on_with_its_
 #[test]
 fn a_state_crates_own_codec_carries_the_state_across_a_reload_and_reads_the_default_codecs_bytes() {
     let fx = Fixture::copy("big_codec", "own");
-    fx.build().unwrap();
-    let mut worker = Worker::<dyn Context>::open(fx.lib()).unwrap();
-    let mut host = Host {
-        input: 1000,
-        ..Host::default()
-    };
-    worker.update(&mut host).unwrap();
-    let expected: Vec<u64> = (0..1000u64)
-        .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15))
-        .collect();
+    let (mut worker, mut host, expected) = thousand_numbers(&fx);
     // The same bytes relive's default codec writes: a snapshot taken by one reads in the other.
     let snapshot = worker.snapshot().unwrap();
     let by_default: Vec<u8> =
