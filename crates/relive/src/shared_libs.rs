@@ -25,6 +25,11 @@ pub fn needed(path: &Path) -> Vec<String> {
 /// library it needs is loaded in this process from another build than the one now in the
 /// target directory's `deps/`, the build the worker was linked against.
 pub(crate) fn check(built: &Path) -> Result<(), Error> {
+    // Without a shared std there are no shared Rust libraries (a `dylib` links through
+    // `-C prefer-dynamic`): nothing to read on the reload path.
+    if !crate::shared_std::std_is_shared() {
+        return Ok(());
+    }
     let deps = match std::env::var_os(DEPS_DIR_ENV) {
         Some(dir) => PathBuf::from(dir),
         None => match built.parent() {
