@@ -65,9 +65,10 @@ fn install_panic_hook() {
 /// holds std's code.
 type SetHook = fn(Box<dyn Fn(&std::panic::PanicHookInfo<'_>) + Sync + Send>);
 
-/// Whether std is the process's shared `libstd-*.so` rather than this library's own copy: a
-/// non-generic std function's code lies in another object than this function's.
-fn std_is_shared() -> bool {
+/// Whether std is the process's shared `libstd-*.so` (`-C prefer-dynamic`) rather than this
+/// image's own copy: a non-generic std function's code lies in another object than this
+/// function's. The worker asks before it would set a panic hook; the host asks too.
+pub fn std_is_shared() -> bool {
     #[repr(C)]
     struct DlInfo {
         fname: *const std::ffi::c_char,

@@ -10,7 +10,7 @@
 //! something panics or starts a thread, so calls into the worker pay nothing for it.
 
 use std::cell::RefCell;
-use std::ffi::{CStr, c_int, c_void};
+use std::ffi::{c_int, c_void};
 
 /// The message and location of the last panic raised with a worker on the stack, per thread.
 type Recorded = Option<(String, String)>;
@@ -24,26 +24,11 @@ unsafe extern "C" {
     fn backtrace(buffer: *mut *mut c_void, size: c_int) -> c_int;
 }
 
-/// `std::panic::set_hook`'s type: a non-generic std function, whose address says which object
-/// holds std's code.
-type SetHook = fn(Box<dyn Fn(&std::panic::PanicHookInfo<'_>) + Sync + Send>);
-
-/// Whether this process's std is the shared `libstd-*.so`: the code of a non-generic std function
-/// lies in a library named so.
+/// Whether this process's std is the shared `libstd-*.so` (asked once; the same test a worker
+/// makes before it would set a panic hook).
 pub(crate) fn std_is_shared() -> bool {
     static SHARED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *SHARED.get_or_init(|| {
-        let set_hook: SetHook = std::panic::set_hook;
-        // SAFETY: `object_of` only asks the loader which object contains the address.
-        unsafe { crate::tls::object_of(set_hook as *const c_void) }.is_some_and(object_is_std)
-    })
-}
-
-/// Whether the loaded object at `path` is a shared Rust standard library.
-fn object_is_std(path: &CStr) -> bool {
-    let name = path.to_bytes();
-    let file = name.rsplit(|b| *b == b'/').next().unwrap_or(name);
-    file.starts_with(b"libstd-") && file.ends_with(b".so")
+    *SHARED.get_or_init(relive_worker::__private::std_is_shared)
 }
 
 /// Whether a relive worker copy has a frame on the calling thread's stack (its first 128
@@ -102,15 +87,6 @@ pub(crate) fn take_last() -> Recorded {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_libstd_objects_count_as_a_shared_std() {
-        assert!(object_is_std(
-            c"/rustlib/x86_64-unknown-linux-gnu/lib/libstd-d1237ef7159db0a2.so"
-        ));
-        assert!(!object_is_std(c"/work/target/debug/host"));
-        assert!(!object_is_std(c"/lib/libstdc++.so.6"));
-    }
 
     #[test]
     fn a_test_binary_links_std_statically_and_runs_no_worker() {

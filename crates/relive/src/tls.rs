@@ -78,16 +78,6 @@ unsafe extern "C" {
     fn dladdr(addr: *const c_void, info: *mut DlInfo) -> c_int;
 }
 
-/// The path of the loaded object `addr` lies in, if any.
-///
-/// # Safety
-///
-/// Any address may be passed; `dladdr` does not dereference it. The path is the loader's, valid
-/// while the object stays loaded: the caller must not keep it past that.
-pub(crate) unsafe fn object_of(addr: *const c_void) -> Option<&'static CStr> {
-    object_and_base(addr).map(|(name, _)| name)
-}
-
 fn object_and_base(addr: *const c_void) -> Option<(&'static CStr, usize)> {
     let mut info = DlInfo {
         dli_fname: std::ptr::null(),
