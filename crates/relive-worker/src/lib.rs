@@ -100,6 +100,33 @@ pub mod bulk;
 mod codec;
 mod logging;
 mod macros;
+pub mod tape;
+
+/// Declares the context trait of an interface crate (in place of [`interface!`]) so that what the
+/// worker reads through it can be recorded and replayed: a loop (`cargo relive loop`).
+///
+/// ```
+/// #[derive(Clone, Copy, serde::Serialize, serde::Deserialize)]
+/// pub enum Key { Left, Right }
+///
+/// #[relive_worker::context]
+/// pub trait Context {
+///     /// A read: recorded while a loop records, answered from the recording while it replays.
+///     fn key(&self) -> Option<Key>;
+///     /// A write (returns nothing): always reaches the host.
+///     fn draw(&mut self, x: u16, y: u16, text: &str);
+/// }
+/// # fn main() {}
+/// ```
+///
+/// It implements [`Interface`] for `dyn Context` as [`interface!`] does (the fingerprint of
+/// `src/lib.rs`, or of the files given: `#[relive_worker::context(files = ["src/lib.rs",
+/// "src/input.rs"])]`), and the context trait for [`tape::Taped`]. A method that returns a value
+/// is a read; its type must be serde's `Serialize + Deserialize` to be recorded. A read that
+/// cannot be recorded (its type has no serde impls, it returns a reference, or it takes a `&mut`
+/// argument the host may write into) still works; a loop whose recording reads it is refused with
+/// the method's name.
+pub use relive_macros::context;
 
 pub use codec::{DecodeError, EncodeError, OldState, decode, encode};
 
@@ -109,6 +136,19 @@ pub trait Interface {
     /// Fingerprint of the interface crate's sources: when it differs between the host and a
     /// worker, the host was built against another version of the interface and must restart.
     const FINGERPRINT: u64;
+
+    /// The context's method names, by index, when its reads can be recorded for a loop (the
+    /// trait was declared with [`macro@context`]); `None` when they cannot (declared with
+    /// [`interface!`], or no context).
+    const TAPE: Option<&'static [&'static str]> = None;
+
+    /// Runs `run` with `ctx` wrapped so that what the worker reads through it is recorded on
+    /// `tape`, or answered from it (see [`tape`]). [`macro@context`] implements it; the default
+    /// runs `run(ctx)` and records nothing.
+    fn with_tape(ctx: &mut Self, tape: &tape::Tape, run: &mut dyn FnMut(&mut Self)) {
+        let _ = tape;
+        run(ctx)
+    }
 }
 
 /// No context: for a worker that calls its engine directly (a shared `dylib` engine crate, see the

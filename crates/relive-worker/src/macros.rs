@@ -172,21 +172,28 @@ macro_rules! interface {
     };
     ($ctx:ty, files: [$($file:literal),+ $(,)?]) => {
         impl $crate::Interface for $ctx {
-            const FINGERPRINT: u64 = {
-                let hash = $crate::__private::fnv1a(
-                    $crate::__private::FNV_OFFSET,
-                    ::core::env!("CARGO_PKG_NAME").as_bytes(),
-                );
-                $(
-                    let hash = $crate::__private::fnv1a(
-                        hash,
-                        ::core::include_bytes!(::core::concat!(::core::env!("CARGO_MANIFEST_DIR"), "/", $file)),
-                    );
-                )+
-                hash
-            };
+            const FINGERPRINT: u64 = $crate::__fingerprint!($($file),+);
         }
     };
+}
+
+/// The fingerprint of the calling crate's name and the listed source files.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __fingerprint {
+    ($($file:literal),+ $(,)?) => {{
+        let hash = $crate::__private::fnv1a(
+            $crate::__private::FNV_OFFSET,
+            ::core::env!("CARGO_PKG_NAME").as_bytes(),
+        );
+        $(
+            let hash = $crate::__private::fnv1a(
+                hash,
+                ::core::include_bytes!(::core::concat!(::core::env!("CARGO_MANIFEST_DIR"), "/", $file)),
+            );
+        )+
+        hash
+    }};
 }
 
 #[doc(hidden)]

@@ -2,7 +2,7 @@
 //! Changing this file restarts the host under `cargo relive run`, with the game's state.
 
 /// A key the player pressed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Key {
     /// W or the up arrow.
     Up,
@@ -14,7 +14,9 @@ pub enum Key {
     Right,
 }
 
-/// What the host offers the game each tick.
+/// What the host offers the game each tick. `#[relive_worker::context]` lets a loop record what
+/// the game reads (`key`) and play it back (`cargo relive loop`).
+#[relive_worker::context]
 pub trait Context {
     /// The key pressed since the last tick, if any.
     fn key(&self) -> Option<Key>;
@@ -23,5 +25,3 @@ pub trait Context {
     /// One line describing the state; the headless host prints it every tick.
     fn report(&mut self, line: &str);
 }
-
-relive_worker::interface!(dyn Context);

@@ -1,0 +1,256 @@
+//! `#[relive_worker::context]`: declares the context trait of a relive interface crate and
+//! generates what a loop needs to record and replay what the worker reads through it. Use it
+//! through `relive_worker`, which re-exports it and documents it.
+
+use proc_macro::TokenStream;
+use proc_macro2::{Span, TokenStream as Tokens};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{
+    Expr, ExprArray, FnArg, ItemTrait, Lit, ReceiverKind, ReturnType, TraitItem, TraitItemFn, Type,
+    parse_macro_input,
+};
+
+/// See `relive_worker::context`.
+#[proc_macro_attribute]
+pub fn context(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let mut files: Vec<syn::LitStr> = Vec::new();
+    let args = syn::meta::parser(|meta| {
+        if meta.path.is_ident("files") {
+            let list: ExprArray = meta.value()?.parse()?;
+            for elem in list.elems {
+                match elem {
+                    Expr::Lit(syn::ExprLit {
+                        lit: Lit::Str(s), ..
+                    }) => files.push(s),
+                    other => {
+                        return Err(syn::Error::new(
+                            other.span(),
+                            "`files` lists paths as string literals, relative to the crate's \
+                             Cargo.toml: `files = [\"src/lib.rs\", \"src/input.rs\"]`",
+                        ));
+                    }
+                }
+            }
+            Ok(())
+        } else {
+            Err(meta.error(
+                "unknown argument: `#[relive_worker::context]` takes only \
+                 `files = [\"src/lib.rs\", ...]`",
+            ))
+        }
+    });
+    parse_macro_input!(attr with args);
+    let item = parse_macro_input!(item as ItemTrait);
+    if files.is_empty() {
+        files.push(syn::LitStr::new("src/lib.rs", Span::call_site()));
+    }
+    match expand(&item, &files) {
+        Ok(generated) => quote!(#item #generated).into(),
+        Err(e) => {
+            let e = e.to_compile_error();
+            quote!(#item #e).into()
+        }
+    }
+}
+
+/// What a method is to a loop.
+enum Kind {
+    /// Returns nothing: always reaches the host.
+    Write,
+    /// Returns a value that is recorded, then replayed.
+    Read(Box<Type>),
+    /// Returns something that cannot be recorded, and why (in words after "which").
+    Unrecordable(String),
+}
+
+fn expand(item: &ItemTrait, files: &[syn::LitStr]) -> syn::Result<Tokens> {
+    let name = &item.ident;
+    let refuse = |span: Span, what: &str| {
+        syn::Error::new(
+            span,
+            format!(
+                "#[relive_worker::context] cannot record `{name}`: {what}; declare it with \
+                 `relive_worker::interface!(dyn {name});` instead (loops are then not available)"
+            ),
+        )
+    };
+    if !item.generics.params.is_empty() {
+        return Err(refuse(item.generics.span(), "the trait is generic"));
+    }
+    if !item.supertraits.is_empty() {
+        return Err(refuse(item.supertraits.span(), "the trait has supertraits"));
+    }
+    let mut names = Vec::new();
+    let mut methods = Vec::new();
+    for trait_item in &item.items {
+        let f = match trait_item {
+            TraitItem::Fn(f) => f,
+            TraitItem::Const(c) => return Err(refuse(c.span(), "it has an associated constant")),
+            TraitItem::Type(t) => return Err(refuse(t.span(), "it has an associated type")),
+            other => return Err(refuse(other.span(), "it has an item other than methods")),
+        };
+        if only_for_sized(f) && f.default.is_some() {
+            // Not callable on the trait object: the wrapper keeps the default body.
+            continue;
+        }
+        let index = u16::try_from(names.len())
+            .map_err(|_| refuse(f.span(), "it has more than 65535 methods"))?;
+        methods.push(method(name, f, index)?);
+        names.push(f.sig.ident.to_string());
+    }
+    let files = files.iter();
+    Ok(quote! {
+        impl ::relive_worker::Interface for dyn #name {
+            const FINGERPRINT: u64 = ::relive_worker::__fingerprint!(#(#files),*);
+            const TAPE: ::core::option::Option<&'static [&'static str]> =
+                ::core::option::Option::Some(&[#(#names),*]);
+
+            fn with_tape(
+                ctx: &mut Self,
+                tape: &::relive_worker::tape::Tape,
+                run: &mut dyn ::core::ops::FnMut(&mut Self),
+            ) {
+                fn erase(
+                    taped: &mut ::relive_worker::tape::Taped<dyn #name>,
+                ) -> &mut (dyn #name + 'static) {
+                    taped
+                }
+                ::relive_worker::tape::run_taped(ctx, tape, erase, run)
+            }
+        }
+
+        #[automatically_derived]
+        impl #name for ::relive_worker::tape::Taped<dyn #name> {
+            #(#methods)*
+        }
+    })
+}
+
+/// `where Self: Sized` on a method.
+fn only_for_sized(f: &TraitItemFn) -> bool {
+    f.sig.generics.where_clause.as_ref().is_some_and(|w| {
+        w.predicates.iter().any(|p| {
+            let p = p.to_token_stream().to_string();
+            p.replace(' ', "") == "Self:Sized"
+        })
+    })
+}
+
+fn method(trait_name: &syn::Ident, f: &TraitItemFn, index: u16) -> syn::Result<Tokens> {
+    let sig = &f.sig;
+    let ident = &sig.ident;
+    let unsupported = |span: Span, what: &str| {
+        syn::Error::new(
+            span,
+            format!(
+                "#[relive_worker::context]: `{ident}` {what}, which the recording wrapper does not support"
+            ),
+        )
+    };
+    if sig.asyncness.is_some() || sig.constness.is_some() || sig.abi.is_some() {
+        return Err(unsupported(sig.span(), "is async, const or extern"));
+    }
+    if !matches!(sig.safety, syn::Safety::Default) {
+        return Err(unsupported(sig.span(), "is unsafe"));
+    }
+    if sig.generics.type_params().next().is_some() || sig.generics.const_params().next().is_some() {
+        return Err(unsupported(sig.generics.span(), "has type parameters"));
+    }
+    let mut inputs = sig.inputs.iter();
+    let (receiver, mutable) = match inputs.next() {
+        Some(FnArg::Receiver(r)) => match &r.kind {
+            ReceiverKind::Reference(and, lifetime, mutability) => (
+                quote!(#and #lifetime #mutability self),
+                mutability.is_some(),
+            ),
+            _ => return Err(unsupported(r.span(), "takes `self` by value or by type")),
+        },
+        _ => {
+            return Err(unsupported(
+                sig.span(),
+                "takes no `&self` or `&mut self` (the context is a trait object)",
+            ));
+        }
+    };
+    let mut args = Vec::new();
+    let mut types = Vec::new();
+    let mut kind = match &sig.output {
+        ReturnType::Default => Kind::Write,
+        ReturnType::Type(_, ty) if is_unit(ty) => Kind::Write,
+        ReturnType::Type(_, ty) if borrows(ty) => Kind::Unrecordable(format!(
+            "returns `{}`, a borrowed or opaque value",
+            ty.to_token_stream()
+        )),
+        ReturnType::Type(_, ty) => Kind::Read(ty.clone()),
+    };
+    for (i, arg) in inputs.enumerate() {
+        let FnArg::Typed(arg) = arg else {
+            return Err(unsupported(arg.span(), "has a second `self`"));
+        };
+        if let Type::Reference(r) = &*arg.ty
+            && r.mutability.is_some()
+        {
+            kind = Kind::Unrecordable(format!(
+                "takes `{}: {}`, which the host may write into",
+                arg.pat.to_token_stream(),
+                arg.ty.to_token_stream()
+            ));
+        }
+        args.push(format_ident!("__relive_arg{i}"));
+        types.push(arg.ty.clone());
+    }
+    let generics = &sig.generics;
+    let where_clause = &sig.generics.where_clause;
+    let output = &sig.output;
+    let cfgs = f.attrs.iter().filter(|a| a.path().is_ident("cfg"));
+    let inner = if mutable {
+        quote!(self.inner_mut())
+    } else {
+        quote!(self.inner())
+    };
+    let call = quote!(<dyn #trait_name as #trait_name>::#ident(#inner, #(#args),*));
+    let body = match kind {
+        Kind::Write => call,
+        Kind::Unrecordable(why) => quote! {
+            self.tape().read_unrecordable(#index, #why);
+            #call
+        },
+        Kind::Read(ty) => quote_spanned! {ty.span()=>
+            #[allow(unused_imports)]
+            use ::relive_worker::tape::{NotSerde as _, ViaSerde as _};
+            let probe = &::relive_worker::tape::Probe::<#ty>::NEW;
+            if let ::core::option::Option::Some(value) = probe.replayed(self.tape(), #index) {
+                return value;
+            }
+            let value = #call;
+            probe.record(self.tape(), #index, &value);
+            value
+        },
+    };
+    Ok(quote! {
+        #(#cfgs)*
+        #[inline(never)]
+        fn #ident #generics (#receiver, #(#args: #types),*) #output #where_clause {
+            #body
+        }
+    })
+}
+
+fn is_unit(ty: &Type) -> bool {
+    matches!(ty, Type::Tuple(t) if t.elems.is_empty())
+}
+
+/// Whether a return type borrows (`&`), is opaque (`impl`, `dyn`) or names `Self`: not a value
+/// the tape can hand back.
+fn borrows(ty: &Type) -> bool {
+    fn walk(tokens: Tokens) -> bool {
+        tokens.into_iter().any(|t| match t {
+            proc_macro2::TokenTree::Punct(p) => p.as_char() == '&' || p.as_char() == '\'',
+            proc_macro2::TokenTree::Ident(i) => i == "impl" || i == "dyn" || i == "Self",
+            proc_macro2::TokenTree::Group(g) => walk(g.stream()),
+            proc_macro2::TokenTree::Literal(_) => false,
+        })
+    }
+    walk(ty.to_token_stream())
+}
