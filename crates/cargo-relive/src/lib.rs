@@ -63,6 +63,27 @@ enum Command {
     Inspect(CommonArgs),
     /// Go back in the running game: `2s`, `500ms`, `120f` (frames); play continues from there.
     Rewind(RewindArgs),
+    /// Play a span of the running game again and again, each pass under the newest build:
+    /// `loop start`, play, `loop end`; `loop stop` goes back to live play.
+    Loop(LoopArgs),
+}
+
+#[derive(Args, Debug)]
+struct LoopArgs {
+    #[command(subcommand)]
+    action: LoopAction,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Subcommand, Debug, Clone, Copy)]
+enum LoopAction {
+    /// Start recording at the next frame: the state, and every value the game reads from the host.
+    Start,
+    /// End the recording and play it from its start, again and again.
+    End,
+    /// Stop the loop (recording or playing); play goes on live from where the loop is.
+    Stop,
 }
 
 #[derive(Args, Debug)]
@@ -253,6 +274,37 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 "rewound {} frames",
                 answer["frames_back"].as_u64().unwrap_or(0)
             ));
+            Ok(0)
+        }
+        Command::Loop(args) => {
+            let project = Project::discover_running(
+                &args.common.cargo_options(),
+                args.common.package.as_deref(),
+            )?;
+            let action = match args.action {
+                LoopAction::Start => "start",
+                LoopAction::End => "end",
+                LoopAction::Stop => "stop",
+            };
+            let answer = control::request(
+                &project,
+                serde_json::json!({ "cmd": "loop", "action": action }),
+            )?;
+            status::info(&match args.action {
+                LoopAction::Start => {
+                    "loop: recording from the next frame; `cargo relive loop end` plays it"
+                        .to_owned()
+                }
+                LoopAction::End => format!(
+                    "loop: playing {} frames again and again; save a file to see the change \
+                     from the next pass; `cargo relive loop stop` goes back to live play",
+                    answer["frames"].as_u64().unwrap_or(0)
+                ),
+                LoopAction::Stop => format!(
+                    "loop: stopped after {} passes; live play",
+                    answer["passes"].as_u64().unwrap_or(0)
+                ),
+            });
             Ok(0)
         }
         Command::Save(args) => save_or_load(&args, "save"),

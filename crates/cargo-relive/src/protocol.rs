@@ -40,7 +40,7 @@ pub fn first_line(line: &[u8], token: &str) -> FirstLine {
         return FirstLine::Command(value);
     }
     FirstLine::Refused(
-        "not a relive command: a command is one JSON line with \"cmd\" (get, set, save, load, rewind)"
+        "not a relive command: a command is one JSON line with \"cmd\" (get, set, save, load, rewind, loop)"
             .to_owned(),
     )
 }
@@ -56,6 +56,10 @@ pub fn check_command(saves: &Path, command: &mut Value) -> Result<(), String> {
     }
     match command["cmd"].as_str() {
         Some("get" | "set" | "rewind") => Ok(()),
+        Some("loop") => match command["action"].as_str() {
+            Some("start" | "end" | "stop") => Ok(()),
+            _ => Err("`loop` needs an \"action\": start, end or stop".to_owned()),
+        },
         Some(cmd @ ("save" | "load")) => {
             let name = command["name"]
                 .as_str()
@@ -68,7 +72,7 @@ pub fn check_command(saves: &Path, command: &mut Value) -> Result<(), String> {
             Ok(())
         }
         other => Err(format!(
-            "unknown command {}: the commands are get, set, save, load and rewind",
+            "unknown command {}: the commands are get, set, save, load, rewind and loop",
             other.map_or("(none)".to_owned(), |c| format!("`{c}`"))
         )),
     }

@@ -20,8 +20,11 @@ pub(crate) const SUPERVISED: u32 = 16;
 /// Raised for good while the worker keeps a history (rewind): each `update` takes the attended
 /// path, which encodes the state after it.
 pub(crate) const HISTORY: u32 = 32;
+/// Raised while a loop is asked for, records or plays: each call takes the attended path, which
+/// wraps the context with the loop's tape.
+pub(crate) const LOOP: u32 = 64;
 /// The bits that stay raised and need no attending.
-pub(crate) const STANDING: u32 = SUPERVISED | HISTORY;
+pub(crate) const STANDING: u32 = SUPERVISED | HISTORY | LOOP;
 
 /// The shared attention word.
 #[derive(Clone, Default)]

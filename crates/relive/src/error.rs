@@ -194,6 +194,13 @@ pub enum Error {
         reason: String,
     },
 
+    /// A loop could not start, end or stop ([`crate::Worker::loop_start`]).
+    #[error("loop: {reason}")]
+    Loop {
+        /// Why.
+        reason: String,
+    },
+
     /// A JSON value could not become the state.
     #[error("the value does not fit the state: {message}; the current state is unchanged")]
     BadValue {

@@ -138,6 +138,36 @@ pub enum Event {
         /// The frame it is at now.
         frame: u64,
     },
+    /// A loop started recording ([`crate::Worker::loop_start`]), at the `update` after it was
+    /// asked for.
+    LoopRecording {
+        /// The running version.
+        version: u64,
+    },
+    /// A loop's recording ended and plays ([`crate::Worker::loop_end`]).
+    LoopPlaying {
+        /// Frames recorded.
+        frames: u64,
+        /// Memory the recording takes.
+        bytes: u64,
+    },
+    /// A pass of a loop begins, from the start state, played by `version`.
+    LoopPass {
+        /// The pass (1 for the first).
+        pass: u64,
+        /// The version playing it.
+        version: u64,
+    },
+    /// A loop stopped; live play goes on.
+    LoopStopped {
+        /// Passes played.
+        passes: u64,
+    },
+    /// A loop's recording was refused; live play goes on.
+    LoopRefused {
+        /// Why (names the method read).
+        reason: String,
+    },
     /// An old version was closed and is gone from the process's mappings.
     Unloaded {
         /// The version.
@@ -265,6 +295,15 @@ impl Bus {
                 path.display()
             ),
             Event::Unloaded { version } => log::debug!("version {version}: unmapped"),
+            Event::LoopRecording { version } => log::info!("loop: recording (version {version})"),
+            Event::LoopPlaying { frames, bytes } => {
+                log::info!("loop: playing {frames} frames ({bytes} bytes recorded)")
+            }
+            Event::LoopPass { pass, version } => {
+                log::debug!("loop: pass {pass}, version {version}")
+            }
+            Event::LoopStopped { passes } => log::info!("loop: stopped after {passes} passes"),
+            Event::LoopRefused { reason } => log::warn!("loop refused: {reason}"),
             Event::Warning { message } => log::warn!("{message}"),
             Event::Rewound {
                 frames_back, frame, ..

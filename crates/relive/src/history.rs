@@ -48,6 +48,29 @@ impl std::str::FromStr for Rewind {
     }
 }
 
+/// Where a loop is, for the host's UI (`Worker::loop_state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoopState {
+    /// No loop: live play.
+    Off,
+    /// `Worker::loop_start` was called; the recording starts at the next `update`.
+    Armed,
+    /// Recording: this many frames so far.
+    Recording {
+        /// Frames recorded.
+        frames: usize,
+    },
+    /// Playing the recording.
+    Playing {
+        /// The pass being played (1 for the first).
+        pass: u64,
+        /// The frame of the pass being played (1-based).
+        frame: usize,
+        /// Frames in the recording.
+        frames: usize,
+    },
+}
+
 /// One kept state: after `update` number `frame`.
 #[cfg(not(feature = "static"))]
 pub(crate) struct Entry {

@@ -12,18 +12,19 @@ use relive_worker::Interface;
 use relive_worker::abi::CallFn;
 
 use crate::attention::{
-    Attention, BUILD_READY, CONTROL, HISTORY, QUIT, SNAPSHOT_DUE, STANDING, SUPERVISED,
+    Attention, BUILD_READY, CONTROL, HISTORY, LOOP, QUIT, SNAPSHOT_DUE, STANDING, SUPERVISED,
 };
 use crate::copies::Copies;
 use crate::error::Error;
 use crate::event::{Bus, Event, SwapTimings};
 use crate::library::{CallError, Library};
-use crate::snapshot::{Format, Snapshot};
 use crate::supervise::Supervisor;
 use crate::watch::{Loader, Prepared};
 
 mod commands;
+mod looping;
 mod rewind;
+mod state;
 use crate::{Func, Status};
 
 /// A worker library that is reloaded while the host runs, with its state carried across.
@@ -47,6 +48,8 @@ pub struct Worker<C: ?Sized + Interface + 'static> {
     last_swap: Option<Instant>,
     /// The states of the last frames, for [`Worker::rewind`], while kept.
     history: Option<crate::history::History>,
+    /// The loop, while one is asked for, records or plays.
+    looping: Option<looping::Loop>,
     loader: Loader,
     bus: Bus,
     source: PathBuf,
@@ -119,6 +122,7 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
             supervisor,
             last_swap: None,
             history: None,
+            looping: None,
             loader,
             bus,
             source,
@@ -148,6 +152,7 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
     #[cold]
     fn attend(&mut self, raised: u32, ctx: &mut C) {
         let swapped = raised & BUILD_READY != 0
+            && !self.loop_defers_reload()
             && match self.loader.take() {
                 Some(prepared) => self.swap(prepared, Some(ctx)).is_ok(),
                 None => false,
@@ -230,6 +235,9 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
         if raised & !STANDING != 0 {
             self.attend(raised, &mut *ctx);
         }
+        if f.0 == 0 && raised & LOOP != 0 {
+            self.loop_before_update(&mut *ctx);
+        }
         let Some(&shim) = self.resolved.get(f.0) else {
             return Err(self.no_such_function(f));
         };
@@ -237,13 +245,20 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
         if let Some(h) = heartbeat {
             h.enter(f.0);
         }
-        // SAFETY: as in `call`.
-        let result = unsafe { self.lib.call(shim, ctx, self.state.as_ptr()) };
+        let result = if raised & LOOP != 0 {
+            self.call_on_tape(shim, ctx)
+        } else {
+            // SAFETY: as in `call`.
+            unsafe { self.lib.call(shim, ctx, self.state.as_ptr()) }
+        };
         if let Some(h) = heartbeat {
             h.leave();
         }
         match result {
             Ok(()) => {
+                if f.0 == 0 && raised & LOOP != 0 {
+                    self.loop_after_update();
+                }
                 if f.0 == 0 && raised & HISTORY != 0 {
                     self.record_history();
                 }
@@ -449,86 +464,6 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
                 count: 1,
             });
         }
-    }
-
-    /// Takes the current state out as a [`Snapshot`] (the state stays in place).
-    pub fn snapshot(&self) -> Result<Snapshot, Error> {
-        // SAFETY: the state was created by `self.lib`.
-        match unsafe { self.lib.save(self.state.as_ptr()) } {
-            Ok(bytes) => Ok(Snapshot {
-                state_type: self.lib.state_type().to_owned(),
-                state_version: self.lib.state_version(),
-                bytes,
-            }),
-            Err(CallError::Failed(message)) => Err(Error::Save {
-                version: self.version,
-                message,
-            }),
-            Err(e) => Err(call_error(e, "save", self.version)),
-        }
-    }
-
-    /// Replaces the state with one decoded from `snapshot` (through the worker's tolerant decode
-    /// and `migrate`). On failure the current state is unchanged.
-    pub fn restore(&mut self, snapshot: &Snapshot) -> Result<(), Error> {
-        let new_state = match self.lib.load(&snapshot.bytes, snapshot.state_version) {
-            Ok(state) => state,
-            Err(CallError::Failed(message)) => {
-                let at = crate::misfit::find(&self.lib, &snapshot.bytes, snapshot.state_version)
-                    .map(|p| format!(" (at `{p}`)"))
-                    .unwrap_or_default();
-                return Err(Error::BadValue {
-                    message: format!("{}{at}", crate::decode_message::plain(&message)),
-                });
-            }
-            Err(e) => return Err(call_error(e, "load", self.version)),
-        };
-        self.replace_state(new_state);
-        Ok(())
-    }
-
-    /// Replaces the state with a fresh `Default` one. The only way relive ever resets a state.
-    pub fn reset(&mut self) -> Result<(), Error> {
-        let new_state = self
-            .lib
-            .create()
-            .map_err(|e| call_error(e, "create", self.version))?;
-        self.replace_state(new_state);
-        Ok(())
-    }
-
-    fn replace_state(&mut self, new_state: *mut c_void) {
-        let old = std::mem::replace(
-            &mut self.state,
-            NonNull::new(new_state).unwrap_or(NonNull::dangling()),
-        );
-        // SAFETY: the old state was created by `self.lib` and nothing refers to it any more.
-        if let Err(e) = unsafe { self.lib.drop_state(old.as_ptr()) } {
-            self.report_unload(e, "drop", self.version);
-        }
-    }
-
-    /// Writes the state to `path` atomically.
-    pub fn save_snapshot(&self, path: impl AsRef<Path>, format: Format) -> Result<(), Error> {
-        self.snapshot()?.write(path.as_ref(), format)
-    }
-
-    /// Restores the state from a snapshot file of either format.
-    pub fn load_snapshot(&mut self, path: impl AsRef<Path>) -> Result<(), Error> {
-        let snapshot = Snapshot::read(path.as_ref())?;
-        self.restore(&snapshot)
-    }
-
-    /// The state as JSON, produced from the worker's serde implementation.
-    pub fn state_json(&self) -> Result<serde_json::Value, Error> {
-        self.snapshot()?.to_json()
-    }
-
-    /// Replaces the state with `value`, decoded by the worker like a reload would. A value that
-    /// does not fit the state type is refused with the decoder's message.
-    pub fn set_state_json(&mut self, value: &serde_json::Value) -> Result<(), Error> {
-        let snapshot = Snapshot::from_json(self.lib.state_type(), self.lib.state_version(), value)?;
-        self.restore(&snapshot)
     }
 
     /// The running version: 1 for the first load, counting every build relive tried since.

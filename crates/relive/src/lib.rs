@@ -129,7 +129,7 @@ mod watch;
 
 pub use error::{Error, FingerprintPart};
 pub use event::{Event, SwapTimings};
-pub use history::Rewind;
+pub use history::{LoopState, Rewind};
 #[cfg(not(feature = "static"))]
 pub use hot::Worker;
 pub use relive_worker::{Exports, Interface};

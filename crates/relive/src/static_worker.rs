@@ -145,6 +145,28 @@ impl<W: Exports> StaticWorker<W> {
         channel().1
     }
 
+    /// Always refused: a ship build records no loop (nothing of loops is compiled in).
+    pub fn loop_start(&mut self) -> Result<(), Error> {
+        Err(Error::Loop {
+            reason: "a ship build records no loop".to_owned(),
+        })
+    }
+
+    /// Always refused, as [`StaticWorker::loop_start`].
+    pub fn loop_end(&mut self) -> Result<usize, Error> {
+        self.loop_start().map(|()| 0)
+    }
+
+    /// Always refused, as [`StaticWorker::loop_start`].
+    pub fn loop_stop(&mut self) -> Result<u64, Error> {
+        self.loop_start().map(|()| 0)
+    }
+
+    /// Always [`crate::LoopState::Off`].
+    pub fn loop_state(&self) -> crate::LoopState {
+        crate::LoopState::Off
+    }
+
     /// Always refused: a ship build keeps no history (nothing of rewind is compiled in).
     pub fn rewind(&mut self, _back: crate::Rewind) -> Result<u64, Error> {
         Err(Error::Rewind {

@@ -18,6 +18,11 @@ const HOST_EVENTS: &[&str] = &[
     "restore_failed",
     "unloaded",
     "rewound",
+    "loop_recording",
+    "loop_playing",
+    "loop_pass",
+    "loop_stopped",
+    "loop_refused",
     "warning",
 ];
 
@@ -114,6 +119,36 @@ impl Supervisor {
                 "rewound {} frames, to frame {}",
                 event["frames_back"].as_u64().unwrap_or(0),
                 event["frame"].as_u64().unwrap_or(0)
+            )),
+            "loop_recording" => {
+                status::info("loop: recording; `cargo relive loop end` plays it from its start")
+            }
+            "loop_playing" => {
+                self.loop_version = 0;
+                status::info(&format!(
+                    "loop: playing {} frames ({} KiB recorded) again and again; each build plays \
+                     from the next pass; `cargo relive loop stop` goes back to live play",
+                    event["frames"].as_u64().unwrap_or(0),
+                    event["bytes"].as_u64().unwrap_or(0).div_ceil(1024)
+                ));
+            }
+            "loop_pass" => {
+                let version = event["version"].as_u64().unwrap_or(0);
+                if self.loop_version != 0 && version != self.loop_version {
+                    status::info(&format!(
+                        "loop: pass {} plays v{version}",
+                        event["pass"].as_u64().unwrap_or(0)
+                    ));
+                }
+                self.loop_version = version;
+            }
+            "loop_stopped" => status::info(&format!(
+                "loop: stopped after {} passes; live play",
+                event["passes"].as_u64().unwrap_or(0)
+            )),
+            "loop_refused" => status::error(&format!(
+                "loop refused: {}; live play goes on",
+                event["reason"].as_str().unwrap_or("")
             )),
             "restore_failed" => status::error(&format!(
                 "could not restore the state: {}; started fresh, the snapshot is kept at {}",

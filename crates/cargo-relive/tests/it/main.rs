@@ -291,6 +291,7 @@ mod bursts;
 mod coins;
 mod faults;
 mod front_door;
+mod loops;
 mod ported;
 mod quad;
 mod scaffold;

@@ -136,6 +136,21 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
                 let frames_back = self.rewind(back).map_err(|e| e.to_string())?;
                 Ok(serde_json::json!({ "frames_back": frames_back }))
             }
+            Some("loop") => match command["action"].as_str() {
+                Some("start") => self
+                    .loop_start()
+                    .map(|()| serde_json::json!({}))
+                    .map_err(|e| e.to_string()),
+                Some("end") => self
+                    .loop_end()
+                    .map(|frames| serde_json::json!({ "frames": frames }))
+                    .map_err(|e| e.to_string()),
+                Some("stop") => self
+                    .loop_stop()
+                    .map(|passes| serde_json::json!({ "passes": passes }))
+                    .map_err(|e| e.to_string()),
+                other => Err(format!("unknown loop action {other:?}")),
+            },
             other => Err(format!("unknown command {other:?}")),
         }
     }

@@ -31,6 +31,11 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
     /// there. How many frames it went back. Refused, changing nothing, when the history is off
     /// or does not reach that far.
     pub fn rewind(&mut self, back: Rewind) -> Result<u64, Error> {
+        if !matches!(self.loop_state(), crate::LoopState::Off) {
+            return Err(Error::Rewind {
+                reason: "a loop is on: stop it first".to_owned(),
+            });
+        }
         let Some(history) = &mut self.history else {
             return Err(Error::Rewind {
                 reason: "no history is kept: `keep_history(budget)`, or `cargo relive run` (which keeps one)".to_owned(),
