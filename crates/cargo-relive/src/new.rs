@@ -200,6 +200,7 @@ fn own_checkout() -> Option<PathBuf> {
 /// `text` of a template file with its placeholders filled in.
 fn render(text: &str, source: &Source, name: &str) -> String {
     text.replace("{{RELIVE_WORKER}}", &source.dependency("relive-worker"))
+        .replace("{{RELIVE_TAPE}}", &source.dependency("relive-tape"))
         .replace("{{RELIVE}}", &source.dependency("relive"))
         .replace("{{NAME}}", name)
 }

@@ -5,10 +5,11 @@
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as Tokens};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
+use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned;
 use syn::{
-    Expr, ExprArray, FnArg, ItemTrait, Lit, ReceiverKind, ReturnType, TraitItem, TraitItemFn, Type,
-    parse_macro_input,
+    Attribute, Expr, ExprArray, ExprPath, FnArg, ItemTrait, Lit, Pat, ReceiverKind, ReturnType,
+    Signature, Token, TraitItem, TraitItemFn, Type, Visibility, parse_macro_input,
 };
 
 /// See `relive_worker::context`.
@@ -253,4 +254,152 @@ fn borrows(ty: &Type) -> bool {
         })
     }
     walk(ty.to_token_stream())
+}
+
+/// One `fn name(args) -> T = path::to::engine_fn;` of `reads!`.
+struct ReadFn {
+    attrs: Vec<Attribute>,
+    vis: Visibility,
+    sig: Signature,
+    path: ExprPath,
+}
+
+struct ReadFns(Vec<ReadFn>);
+
+impl Parse for ReadFns {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let mut fns = Vec::new();
+        while !input.is_empty() {
+            let attrs = input.call(Attribute::parse_outer)?;
+            let vis = input.parse()?;
+            let sig = input.parse()?;
+            input.parse::<Token![=]>()?;
+            let path = input.parse()?;
+            input.parse::<Token![;]>()?;
+            fns.push(ReadFn {
+                attrs,
+                vis,
+                sig,
+                path,
+            });
+        }
+        Ok(ReadFns(fns))
+    }
+}
+
+/// See `relive_tape::reads`.
+#[proc_macro]
+pub fn reads(input: TokenStream) -> TokenStream {
+    let ReadFns(fns) = parse_macro_input!(input as ReadFns);
+    match expand_reads(&fns) {
+        Ok(t) => t.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+fn expand_reads(fns: &[ReadFn]) -> syn::Result<Tokens> {
+    let slot = format_ident!("__RELIVE_READS_SLOT");
+    let mut names = Vec::new();
+    let mut wrappers = Vec::new();
+    for (index, f) in fns.iter().enumerate() {
+        let index = u16::try_from(index)
+            .map_err(|_| syn::Error::new(f.sig.span(), "more than 65535 reads"))?;
+        let sig = &f.sig;
+        let ident = &sig.ident;
+        let wrong = |span: Span, what: &str| {
+            syn::Error::new(
+                span,
+                format!(
+                    "relive_tape::reads!: `{ident}` {what}: a read is a plain function that returns a value"
+                ),
+            )
+        };
+        if sig.generics.type_params().next().is_some()
+            || sig.generics.const_params().next().is_some()
+        {
+            return Err(wrong(sig.generics.span(), "is generic"));
+        }
+        if sig.asyncness.is_some() || sig.constness.is_some() {
+            return Err(wrong(sig.span(), "is async or const"));
+        }
+        let mut args = Vec::new();
+        let mut why = None;
+        for arg in &sig.inputs {
+            let FnArg::Typed(arg) = arg else {
+                return Err(wrong(arg.span(), "takes `self`"));
+            };
+            let Pat::Ident(name) = &*arg.pat else {
+                return Err(wrong(
+                    arg.pat.span(),
+                    "takes an argument that is not a plain name",
+                ));
+            };
+            if let Type::Reference(r) = &*arg.ty
+                && r.mutability.is_some()
+            {
+                why = Some(format!(
+                    "takes `{}: {}`, which the engine may write into",
+                    name.ident,
+                    arg.ty.to_token_stream()
+                ));
+            }
+            args.push(name.ident.clone());
+        }
+        let ty = match &sig.output {
+            ReturnType::Type(_, ty) if !is_unit(ty) => ty,
+            _ => return Err(wrong(sig.span(), "returns nothing (only reads are listed)")),
+        };
+        if borrows(ty) {
+            why = Some(format!(
+                "returns `{}`, a borrowed or opaque value",
+                ty.to_token_stream()
+            ));
+        }
+        let path = &f.path;
+        let call = quote!(#path(#(#args),*));
+        let on_tape = match why {
+            Some(why) => quote! {
+                tape.read_unrecordable(#index, #why);
+                #call
+            },
+            None => quote_spanned! {ty.span()=>
+                #[allow(unused_imports)]
+                use ::relive_tape::{NotSerde as _, ViaSerde as _};
+                let probe = &::relive_tape::Probe::<#ty>::NEW;
+                if let ::core::option::Option::Some(value) = probe.replayed(tape, #index) {
+                    return value;
+                }
+                let value = #call;
+                probe.record(tape, #index, &value);
+                value
+            },
+        };
+        let (attrs, vis) = (&f.attrs, &f.vis);
+        wrappers.push(quote! {
+            #(#attrs)*
+            #[inline]
+            #vis #sig {
+                ::relive_tape::EngineReads::read(&#slot, |tape| {
+                    let ::core::option::Option::Some(tape) = tape else {
+                        return #call;
+                    };
+                    #on_tape
+                })
+            }
+        });
+        names.push(ident.to_string());
+    }
+    Ok(quote! {
+        ::std::thread_local! {
+            #[doc(hidden)]
+            pub static #slot: ::core::cell::Cell<*const ::relive_tape::Tape> =
+                const { ::core::cell::Cell::new(::core::ptr::null()) };
+        }
+
+        /// The engine reads this module wraps, for the host: `Worker::record_reads`.
+        pub static RELIVE_READS: ::relive_tape::EngineReads =
+            ::relive_tape::EngineReads::new(&[#(#names),*], &#slot);
+
+        #(#wrappers)*
+    })
 }

@@ -100,7 +100,7 @@ pub mod bulk;
 mod codec;
 mod logging;
 mod macros;
-pub mod tape;
+pub use relive_tape as tape;
 
 /// Declares the context trait of an interface crate (in place of [`interface!`]) so that what the
 /// worker reads through it can be recorded and replayed: a loop (`cargo relive loop`).
@@ -127,6 +127,8 @@ pub mod tape;
 /// argument the host may write into) still works; a loop whose recording reads it is refused with
 /// the method's name.
 pub use relive_macros::context;
+
+pub use relive_tape::reads;
 
 pub use codec::{DecodeError, EncodeError, OldState, decode, encode};
 

@@ -50,6 +50,8 @@ pub struct Worker<C: ?Sized + Interface + 'static> {
     history: Option<crate::history::History>,
     /// The loop, while one is asked for, records or plays.
     looping: Option<looping::Loop>,
+    /// The engine's wrapped reads, for a loop of a worker that calls its engine directly.
+    engine_reads: Option<&'static relive_worker::tape::EngineReads>,
     loader: Loader,
     bus: Bus,
     source: PathBuf,
@@ -123,6 +125,7 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
             last_swap: None,
             history: None,
             looping: None,
+            engine_reads: None,
             loader,
             bus,
             source,

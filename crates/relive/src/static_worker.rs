@@ -162,6 +162,9 @@ impl<W: Exports> StaticWorker<W> {
         self.loop_start().map(|()| 0)
     }
 
+    /// Does nothing: a ship build records no loop.
+    pub fn record_reads(&mut self, _reads: &'static relive_worker::tape::EngineReads) {}
+
     /// Always [`crate::LoopState::Off`].
     pub fn loop_state(&self) -> crate::LoopState {
         crate::LoopState::Off

@@ -46,11 +46,12 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
     /// Refused when the context's reads cannot be recorded: the trait must be declared with
     /// `#[relive_worker::context]`.
     pub fn loop_start(&mut self) -> Result<(), Error> {
-        if C::TAPE.is_none() {
+        if C::TAPE.is_none() && self.engine_reads.is_none() {
             let name = std::any::type_name::<C>();
             let reason = if name == "()" {
-                "this worker has no context (`context: ()`): it reads its engine directly, and \
-                 relive cannot record those reads"
+                "this worker has no context (`context: ()`) and the host named no engine reads: \
+                 wrap the engine functions the worker reads with `relive_tape::reads!` in the \
+                 engine crate, and call `record_reads(&RELIVE_READS)` in the host"
                     .to_owned()
             } else {
                 format!(
@@ -132,6 +133,13 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
         Ok(passes)
     }
 
+    /// Records the engine functions `reads` wraps (`relive_tape::reads!`) in loops: for a
+    /// worker that calls its engine directly (`context: ()`), whose reads do not go through a
+    /// context. Then those are recorded and played back in place of the context's.
+    pub fn record_reads(&mut self, reads: &'static relive_worker::tape::EngineReads) {
+        self.engine_reads = Some(reads);
+    }
+
     /// Where the loop is.
     pub fn loop_state(&self) -> LoopState {
         match &self.looping {
@@ -170,7 +178,11 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
             }
             Loop::Armed => match self.snapshot() {
                 Ok(start) => {
-                    let tape = Tape::recording(C::TAPE.unwrap_or(&[]));
+                    let names = match self.engine_reads {
+                        Some(reads) => reads.names(),
+                        None => C::TAPE.unwrap_or(&[]),
+                    };
+                    let tape = Tape::recording(names);
                     tape.begin_frame();
                     self.bus.emit(Event::LoopRecording {
                         version: self.version,
@@ -243,6 +255,12 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
             // SAFETY: `shim` was resolved in `self.lib`, which created `self.state`.
             _ => return unsafe { self.lib.call(shim, ctx, self.state.as_ptr()) },
         };
+        if let Some(reads) = self.engine_reads {
+            // SAFETY: as above.
+            return reads.with(tape, || unsafe {
+                self.lib.call(shim, ctx, self.state.as_ptr())
+            });
+        }
         let mut result = Ok(());
         C::with_tape(ctx, tape, &mut |ctx| {
             // SAFETY: as above; `ctx` is the host's context wrapped for this call only.

@@ -1,17 +1,47 @@
-//! The tape of a loop: every value the worker read from the host during a span of frames, so that
-//! the span can be played again with the recorded values in place of the host's live ones.
+//! The tape of a relive loop: every value the worker read from the host during a span of frames,
+//! so that the span can be played again with the recorded values in place of the host's live
+//! ones. Used through `relive_worker` (`relive_worker::tape`, `#[relive_worker::context]`), or
+//! directly by an engine crate for [`reads!`].
 //!
-//! [`macro@crate::context`] generates, for the interface's context trait, an implementation on
+//! `#[relive_worker::context]` generates, for the interface's context trait, an implementation on
 //! [`Taped`]: each method that returns a value records it (while recording) or hands back the
 //! recorded one (while replaying); methods that return nothing (drawing) always reach the host.
-//! The host's `relive::Worker` owns the tape and wraps its context with
-//! [`Interface::with_tape`](crate::Interface::with_tape) for each call of a loop. None of this is
-//! reached unless a loop is started, and a ship build never calls it.
+//! [`reads!`] does the same for engine functions a worker calls directly. The host's
+//! `relive::Worker` owns the tape and wraps each call of a loop with it. None of this is reached
+//! unless a loop is started, and a ship build never calls it.
 //!
 //! Values are kept as compact MessagePack (no field names): the host that records a span is the
 //! one that replays it, with the same interface crate.
 
 use std::cell::RefCell;
+
+/// Wraps engine functions a worker calls directly (the engine-direct layout, `context: ()`), in
+/// the engine crate, so that a loop can record what they return and play it back.
+///
+/// ```ignore
+/// // In the shared engine crate (a `dylib`; it depends on relive-tape, not relive-worker):
+/// pub mod prelude {
+///     pub use macroquad::prelude::*;
+///     relive_tape::reads! {
+///         pub fn is_key_down(key: KeyCode) -> bool = macroquad::input::is_key_down;
+///         pub fn get_frame_time() -> f32 = macroquad::time::get_frame_time;
+///     }
+/// }
+/// // In the host:
+/// game.record_reads(&base::prelude::RELIVE_READS);
+/// ```
+///
+/// Each wrapper calls the engine function; while a loop records, it also records the value, and
+/// while the loop plays, it returns the recorded one instead. The items it defines shadow the
+/// ones of the same name that a glob (`pub use macroquad::prelude::*`) brings into the module.
+/// It also defines `RELIVE_READS` ([`EngineReads`]) for the host, so once per module. The same
+/// rules as for `#[relive_worker::context]`: a type that is not serde's `Serialize +
+/// Deserialize`, a borrowed value or a `&mut` argument cannot be recorded, and a loop whose
+/// recording reads one is refused with the function's name. A generic function cannot be listed.
+///
+/// The engine crate depends on `relive-tape` only: everything it depends on is shared by the host
+/// and every worker version, and relive-worker must stay each version's own.
+pub use relive_macros::reads;
 use std::marker::PhantomData;
 
 use serde::Serialize;
@@ -198,7 +228,7 @@ impl Tape {
 }
 
 /// The host's context wrapped with a tape, for one call of a loop: what
-/// [`macro@crate::context`] implements the context trait on.
+/// `#[relive_worker::context]` implements the context trait on.
 ///
 /// It exists only inside [`run_taped`], which hands it out once, through a function that turns it
 /// into the context trait object.
@@ -231,7 +261,7 @@ impl<C: ?Sized + 'static> Taped<C> {
 }
 
 /// Runs `run` with `ctx` wrapped in a [`Taped`] (turned into the context trait object by `erase`,
-/// a non-capturing `|t| t`). What [`macro@crate::context`]'s `Interface::with_tape` calls.
+/// a non-capturing `|t| t`). What `#[relive_worker::context]`'s `Interface::with_tape` calls.
 pub fn run_taped<C: ?Sized + 'static>(
     ctx: &mut C,
     tape: &Tape,
@@ -246,6 +276,63 @@ pub fn run_taped<C: ?Sized + 'static>(
         _not_send: PhantomData,
     };
     run(erase(&mut taped));
+}
+
+/// The engine functions an engine crate wraps with [`reads!`], for a worker that calls
+/// its engine directly (`context: ()`): their names, and the slot through which the wrappers find
+/// the tape of the loop while the host calls the worker. Handed to the host's
+/// `relive::Worker::record_reads`.
+pub struct EngineReads {
+    names: &'static [&'static str],
+    slot: &'static std::thread::LocalKey<std::cell::Cell<*const Tape>>,
+}
+
+impl EngineReads {
+    /// What [`reads!`] generates.
+    #[doc(hidden)]
+    pub const fn new(
+        names: &'static [&'static str],
+        slot: &'static std::thread::LocalKey<std::cell::Cell<*const Tape>>,
+    ) -> EngineReads {
+        EngineReads { names, slot }
+    }
+
+    /// The wrapped functions' names, by index.
+    pub fn names(&self) -> &'static [&'static str] {
+        self.names
+    }
+
+    /// Runs `run` with the wrappers reading from and recording on `tape` (on this thread only).
+    pub fn with<R>(&self, tape: &Tape, run: impl FnOnce() -> R) -> R {
+        /// Empties the slot again, also if `run` unwinds.
+        struct Clear(&'static std::thread::LocalKey<std::cell::Cell<*const Tape>>);
+        impl Drop for Clear {
+            fn drop(&mut self) {
+                self.0.with(|slot| slot.set(std::ptr::null()));
+            }
+        }
+        self.slot.with(|slot| slot.set(tape));
+        let _clear = Clear(self.slot);
+        run()
+    }
+
+    /// Runs `read` with the tape, while [`EngineReads::with`] runs on this thread, or `None`.
+    #[doc(hidden)]
+    #[inline(always)]
+    pub fn read<T>(
+        slot: &'static std::thread::LocalKey<std::cell::Cell<*const Tape>>,
+        read: impl FnOnce(Option<&Tape>) -> T,
+    ) -> T {
+        if cfg!(feature = "static") {
+            // A ship build: no loop, so no tape; after inlining, the engine's function is called
+            // directly.
+            return read(None);
+        }
+        let tape = slot.with(std::cell::Cell::get);
+        // SAFETY: the slot holds a tape only while `with` runs on this thread, which borrows it
+        // for that long; the reference lives within this call, inside that `with`.
+        read(unsafe { tape.as_ref() })
+    }
 }
 
 /// Picks, per return type, whether a read can be recorded (the type is `Serialize` and
