@@ -379,12 +379,7 @@ fn expand_reads(fns: &[ReadFn]) -> syn::Result<Tokens> {
             #(#attrs)*
             #[inline]
             #vis #sig {
-                ::relive_tape::EngineReads::read(&#slot, |tape| {
-                    let ::core::option::Option::Some(tape) = tape else {
-                        return #call;
-                    };
-                    #on_tape
-                })
+                ::relive_tape::__engine_read!(slot: #slot, live: #call, taped: |tape| { #on_tape })
             }
         });
         names.push(ident.to_string());

@@ -318,21 +318,41 @@ impl EngineReads {
 
     /// Runs `read` with the tape, while [`EngineReads::with`] runs on this thread, or `None`.
     #[doc(hidden)]
-    #[inline(always)]
     pub fn read<T>(
         slot: &'static std::thread::LocalKey<std::cell::Cell<*const Tape>>,
         read: impl FnOnce(Option<&Tape>) -> T,
     ) -> T {
-        if cfg!(feature = "static") {
-            // A ship build: no loop, so no tape; after inlining, the engine's function is called
-            // directly.
-            return read(None);
-        }
         let tape = slot.with(std::cell::Cell::get);
         // SAFETY: the slot holds a tape only while `with` runs on this thread, which borrows it
         // for that long; the reference lives within this call, inside that `with`.
         read(unsafe { tape.as_ref() })
     }
+}
+
+/// The body of a [`reads!`] wrapper: `live` (the engine's call) while no loop records or plays,
+/// `taped` with the tape otherwise. In a ship build (`static`), `live` and nothing else.
+#[cfg(not(feature = "static"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __engine_read {
+    (slot: $slot:ident, live: $live:expr, taped: |$tape:ident| $taped:block) => {
+        $crate::EngineReads::read(&$slot, |tape| {
+            let ::core::option::Option::Some($tape) = tape else {
+                return $live;
+            };
+            $taped
+        })
+    };
+}
+
+/// The body of a [`reads!`] wrapper in a ship build: the engine's call.
+#[cfg(feature = "static")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __engine_read {
+    (slot: $slot:ident, live: $live:expr, taped: |$tape:ident| $taped:block) => {
+        $live
+    };
 }
 
 /// Picks, per return type, whether a read can be recorded (the type is `Serialize` and

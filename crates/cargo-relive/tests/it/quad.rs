@@ -391,6 +391,58 @@ fn window_template_worker_draws_itself_reloads_in_place_and_survives_an_engine_p
     let restarted = wait_for_pixels(&x, &shots, "5-restarted", red);
     assert_eq!(restarted, moved, "the crash restart lost the position");
 
+    // A loop records what the worker reads from macroquad (the template's `reads!`): Right held
+    // while recording, the square moves right on every pass with no key held, from where the
+    // recording started.
+    let square_x = || -> f64 {
+        let out = cargo_relive(&dir, &target, &["state", "get", "/x"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.trim().parse().unwrap_or_else(|_| panic!("{text:?}"))
+    };
+    let out = cargo_relive(&dir, &target, &["loop", "start"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    s.event("recording", STEP, |e| e["event"] == "loop_recording");
+    let start_x = square_x();
+    x.key_in("windowgame", &["keydown", "Right"]);
+    std::thread::sleep(Duration::from_millis(500));
+    x.key_in("windowgame", &["keyup", "Right"]);
+    std::thread::sleep(Duration::from_millis(200));
+    let end_x = square_x();
+    assert!(end_x > start_x + 30.0, "{start_x} -> {end_x}");
+    let out = cargo_relive(&dir, &target, &["loop", "end"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    s.event("third pass", STEP, |e| {
+        e["event"] == "loop_pass" && e["pass"].as_u64() >= Some(3)
+    });
+    let seen: Vec<f64> = (0..8)
+        .map(|_| {
+            std::thread::sleep(Duration::from_millis(90));
+            square_x()
+        })
+        .collect();
+    let (low, high) = seen
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(l, h), &v| (l.min(v), h.max(v)));
+    assert!(
+        low >= start_x - 0.01 && high <= end_x + 0.01 && high - low > 10.0,
+        "played back {seen:?}, recorded from {start_x} to {end_x}"
+    );
+    let out = cargo_relive(&dir, &target, &["loop", "stop"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    s.event("stopped", STEP, |e| e["event"] == "loop_stopped");
+
     // SAFETY: signalling the process group of the session we started.
     unsafe { libc::killpg(s.child.id() as i32, libc::SIGINT) };
     s.wait_exit(Duration::from_secs(20));
@@ -408,5 +460,20 @@ fn window_template_worker_draws_itself_reloads_in_place_and_survives_an_engine_p
             .iter()
             .any(|n| n.starts_with("libstd-") || n == "libbase.so"),
         "{needed:?}"
+    );
+    // Nothing of loops is compiled in: the wrapped reads call macroquad and nothing else.
+    let symbols = std::process::Command::new("nm")
+        .arg(target.join("debug/host"))
+        .output()
+        .expect("nm (binutils) is not installed");
+    let symbols = String::from_utf8_lossy(&symbols.stdout);
+    assert!(symbols.contains("is_key_down"), "nm found no symbols");
+    assert!(
+        !symbols.contains("relive_tape"),
+        "{:?}",
+        symbols
+            .lines()
+            .filter(|l| l.contains("relive_tape"))
+            .collect::<Vec<_>>()
     );
 }
