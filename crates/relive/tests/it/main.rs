@@ -8,6 +8,7 @@ mod bad_library;
 mod engine_direct;
 mod host_threads;
 mod logging;
+mod loops;
 mod panics;
 mod reload;
 mod schema;

@@ -1,0 +1,91 @@
+//! Loops through the host's API on a real worker: the recorded reads replace the host's live
+//! ones, each pass starts from the same state, and a new build waits for the next pass.
+
+use std::time::{Duration, Instant};
+
+use fixture_base::Context;
+use relive::{LoopState, Worker};
+
+use crate::support::{Fixture, Host};
+
+#[test]
+fn a_loop_replays_the_recorded_reads_from_the_same_start_and_a_new_build_plays_from_the_next_pass()
+{
+    let fx = Fixture::new("plain", "loop");
+    let mut worker = Worker::<dyn Context>::open(fx.lib()).unwrap();
+    let mut host = Host::default();
+    for i in 1..=3 {
+        host.input = i;
+        worker.update(&mut host).unwrap();
+    }
+    let err = worker.loop_end().unwrap_err();
+    assert!(err.to_string().contains("no loop is recording"), "{err}");
+
+    worker.loop_start().unwrap();
+    assert_eq!(worker.loop_state(), LoopState::Armed);
+    // The state after each recorded frame, as JSON, taken then.
+    let mut recorded = Vec::new();
+    for i in 10..15 {
+        host.input = i * 7;
+        worker.update(&mut host).unwrap();
+        recorded.push(worker.state_json().unwrap());
+    }
+    assert_eq!(worker.loop_state(), LoopState::Recording { frames: 5 });
+    assert_eq!(worker.loop_end().unwrap(), 5);
+
+    // The host's live input is ignored while the loop plays: each pass is the recording again.
+    host.input = -1;
+    for pass in 1..=2 {
+        for frame in 0..5 {
+            worker.update(&mut host).unwrap();
+            assert_eq!(
+                worker.state_json().unwrap(),
+                recorded[frame],
+                "pass {pass}, frame {frame}"
+            );
+            assert_eq!(
+                worker.loop_state(),
+                LoopState::Playing {
+                    pass,
+                    frame: frame + 1,
+                    frames: 5
+                }
+            );
+        }
+    }
+
+    // A new build while pass 3 plays: the pass ends with the old code, pass 4 plays the new code
+    // from the same start.
+    worker.update(&mut host).unwrap();
+    worker.update(&mut host).unwrap();
+    fx.edit("let tag = \"v1\";", "let tag = \"v2\";");
+    fx.build().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !worker.is_new_build_ready() {
+        assert!(Instant::now() < deadline, "the new build was never ready");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for frame in 2..5 {
+        worker.update(&mut host).unwrap();
+        assert_eq!(worker.state_json().unwrap(), recorded[frame]);
+        assert!(host.last().starts_with("v1 "), "{}", host.last());
+    }
+    assert_eq!(worker.version(), 1);
+    worker.update(&mut host).unwrap();
+    assert_eq!(worker.version(), 2);
+    assert!(host.last().starts_with("v2 "), "{}", host.last());
+    assert_eq!(worker.state_json().unwrap(), recorded[0]);
+
+    // Rewind waits for the loop to stop; then play is live again, from where the loop was.
+    worker.keep_history(1 << 20);
+    assert!(worker.rewind(relive::Rewind::Frames(1)).is_err());
+    assert_eq!(worker.loop_stop().unwrap(), 4);
+    assert_eq!(worker.loop_state(), LoopState::Off);
+    host.input = 1000;
+    worker.update(&mut host).unwrap();
+    let history = worker.state_json().unwrap()["history"].clone();
+    let history = history.as_array().unwrap();
+    assert_eq!(history.len(), 5, "{history:?}");
+    assert_eq!(history[history.len() - 1], 1000);
+    assert_eq!(history[history.len() - 2], 70);
+}
