@@ -69,6 +69,27 @@ pub enum Status {
         /// How many frames back.
         frames_back: u64,
     },
+    /// A loop records (`cargo relive loop start`, [`crate::Worker::loop_start`]).
+    LoopRecording {
+        /// The running version.
+        version: u64,
+    },
+    /// A loop plays its recording again and again; each new build plays from the next pass.
+    Looping {
+        /// The version playing.
+        version: u64,
+        /// The pass (1 for the first).
+        pass: u64,
+        /// Frames in the recording.
+        frames: u64,
+    },
+    /// A loop's recording was refused (it read something that cannot be recorded); play is live.
+    LoopRefused {
+        /// The running version.
+        version: u64,
+        /// Why, naming what was read.
+        reason: String,
+    },
     /// Version `version` was swapped in with the state carried.
     Reloaded {
         /// The new version.
@@ -89,7 +110,10 @@ impl Status {
     pub fn is_problem(&self) -> bool {
         matches!(
             self,
-            Status::BuildFailed { .. } | Status::ReloadRefused { .. } | Status::Panicked { .. }
+            Status::BuildFailed { .. }
+                | Status::ReloadRefused { .. }
+                | Status::Panicked { .. }
+                | Status::LoopRefused { .. }
         )
     }
 
@@ -126,6 +150,9 @@ impl Status {
             | Status::ReloadRefused { version, .. }
             | Status::Panicked { version, .. }
             | Status::Rewound { version, .. }
+            | Status::LoopRecording { version }
+            | Status::Looping { version, .. }
+            | Status::LoopRefused { version, .. }
             | Status::Reloaded { version, .. } => *version,
         }
     }
@@ -170,6 +197,21 @@ impl fmt::Display for Status {
                 version,
                 frames_back,
             } => write!(f, "rewound {frames_back} frames (v{version} runs)"),
+            Status::LoopRecording { version } => {
+                write!(f, "loop: recording (v{version}); `loop end` plays it")
+            }
+            Status::Looping {
+                version,
+                pass,
+                frames,
+            } => write!(
+                f,
+                "loop: pass {pass} of {frames} frames plays v{version}; save to see a change \
+                 from the next pass"
+            ),
+            Status::LoopRefused { version, reason } => {
+                write!(f, "loop refused: {reason} (v{version} plays live)")
+            }
             Status::Reloaded {
                 version,
                 swap_ms,
@@ -200,6 +242,8 @@ pub(crate) struct Board {
     run: Option<Event>,
     /// The last build's duration, and when the edit that started it happened (supervisor).
     build: Option<(Duration, Option<Instant>)>,
+    /// Frames in the loop's recording, while one plays.
+    loop_frames: u64,
 }
 
 #[cfg(not(feature = "static"))]
@@ -209,6 +253,7 @@ impl Default for Board {
             status: Status::Running { version: 1 },
             run: None,
             build: None,
+            loop_frames: 0,
         }
     }
 }
@@ -299,6 +344,33 @@ impl Board {
             } => Status::Rewound {
                 version: *version,
                 frames_back: *frames_back,
+            },
+            Event::LoopRecording { version } => Status::LoopRecording { version: *version },
+            Event::LoopPass { pass, version } => {
+                let frames = match &self.status {
+                    Status::Looping { frames, .. } => *frames,
+                    _ => self.loop_frames,
+                };
+                if self.status.is_problem() && *pass > 1 {
+                    // A failed build or a panic stays shown while the loop goes on.
+                    return Report::Send(None);
+                }
+                Status::Looping {
+                    version: *version,
+                    pass: *pass,
+                    frames,
+                }
+            }
+            Event::LoopPlaying { frames, .. } => {
+                self.loop_frames = *frames;
+                return Report::Send(None);
+            }
+            Event::LoopStopped { .. } => Status::Running {
+                version: self.status.version(),
+            },
+            Event::LoopRefused { reason } => Status::LoopRefused {
+                version: self.status.version(),
+                reason: reason.clone(),
             },
             // Nothing the user has to act on (an old version unmapped, a restore, a stall the
             // supervisor reports): what is shown stays, a run of panics goes on.
@@ -423,5 +495,54 @@ mod tests {
         assert_eq!(build, 150.0);
         assert!(effect >= 160.0);
         assert!(!board.status().is_problem());
+    }
+
+    #[test]
+    fn a_loop_shows_its_pass_and_a_failed_build_stays_shown_while_it_plays() {
+        let mut board = Board::default();
+        let _ = board.on_event(&Event::LoopRecording { version: 1 });
+        assert_eq!(
+            board.status().to_string(),
+            "loop: recording (v1); `loop end` plays it"
+        );
+        let _ = board.on_event(&Event::LoopPlaying {
+            frames: 72,
+            bytes: 10,
+        });
+        let _ = board.on_event(&Event::LoopPass {
+            pass: 1,
+            version: 1,
+        });
+        assert_eq!(
+            board.status(),
+            Status::Looping {
+                version: 1,
+                pass: 1,
+                frames: 72
+            }
+        );
+        board.on_supervisor(&serde_json::json!({
+            "status": "build_failed", "error": "expected `;`", "location": "worker/src/lib.rs:3:9"
+        }));
+        let _ = board.on_event(&Event::LoopPass {
+            pass: 2,
+            version: 1,
+        });
+        assert!(board.status().is_problem(), "{}", board.status());
+        let _ = board.on_event(&Event::Reloaded {
+            version: 2,
+            state_bytes: 10,
+            timings: Default::default(),
+        });
+        let _ = board.on_event(&Event::LoopPass {
+            pass: 3,
+            version: 2,
+        });
+        assert_eq!(
+            board.status().to_string(),
+            "loop: pass 3 of 72 frames plays v2; save to see a change from the next pass"
+        );
+        let _ = board.on_event(&Event::LoopStopped { passes: 3 });
+        assert_eq!(board.status(), Status::Running { version: 2 });
     }
 }
