@@ -2,6 +2,10 @@
 //!
 //! ↑/↓ (or k/j) move, ←/→ (or Enter) fold and unfold, `e` edits a number, string or bool in place
 //! (Enter sets it through the worker's own decode, Esc cancels), space flips a bool, q quits.
+//!
+//! `[` and `]` scrub through the rewind history (a frame at a time; PgUp and PgDn a second at a
+//! time): the tree shows the state kept for that frame while the game plays on; `r` rewinds the
+//! game to it, Esc returns to the live state.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -104,8 +108,21 @@ pub fn edited_value(old: &Value, input: &str) -> Value {
     }
 }
 
+/// The frame of the history being looked at, and the frames kept then.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Scrub {
+    frame: u64,
+    oldest: u64,
+    newest: u64,
+}
+
+/// Frames in a second of play at the usual 60 frames a second (PgUp, PgDn).
+const SECOND: u64 = 60;
+
 struct App {
     state: Value,
+    /// The history frame shown instead of the live state.
+    scrub: Option<Scrub>,
     header: String,
     folded: BTreeSet<String>,
     selected: usize,
@@ -119,6 +136,7 @@ pub fn run(project: &Project) -> Result<i32> {
     let first = control::request_full(project, json!({ "cmd": "get", "pointer": "" }))?;
     let mut app = App {
         state: Value::Null,
+        scrub: None,
         header: String::new(),
         folded: BTreeSet::new(),
         selected: 0,
@@ -141,7 +159,7 @@ impl App {
                 format!("reloaded {s:.1}s ago")
             });
         self.header = format!(
-            "worker v{} · {reloaded} · ↑↓ move  ←→ fold  e edit  space flip  q quit",
+            "worker v{} · {reloaded} · ↑↓ move  ←→ fold  e edit  space flip  [ ] history  q quit",
             answer["version"].as_u64().unwrap_or(0)
         );
     }
@@ -163,7 +181,10 @@ impl App {
             {
                 return Ok(());
             }
-            if self.editing.is_none() && refreshed.elapsed() >= Duration::from_millis(250) {
+            if self.editing.is_none()
+                && self.scrub.is_none()
+                && refreshed.elapsed() >= Duration::from_millis(250)
+            {
                 refreshed = Instant::now();
                 match control::request_full(project, json!({ "cmd": "get", "pointer": "" })) {
                     Ok(answer) => self.absorb(answer),
@@ -199,8 +220,35 @@ impl App {
             }
             return true;
         }
+        if let Some(scrub) = self.scrub {
+            match code {
+                KeyCode::Esc => {
+                    self.scrub = None;
+                    self.message = "live".to_owned();
+                    self.refresh(project);
+                    return true;
+                }
+                KeyCode::Char('r') => {
+                    self.rewind_to(project, scrub.frame);
+                    return true;
+                }
+                KeyCode::Char('e' | ' ') => {
+                    self.message = format!(
+                        "this is frame {} of the history: `r` rewinds the game here, Esc returns \
+                         to the live state, where values can be edited",
+                        scrub.frame
+                    );
+                    return true;
+                }
+                _ => {}
+            }
+        }
         match code {
             KeyCode::Char('q') | KeyCode::Esc => return false,
+            KeyCode::Char('[') => self.scrub_by(project, -1),
+            KeyCode::Char(']') => self.scrub_by(project, 1),
+            KeyCode::PageUp => self.scrub_by(project, -(SECOND as i64)),
+            KeyCode::PageDown => self.scrub_by(project, SECOND as i64),
             KeyCode::Up | KeyCode::Char('k') => self.selected = self.selected.saturating_sub(1),
             KeyCode::Down | KeyCode::Char('j') => {
                 self.selected = (self.selected + 1).min(rows.len().saturating_sub(1))
@@ -237,6 +285,66 @@ impl App {
         true
     }
 
+    /// Moves the history frame shown by `step` frames (back when negative); past the newest
+    /// frame, back to the live state.
+    fn scrub_by(&mut self, project: &Project, step: i64) {
+        let command = match self.scrub {
+            None if step >= 0 => return,
+            None => json!({ "cmd": "history", "frames": step.unsigned_abs() }),
+            Some(scrub) => {
+                let frame = scrub.frame.saturating_add_signed(step).max(scrub.oldest);
+                if step > 0 && frame > scrub.newest {
+                    self.scrub = None;
+                    self.message = "live".to_owned();
+                    self.refresh(project);
+                    return;
+                }
+                json!({ "cmd": "history", "frame": frame })
+            }
+        };
+        match control::request(project, command) {
+            Ok(kept) => {
+                let scrub = Scrub {
+                    frame: kept["frame"].as_u64().unwrap_or(0),
+                    oldest: kept["oldest"].as_u64().unwrap_or(0),
+                    newest: kept["newest"].as_u64().unwrap_or(0),
+                };
+                self.state = kept["state"].clone();
+                self.header = format!(
+                    "history: frame {} ({} frames back; {}..{} kept) · [ ] frame  PgUp PgDn \
+                     second  r rewind here  Esc live  q quit",
+                    scrub.frame,
+                    scrub.newest - scrub.frame,
+                    scrub.oldest,
+                    scrub.newest
+                );
+                self.scrub = Some(scrub);
+                self.message.clear();
+            }
+            Err(e) => self.message = format!("{e:#}"),
+        }
+    }
+
+    /// Rewinds the game to history frame `frame` and shows the live state again.
+    fn rewind_to(&mut self, project: &Project, frame: u64) {
+        self.message = match control::request(project, json!({ "cmd": "rewind", "frame": frame })) {
+            Ok(answer) => format!(
+                "rewound {} frames, to frame {frame}; play goes on from there",
+                answer["frames_back"].as_u64().unwrap_or(0)
+            ),
+            Err(e) => format!("{e:#}"),
+        };
+        self.scrub = None;
+        self.refresh(project);
+    }
+
+    fn refresh(&mut self, project: &Project) {
+        match control::request_full(project, json!({ "cmd": "get", "pointer": "" })) {
+            Ok(answer) => self.absorb(answer),
+            Err(e) => self.message = format!("{e:#}"),
+        }
+    }
+
     fn set(&mut self, project: &Project, pointer: &str, value: Value) {
         let shown = value.to_string();
         self.message = match control::request(
@@ -246,9 +354,7 @@ impl App {
             Ok(_) => format!("set {pointer} = {shown}"),
             Err(e) => format!("refused: {e:#}"),
         };
-        if let Ok(answer) = control::request_full(project, json!({ "cmd": "get", "pointer": "" })) {
-            self.absorb(answer);
-        }
+        self.refresh(project);
     }
 
     fn draw(&self, frame: &mut ratatui::Frame<'_>, rows: &[Row]) {

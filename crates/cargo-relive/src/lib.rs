@@ -268,6 +268,9 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 relive::Rewind::Seconds(seconds) => {
                     serde_json::json!({ "cmd": "rewind", "seconds": seconds })
                 }
+                relive::Rewind::ToFrame(frame) => {
+                    serde_json::json!({ "cmd": "rewind", "frame": frame })
+                }
             };
             let answer = control::request(&project, command)?;
             status::info(&format!(

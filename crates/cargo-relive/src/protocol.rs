@@ -55,7 +55,7 @@ pub fn check_command(saves: &Path, command: &mut Value) -> Result<(), String> {
         ));
     }
     match command["cmd"].as_str() {
-        Some("get" | "set" | "rewind") => Ok(()),
+        Some("get" | "set" | "rewind" | "history") => Ok(()),
         Some("loop") => match command["action"].as_str() {
             Some("start" | "end" | "stop") => Ok(()),
             _ => Err("`loop` needs an \"action\": start, end or stop".to_owned()),

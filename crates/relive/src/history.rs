@@ -18,6 +18,9 @@ pub enum Rewind {
     Frames(u64),
     /// This long back (to the newest state at least that old).
     Seconds(f64),
+    /// To the state after `update` number `n` (counted since the worker was opened), as
+    /// [`crate::Worker::history_state`] reports it.
+    ToFrame(u64),
 }
 
 impl std::str::FromStr for Rewind {
@@ -154,23 +157,38 @@ impl History {
         }
     }
 
-    /// The entry `back` before the newest, dropping every newer one (play goes on from it);
-    /// `None` when the ring does not reach that far (nothing is dropped then).
-    pub(crate) fn take_back(&mut self, back: Rewind) -> Option<&Entry> {
+    /// Where the entry `back` before the newest is.
+    fn index_of(&self, back: Rewind) -> Option<usize> {
         let newest = self.entries.back()?;
-        let index = match back {
+        match back {
             Rewind::Frames(n) => {
                 let target = newest.frame.checked_sub(n)?;
-                self.entries.iter().rposition(|e| e.frame == target)?
+                self.entries.iter().rposition(|e| e.frame == target)
             }
+            Rewind::ToFrame(target) => self.entries.iter().rposition(|e| e.frame == target),
             Rewind::Seconds(s) => {
                 let target = Duration::from_secs_f64(s.max(0.0));
                 let now = newest.at;
                 self.entries
                     .iter()
-                    .rposition(|e| now.duration_since(e.at) >= target)?
+                    .rposition(|e| now.duration_since(e.at) >= target)
             }
-        };
+        }
+    }
+
+    /// The entry `back` before the newest, leaving the ring as it is; with the oldest and newest
+    /// frames kept.
+    pub(crate) fn peek(&self, back: Rewind) -> Option<(&Entry, u64, u64)> {
+        let entry = self.entries.get(self.index_of(back)?)?;
+        let oldest = self.entries.front()?.frame;
+        let newest = self.entries.back()?.frame;
+        Some((entry, oldest, newest))
+    }
+
+    /// The entry `back` before the newest, dropping every newer one (play goes on from it);
+    /// `None` when the ring does not reach that far (nothing is dropped then).
+    pub(crate) fn take_back(&mut self, back: Rewind) -> Option<&Entry> {
+        let index = self.index_of(back)?;
         while self.entries.len() > index + 1 {
             if let Some(dropped) = self.entries.pop_back() {
                 self.bytes -= dropped.bytes.len();
@@ -210,5 +228,10 @@ mod tests {
         assert_eq!((entry.frame, entry.bytes[0]), (17, 17));
         assert_eq!(h.frame, 17);
         assert_eq!(h.span().0, 6);
+        // Looking does not drop anything; a frame number finds its entry.
+        let (entry, oldest, newest) = h.peek(Rewind::ToFrame(13)).unwrap();
+        assert_eq!((entry.bytes[0], oldest, newest), (13, 11, 17));
+        assert_eq!(h.span().0, 6);
+        assert!(h.peek(Rewind::ToFrame(18)).is_none());
     }
 }

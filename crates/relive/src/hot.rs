@@ -24,6 +24,7 @@ use crate::watch::{Loader, Prepared};
 mod commands;
 mod looping;
 mod rewind;
+pub use rewind::HistoryState;
 mod state;
 use crate::{Func, Status};
 

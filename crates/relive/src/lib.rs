@@ -131,7 +131,7 @@ pub use error::{Error, FingerprintPart};
 pub use event::{Event, SwapTimings};
 pub use history::{LoopState, Rewind};
 #[cfg(not(feature = "static"))]
-pub use hot::Worker;
+pub use hot::{HistoryState, Worker};
 pub use relive_worker::{Exports, Interface};
 pub use snapshot::{Format, Snapshot};
 pub use static_worker::StaticWorker;

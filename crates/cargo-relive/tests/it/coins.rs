@@ -208,8 +208,42 @@ fn coins_game_headless_keeps_its_state_across_an_edit_that_changes_how_it_plays(
     tui.keys(&["Down", "Down", "Down", "Left"]);
     let screen = tui.wait_for("▸ coins");
     assert!(screen.contains("worker v"), "{screen}");
-    tui.keys(&["q"]);
     assert_eq!(relive(&["state", "get", "/x"]).1, "5");
+    // Scrubbing through the rewind history: `[` a frame back, PgUp a second back, while the
+    // game plays on; `r` takes the game there.
+    tui.keys(&["["]);
+    tui.wait_for("history: frame");
+    tui.keys(&["PPage"]);
+    let back = |screen: &str| -> Option<u64> {
+        let at = screen.find(" frames back")?;
+        screen[..at].rsplit('(').next()?.parse().ok()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while back(&tui.wait_for("frames back")).is_none_or(|n| n < 61) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "PgUp did not go a second back"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut newest = 0;
+    s.line("a tick before the rewind", |l| {
+        newest = fields(l)?["tick"].parse().ok()?;
+        Some(())
+    });
+    tui.keys(&["r"]);
+    tui.wait_for("play goes on from there");
+    let rewound: u64 = s.line("the tick gone back", |l| {
+        let tick: u64 = fields(l)?["tick"].parse().ok()?;
+        if tick < newest {
+            Some(tick)
+        } else {
+            newest = tick;
+            None
+        }
+    });
+    assert!(rewound + 50 <= newest, "{rewound} after {newest}");
+    tui.keys(&["q"]);
 
     // q quits the game; cargo relive ends with it.
     s.type_keys("q");

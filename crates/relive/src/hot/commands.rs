@@ -125,14 +125,32 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
                 self.load_snapshot(&path).map_err(|e| e.to_string())?;
                 Ok(serde_json::json!(path))
             }
-            Some("rewind") => {
-                let back = match (command["frames"].as_u64(), command["seconds"].as_f64()) {
-                    (Some(frames), _) => crate::Rewind::Frames(frames),
-                    (None, Some(seconds)) if seconds.is_finite() && seconds >= 0.0 => {
+            Some(cmd @ ("rewind" | "history")) => {
+                let back = match (
+                    command["frames"].as_u64(),
+                    command["seconds"].as_f64(),
+                    command["frame"].as_u64(),
+                ) {
+                    (Some(frames), ..) => crate::Rewind::Frames(frames),
+                    (None, Some(seconds), _) if seconds.is_finite() && seconds >= 0.0 => {
                         crate::Rewind::Seconds(seconds)
                     }
-                    _ => return Err("`rewind` needs \"frames\" or \"seconds\"".to_owned()),
+                    (None, None, Some(frame)) => crate::Rewind::ToFrame(frame),
+                    _ => {
+                        return Err(format!(
+                            "`{cmd}` needs \"frames\", \"seconds\" or \"frame\""
+                        ));
+                    }
                 };
+                if cmd == "history" {
+                    let kept = self.history_state(back).map_err(|e| e.to_string())?;
+                    return Ok(serde_json::json!({
+                        "frame": kept.frame,
+                        "oldest": kept.oldest,
+                        "newest": kept.newest,
+                        "state": kept.state,
+                    }));
+                }
                 let frames_back = self.rewind(back).map_err(|e| e.to_string())?;
                 Ok(serde_json::json!({ "frames_back": frames_back }))
             }

@@ -11,6 +11,19 @@ use crate::event::Event;
 use crate::history::{History, Rewind};
 use crate::snapshot::Snapshot;
 
+/// A state kept in the history ([`Worker::history_state`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryState {
+    /// The state is the one after `update` number `frame`.
+    pub frame: u64,
+    /// The oldest frame kept.
+    pub oldest: u64,
+    /// The newest frame kept (the frame now).
+    pub newest: u64,
+    /// The state, as JSON.
+    pub state: serde_json::Value,
+}
+
 impl<C: ?Sized + Interface + 'static> Worker<C> {
     /// Keeps the state after each `update` in a ring of at most `budget` bytes and 10 s, for
     /// [`Worker::rewind`]; 0 turns it off. Each frame then pays for encoding its state (≈15 µs
@@ -61,6 +74,34 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
             frame,
         });
         Ok(now - frame)
+    }
+
+    /// The kept state `at` (frames or seconds back, or a frame number) as JSON, without going
+    /// there: for scrubbing through the history (`cargo relive inspect`). With the frame it is
+    /// the state after, and the oldest and newest frames kept. Refused as [`Worker::rewind`] is.
+    pub fn history_state(&self, at: Rewind) -> Result<HistoryState, Error> {
+        let Some(history) = &self.history else {
+            return Err(Error::Rewind {
+                reason: "no history is kept".to_owned(),
+            });
+        };
+        let Some((entry, oldest, newest)) = history.peek(at) else {
+            let (frames, seconds) = history.span();
+            return Err(Error::Rewind {
+                reason: format!("the history reaches {frames} frames ({seconds:.1}s) back"),
+            });
+        };
+        let snapshot = Snapshot {
+            state_type: self.lib.state_type().to_owned(),
+            state_version: entry.state_version,
+            bytes: entry.bytes.clone(),
+        };
+        Ok(HistoryState {
+            frame: entry.frame,
+            oldest,
+            newest,
+            state: snapshot.to_json()?,
+        })
     }
 
     /// Encodes the state after an `update` into the history (see [`Worker::keep_history`]).

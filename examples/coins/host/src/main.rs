@@ -78,6 +78,8 @@ fn run_headless(game: &mut Game) -> std::io::Result<()> {
         host.key = None;
         match keys.try_recv() {
             Ok('q') => return Ok(()),
+            Ok('l') => toggle_loop(game),
+            Ok('r') => rewind_a_second(game),
             Ok(c) => host.key = key_of(c),
             Err(TryRecvError::Empty) => {}
             Err(TryRecvError::Disconnected) => return Ok(()),
@@ -105,6 +107,24 @@ fn run_headless(game: &mut Game) -> std::io::Result<()> {
         next += tick;
         std::thread::sleep(next.saturating_duration_since(Instant::now()));
     }
+}
+
+/// `l`: starts a loop, plays it, stops it (relive's status shows which). Nothing in a ship build.
+fn toggle_loop(game: &mut Game) {
+    // A refusal (a ship build, a recording of no frame) is in relive's status line.
+    let _ = match game.loop_state() {
+        relive::LoopState::Off => game.loop_start(),
+        relive::LoopState::Armed | relive::LoopState::Recording { .. } => {
+            game.loop_end().map(|_| ())
+        }
+        relive::LoopState::Playing { .. } => game.loop_stop().map(|_| ()),
+    };
+}
+
+/// `r`: the game as it was a second ago (relive's rewind history). Nothing in a ship build.
+fn rewind_a_second(game: &mut Game) {
+    // Refused (nothing changes) in a ship build or before a second was played.
+    let _ = game.rewind(relive::Rewind::Seconds(1.0));
 }
 
 /// Every character of stdin, in order; the channel closes at end of input.
@@ -157,6 +177,14 @@ fn play(game: &mut Game, out: &mut std::io::Stdout) -> std::io::Result<()> {
                     event::KeyCode::Down => Some(Key::Down),
                     event::KeyCode::Left => Some(Key::Left),
                     event::KeyCode::Right => Some(Key::Right),
+                    event::KeyCode::Char('l') => {
+                        toggle_loop(game);
+                        None
+                    }
+                    event::KeyCode::Char('r') => {
+                        rewind_a_second(game);
+                        None
+                    }
                     event::KeyCode::Char(c) => key_of(c),
                     _ => None,
                 };
