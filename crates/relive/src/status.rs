@@ -137,6 +137,17 @@ impl Status {
                     ..
                 },
             ) => (version, function, message, location) != (v, f, m, l),
+            // The next pass of the same loop played by the same version is not news.
+            (
+                Status::Looping {
+                    version, frames, ..
+                },
+                Status::Looping {
+                    version: v,
+                    frames: f,
+                    ..
+                },
+            ) => (version, frames) != (v, f),
             _ => self != previous,
         }
     }
@@ -513,19 +524,25 @@ mod tests {
             pass: 1,
             version: 1,
         });
+        let first = board.status();
         assert_eq!(
-            board.status(),
+            first,
             Status::Looping {
                 version: 1,
                 pass: 1,
                 frames: 72
             }
         );
+        let _ = board.on_event(&Event::LoopPass {
+            pass: 2,
+            version: 1,
+        });
+        assert!(!board.status().is_news_since(&first), "a pass is not news");
         board.on_supervisor(&serde_json::json!({
             "status": "build_failed", "error": "expected `;`", "location": "worker/src/lib.rs:3:9"
         }));
         let _ = board.on_event(&Event::LoopPass {
-            pass: 2,
+            pass: 3,
             version: 1,
         });
         assert!(board.status().is_problem(), "{}", board.status());
@@ -535,14 +552,18 @@ mod tests {
             timings: Default::default(),
         });
         let _ = board.on_event(&Event::LoopPass {
-            pass: 3,
+            pass: 4,
             version: 2,
         });
         assert_eq!(
             board.status().to_string(),
-            "loop: pass 3 of 72 frames plays v2; save to see a change from the next pass"
+            "loop: pass 4 of 72 frames plays v2; save to see a change from the next pass"
         );
-        let _ = board.on_event(&Event::LoopStopped { passes: 3 });
+        assert!(
+            board.status().is_news_since(&first),
+            "another version is news"
+        );
+        let _ = board.on_event(&Event::LoopStopped { passes: 4 });
         assert_eq!(board.status(), Status::Running { version: 2 });
     }
 }

@@ -92,8 +92,9 @@ struct Supervisor {
     host: Option<Running>,
     /// The first edit of the build now staged, and that build's duration: for edit-to-effect.
     pending_edit: Option<(Instant, Duration)>,
-    /// The version that played the last pass of a loop (a line when it changes).
-    loop_version: u64,
+    /// While a loop plays: the version that played its last pass (0 before the first), for a
+    /// line when it changes.
+    loop_version: Option<u64>,
     /// Crashes in a row that came within [`QUICK_CRASH`] of the host's start.
     quick_crashes: usize,
     /// The terminal's settings before the host could change them (raw mode), to restore after a
@@ -173,7 +174,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         host_exe: None,
         host: None,
         pending_edit: None,
-        loop_version: 0,
+        loop_version: None,
         quick_crashes: 0,
         terminal: terminal_settings(),
         replay: None,

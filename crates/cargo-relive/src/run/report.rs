@@ -56,9 +56,15 @@ impl Supervisor {
                         "frame_wait": frame_wait,
                         "swap": pause,
                     });
+                    // While a loop plays, a build waits for the end of the pass.
+                    let wait = if self.loop_version.is_some() {
+                        "wait for the loop's next pass"
+                    } else {
+                        "wait for a frame"
+                    };
                     line = format!(
                         "reloaded v{version} in {:.2}s: build {:.2}s ({}), load {prepare:.1}ms, \
-                         wait for a frame {frame_wait:.1}ms, swap {pause:.2}ms, before the build {before:.1}ms",
+                         {wait} {frame_wait:.1}ms, swap {pause:.2}ms, before the build {before:.1}ms",
                         effect / 1000.0,
                         build / 1000.0,
                         self.last_build_via,
@@ -124,7 +130,7 @@ impl Supervisor {
                 status::info("loop: recording; `cargo relive loop end` plays it from its start")
             }
             "loop_playing" => {
-                self.loop_version = 0;
+                self.loop_version = Some(0);
                 status::info(&format!(
                     "loop: playing {} frames ({} KiB recorded) again and again; each build plays \
                      from the next pass; `cargo relive loop stop` goes back to live play",
@@ -134,18 +140,21 @@ impl Supervisor {
             }
             "loop_pass" => {
                 let version = event["version"].as_u64().unwrap_or(0);
-                if self.loop_version != 0 && version != self.loop_version {
+                if self.loop_version.is_some_and(|v| v != 0 && v != version) {
                     status::info(&format!(
                         "loop: pass {} plays v{version}",
                         event["pass"].as_u64().unwrap_or(0)
                     ));
                 }
-                self.loop_version = version;
+                self.loop_version = Some(version);
             }
-            "loop_stopped" => status::info(&format!(
-                "loop: stopped after {} passes; live play",
-                event["passes"].as_u64().unwrap_or(0)
-            )),
+            "loop_stopped" => {
+                self.loop_version = None;
+                status::info(&format!(
+                    "loop: stopped after {} passes; live play",
+                    event["passes"].as_u64().unwrap_or(0)
+                ));
+            }
             "loop_refused" => status::error(&format!(
                 "loop refused: {}; live play goes on",
                 event["reason"].as_str().unwrap_or("")

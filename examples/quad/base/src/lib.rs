@@ -24,7 +24,9 @@ pub struct TextureId(pub u32);
 /// An RGBA color, components in 0..=1.
 pub type Color = [f32; 4];
 
-/// What the host offers the game each frame.
+/// What the host offers the game each frame. `#[relive_worker::context]`: a loop
+/// (`cargo relive loop`) records what the game reads here (keys, frame time, texture handles).
+#[relive_worker::context]
 pub trait Context {
     /// Draws `text` with its baseline's left end at (`x`, `y`), `size` pixels high.
     fn draw_text(&mut self, text: &str, x: f32, y: f32, size: f32, color: Color);
@@ -37,5 +39,3 @@ pub trait Context {
     /// The texture the host loaded under `name`, if any.
     fn texture(&self, name: &str) -> Option<TextureId>;
 }
-
-relive_worker::interface!(dyn Context);
