@@ -162,6 +162,45 @@ fn main() {
         })
         .collect();
     variants.push(("no incremental", base.variant(incremental, &[], &[])));
+    // Other linkers: rustc's own rust-lld turned off (`-C linker-features=-lld`), so cc runs the
+    // system's `ld` (GNU ld), or, with `-B` naming a directory whose `ld` is wild, the wild
+    // linker when it is installed (`cargo install wild-linker`).
+    let gnu_cache = own_cache("gnu-ld");
+    variants.push((
+        "GNU ld",
+        base.variant(
+            incremental,
+            &["-C", &gnu_cache, "-C", "linker-features=-lld"],
+            &[],
+        ),
+    ));
+    let wild_dir = root.join("wild-ld");
+    let wild_arg = format!("link-arg=-B{}/", wild_dir.display());
+    let wild_cache = own_cache("wild");
+    match find_wild() {
+        Some(wild) => {
+            std::fs::create_dir_all(&wild_dir).unwrap();
+            let ld = wild_dir.join("ld");
+            let _ = std::fs::remove_file(&ld);
+            std::os::unix::fs::symlink(&wild, &ld).unwrap();
+            variants.push((
+                "wild",
+                base.variant(
+                    incremental,
+                    &[
+                        "-C",
+                        &wild_cache,
+                        "-C",
+                        "linker-features=-lld",
+                        "-C",
+                        &wild_arg,
+                    ],
+                    &[],
+                ),
+            ));
+        }
+        None => println!("  (no `wild` on PATH or in ~/.cargo/bin: `cargo install wild-linker` adds it)"),
+    }
     let mut times = vec![Vec::new(); variants.len()];
     // One untimed round first: each variant's first build fills its own caches.
     for round in 0..=SAMPLES {
@@ -181,4 +220,16 @@ fn main() {
         let t = median(t);
         println!("    {name:<28} {t:8.0} ms   {:.2}x", t / baseline);
     }
+}
+
+/// The wild linker's binary, on `PATH` or in `~/.cargo/bin`.
+fn find_wild() -> Option<std::path::PathBuf> {
+    let home = std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cargo/bin"));
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .chain(home)
+        .map(|dir| dir.join("wild"))
+        .find(|p| p.is_file())
 }

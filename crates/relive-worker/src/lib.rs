@@ -3,8 +3,9 @@
 //! A relive worker is a crate built as a `cdylib` (loaded and reloaded by the host while it runs)
 //! and as a plain `lib` (linked statically into the shipped game). This crate gives it one macro,
 //! [`export!`], which turns a state type and a few functions into the library's exports, and one
-//! macro for the interface crate, [`interface!`], which fingerprints the API the host and the
-//! worker share.
+//! attribute for the interface crate, [`macro@context`], which fingerprints the API the host and
+//! the worker share and lets a loop record what the worker reads through it ([`interface!`] does
+//! the first without the second).
 //!
 //! # Usage
 //!
@@ -13,10 +14,10 @@
 //!
 //! ```
 //! // In the interface crate:
+//! #[relive_worker::context]
 //! pub trait Context {
 //!     fn print(&mut self, line: &str);
 //! }
-//! relive_worker::interface!(dyn Context);
 //!
 //! // In the worker crate:
 //! #[derive(Default, serde::Serialize, serde::Deserialize)]

@@ -245,6 +245,22 @@ fn coins_game_headless_keeps_its_state_across_an_edit_that_changes_how_it_plays(
     assert!(rewound + 50 <= newest, "{rewound} after {newest}");
     tui.keys(&["q"]);
 
+    // The host binds a loop to `l`: start, two steps right, play. The three recorded ticks then
+    // repeat from the same start with no key typed; `l` again is live play.
+    s.type_keys("lddl");
+    let mut seen: Vec<String> = Vec::new();
+    s.line("three passes of the loop", |l| {
+        seen.push(fields(l)?["pos"].clone());
+        let n = seen.len();
+        // The last 9 ticks: the same 3 positions, 3 times over.
+        (n >= 9
+            && seen[n - 9..n - 6] == seen[n - 6..n - 3]
+            && seen[n - 6..n - 3] == seen[n - 3..]
+            && seen[n - 3] != seen[n - 1])
+            .then_some(())
+    });
+    s.type_keys("l");
+
     // q quits the game; cargo relive ends with it.
     s.type_keys("q");
     let exited = s.event("exit", STEP, |e| e["event"] == "host_exited");
