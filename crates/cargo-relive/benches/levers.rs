@@ -199,7 +199,9 @@ fn main() {
                 ),
             ));
         }
-        None => println!("  (no `wild` on PATH or in ~/.cargo/bin: `cargo install wild-linker` adds it)"),
+        None => println!(
+            "  (no `wild` on PATH or in ~/.cargo/bin: `cargo install wild-linker` adds it)"
+        ),
     }
     let mut times = vec![Vec::new(); variants.len()];
     // One untimed round first: each variant's first build fills its own caches.

@@ -181,14 +181,17 @@ impl App {
             {
                 return Ok(());
             }
-            if self.editing.is_none()
-                && self.scrub.is_none()
-                && refreshed.elapsed() >= Duration::from_millis(250)
-            {
+            if self.editing.is_none() && refreshed.elapsed() >= Duration::from_millis(250) {
                 refreshed = Instant::now();
-                match control::request_full(project, json!({ "cmd": "get", "pointer": "" })) {
-                    Ok(answer) => self.absorb(answer),
-                    Err(e) => self.message = format!("{e:#}"),
+                match self.scrub {
+                    // The same frame again: how far back it is now, or the oldest kept once it
+                    // has left the history.
+                    Some(scrub) => self.show_history(
+                        project,
+                        json!({ "cmd": "history", "frame": scrub.frame }),
+                        Some(scrub.frame),
+                    ),
+                    None => self.refresh(project),
                 }
             }
         }
@@ -302,6 +305,13 @@ impl App {
                 json!({ "cmd": "history", "frame": frame })
             }
         };
+        self.message.clear();
+        self.show_history(project, command, None);
+    }
+
+    /// Shows the history state `command` asks for. `wanted`: the frame that was shown, to say
+    /// so when it is no longer kept.
+    fn show_history(&mut self, project: &Project, command: Value, wanted: Option<u64>) {
         match control::request(project, command) {
             Ok(kept) => {
                 let scrub = Scrub {
@@ -309,33 +319,37 @@ impl App {
                     oldest: kept["oldest"].as_u64().unwrap_or(0),
                     newest: kept["newest"].as_u64().unwrap_or(0),
                 };
+                if wanted.is_some_and(|w| w < scrub.frame) {
+                    self.message =
+                        "that frame is no longer kept: this is the oldest one".to_owned();
+                }
                 self.state = kept["state"].clone();
                 self.header = format!(
-                    "history: frame {} ({} frames back; {}..{} kept) · [ ] frame  PgUp PgDn \
-                     second  r rewind here  Esc live  q quit",
-                    scrub.frame,
+                    "history: {} frames back (of {} kept) · [ ] frame  PgUp PgDn second  \
+                     r rewind here  Esc live  q quit",
                     scrub.newest - scrub.frame,
-                    scrub.oldest,
-                    scrub.newest
+                    scrub.newest - scrub.oldest + 1,
                 );
                 self.scrub = Some(scrub);
-                self.message.clear();
             }
             Err(e) => self.message = format!("{e:#}"),
         }
     }
 
-    /// Rewinds the game to history frame `frame` and shows the live state again.
+    /// Rewinds the game to history frame `frame` and shows the live state again; when it is
+    /// refused (a loop plays), the frame stays shown with the reason.
     fn rewind_to(&mut self, project: &Project, frame: u64) {
-        self.message = match control::request(project, json!({ "cmd": "rewind", "frame": frame })) {
-            Ok(answer) => format!(
-                "rewound {} frames, to frame {frame}; play goes on from there",
-                answer["frames_back"].as_u64().unwrap_or(0)
-            ),
-            Err(e) => format!("{e:#}"),
-        };
-        self.scrub = None;
-        self.refresh(project);
+        match control::request(project, json!({ "cmd": "rewind", "frame": frame })) {
+            Ok(answer) => {
+                self.message = format!(
+                    "rewound {} frames; play goes on from there",
+                    answer["frames_back"].as_u64().unwrap_or(0)
+                );
+                self.scrub = None;
+                self.refresh(project);
+            }
+            Err(e) => self.message = format!("{e:#}"),
+        }
     }
 
     fn refresh(&mut self, project: &Project) {

@@ -303,10 +303,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                      from the next pass; `cargo relive loop stop` goes back to live play",
                     answer["frames"].as_u64().unwrap_or(0)
                 ),
-                LoopAction::Stop => format!(
-                    "loop: stopped after {} passes; live play",
-                    answer["passes"].as_u64().unwrap_or(0)
-                ),
+                LoopAction::Stop => run::loop_stopped(answer["passes"].as_u64().unwrap_or(0)),
             });
             Ok(0)
         }

@@ -71,11 +71,15 @@ impl<W: Write> Write for PlainText<W> {
 fn line(tag: &str, color: &str, message: &str) {
     let raw = terminal_is_raw();
     let mut out = out();
-    if !raw && std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
-        let _ = writeln!(out, "\x1b[1;{color}m{tag:>12}\x1b[0m {message}");
+    // One write per line: the host prints to the same terminal, and a line written in pieces
+    // interleaves with its lines mid-escape.
+    let text = if !raw && std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+    {
+        format!("\x1b[1;{color}m{tag:>12}\x1b[0m {message}\n")
     } else {
-        let _ = writeln!(out, "{tag:>12} {message}");
-    }
+        format!("{tag:>12} {message}\n")
+    };
+    let _ = out.write_all(text.as_bytes());
 }
 
 /// A normal status line.

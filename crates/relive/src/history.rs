@@ -177,11 +177,16 @@ impl History {
     }
 
     /// The entry `back` before the newest, leaving the ring as it is; with the oldest and newest
-    /// frames kept.
+    /// frames kept. A frame number no longer kept (or not yet played) gives the oldest (or the
+    /// newest) entry: what someone browsing the ring sees when it moved on.
     pub(crate) fn peek(&self, back: Rewind) -> Option<(&Entry, u64, u64)> {
-        let entry = self.entries.get(self.index_of(back)?)?;
         let oldest = self.entries.front()?.frame;
         let newest = self.entries.back()?.frame;
+        let back = match back {
+            Rewind::ToFrame(frame) => Rewind::ToFrame(frame.clamp(oldest, newest)),
+            other => other,
+        };
+        let entry = self.entries.get(self.index_of(back)?)?;
         Some((entry, oldest, newest))
     }
 
@@ -232,6 +237,8 @@ mod tests {
         let (entry, oldest, newest) = h.peek(Rewind::ToFrame(13)).unwrap();
         assert_eq!((entry.bytes[0], oldest, newest), (13, 11, 17));
         assert_eq!(h.span().0, 6);
-        assert!(h.peek(Rewind::ToFrame(18)).is_none());
+        // A frame beyond either end: the nearest kept.
+        assert_eq!(h.peek(Rewind::ToFrame(18)).unwrap().0.frame, 17);
+        assert_eq!(h.peek(Rewind::ToFrame(2)).unwrap().0.frame, 11);
     }
 }

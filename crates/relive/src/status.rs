@@ -208,17 +208,14 @@ impl fmt::Display for Status {
                 version,
                 frames_back,
             } => write!(f, "rewound {frames_back} frames (v{version} runs)"),
-            Status::LoopRecording { version } => {
-                write!(f, "loop: recording (v{version}); `loop end` plays it")
-            }
+            Status::LoopRecording { version } => write!(f, "loop: recording (v{version} runs)"),
             Status::Looping {
                 version,
                 pass,
                 frames,
             } => write!(
                 f,
-                "loop: pass {pass} of {frames} frames plays v{version}; save to see a change \
-                 from the next pass"
+                "loop: pass {pass} of {frames} frames, played by v{version}"
             ),
             Status::LoopRefused { version, reason } => {
                 write!(f, "loop refused: {reason} (v{version} plays live)")
@@ -512,10 +509,7 @@ mod tests {
     fn a_loop_shows_its_pass_and_a_failed_build_stays_shown_while_it_plays() {
         let mut board = Board::default();
         let _ = board.on_event(&Event::LoopRecording { version: 1 });
-        assert_eq!(
-            board.status().to_string(),
-            "loop: recording (v1); `loop end` plays it"
-        );
+        assert_eq!(board.status().to_string(), "loop: recording (v1 runs)");
         let _ = board.on_event(&Event::LoopPlaying {
             frames: 72,
             bytes: 10,
@@ -557,7 +551,7 @@ mod tests {
         });
         assert_eq!(
             board.status().to_string(),
-            "loop: pass 4 of 72 frames plays v2; save to see a change from the next pass"
+            "loop: pass 4 of 72 frames, played by v2"
         );
         assert!(
             board.status().is_news_since(&first),

@@ -22,6 +22,7 @@ mod report;
 mod setup;
 mod shared;
 mod socket;
+pub use report::loop_stopped;
 
 use host::terminal_settings;
 use setup::{ensure_target_dir, lock, make_private_dir, spawn_signals, watch};

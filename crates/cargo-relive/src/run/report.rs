@@ -150,10 +150,7 @@ impl Supervisor {
             }
             "loop_stopped" => {
                 self.loop_version = None;
-                status::info(&format!(
-                    "loop: stopped after {} passes; live play",
-                    event["passes"].as_u64().unwrap_or(0)
-                ));
+                status::info(&loop_stopped(event["passes"].as_u64().unwrap_or(0)));
             }
             "loop_refused" => status::error(&format!(
                 "loop refused: {}; live play goes on",
@@ -197,4 +194,13 @@ fn rss_bytes(pid: u32) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
+}
+
+/// The line for a loop that stopped after `passes` passes (`cargo relive run` and `loop stop`).
+pub fn loop_stopped(passes: u64) -> String {
+    match passes {
+        0 => "loop: stopped before it played; live play".to_owned(),
+        1 => "loop: stopped after 1 pass; live play".to_owned(),
+        n => format!("loop: stopped after {n} passes; live play"),
+    }
 }

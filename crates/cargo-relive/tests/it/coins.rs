@@ -212,11 +212,11 @@ fn coins_game_headless_keeps_its_state_across_an_edit_that_changes_how_it_plays(
     // Scrubbing through the rewind history: `[` a frame back, PgUp a second back, while the
     // game plays on; `r` takes the game there.
     tui.keys(&["["]);
-    tui.wait_for("history: frame");
+    tui.wait_for("history: ");
     tui.keys(&["PPage"]);
     let back = |screen: &str| -> Option<u64> {
         let at = screen.find(" frames back")?;
-        screen[..at].rsplit('(').next()?.parse().ok()
+        screen[..at].rsplit(' ').next()?.parse().ok()
     };
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while back(&tui.wait_for("frames back")).is_none_or(|n| n < 61) {

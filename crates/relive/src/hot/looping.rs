@@ -41,7 +41,7 @@ pub(crate) enum Loop {
 impl<C: ?Sized + Interface + 'static> Worker<C> {
     /// Starts recording a loop at the next `update`: the state then, and every value the worker
     /// reads through its context until [`Worker::loop_end`]. Calling it again starts over (from
-    /// the state of that moment, also while a loop plays).
+    /// the state of that moment; a loop that plays stops, with its `LoopStopped` event).
     ///
     /// Refused when the context's reads cannot be recorded: the trait must be declared with
     /// `#[relive_worker::context]`.
@@ -60,6 +60,9 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
                 )
             };
             return Err(Error::Loop { reason });
+        }
+        if let Some(Loop::Playing { pass, .. }) = self.looping {
+            self.bus.emit(Event::LoopStopped { passes: pass });
         }
         self.looping = Some(Loop::Armed);
         self.attention.raise(LOOP);
