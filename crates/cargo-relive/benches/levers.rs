@@ -164,7 +164,8 @@ fn main() {
     variants.push(("no incremental", base.variant(incremental, &[], &[])));
     // Other linkers: rustc's own rust-lld turned off (`-C linker-features=-lld`), so cc runs the
     // system's `ld` (GNU ld), or, with `-B` naming a directory whose `ld` is wild, the wild
-    // linker when it is installed (`cargo install wild-linker`).
+    // linker when it is installed (`cargo install --locked wild-linker --version 0.10.0`, the
+    // last release that builds with rustc 1.95).
     let gnu_cache = own_cache("gnu-ld");
     variants.push((
         "GNU ld",
@@ -200,7 +201,7 @@ fn main() {
             ));
         }
         None => println!(
-            "  (no `wild` on PATH or in ~/.cargo/bin: `cargo install wild-linker` adds it)"
+            "  (no `wild` on PATH or in ~/.cargo/bin: `cargo install --locked wild-linker --version 0.10.0` adds it)"
         ),
     }
     let mut times = vec![Vec::new(); variants.len()];

@@ -217,17 +217,13 @@ fn method(trait_name: &syn::Ident, f: &TraitItemFn, index: u16) -> syn::Result<T
             self.tape().read_unrecordable(#index, #why);
             #call
         },
-        Kind::Read(ty) => quote_spanned! {ty.span()=>
-            #[allow(unused_imports)]
-            use ::relive_worker::tape::{NotSerde as _, ViaSerde as _};
-            let probe = &::relive_worker::tape::Probe::<#ty>::NEW;
-            if let ::core::option::Option::Some(value) = probe.replayed(self.tape(), #index) {
-                return value;
-            }
-            let value = #call;
-            probe.record(self.tape(), #index, &value);
-            value
-        },
+        Kind::Read(ty) => recorded_read(
+            &ty,
+            index,
+            &quote!(::relive_worker::tape),
+            &quote!(self.tape()),
+            &call,
+        ),
     };
     Ok(quote! {
         #(#cfgs)*
@@ -236,6 +232,23 @@ fn method(trait_name: &syn::Ident, f: &TraitItemFn, index: u16) -> syn::Result<T
             #body
         }
     })
+}
+
+/// The body of a read that is recorded: the tape's value while a loop plays, else `call`'s,
+/// recorded while a loop records. `krate` is the path to relive-tape, `tape` an expression of
+/// `&Tape`. The probe picks at compile time whether `ty` has serde's traits.
+fn recorded_read(ty: &Type, index: u16, krate: &Tokens, tape: &Tokens, call: &Tokens) -> Tokens {
+    quote_spanned! {ty.span()=>
+        #[allow(unused_imports)]
+        use #krate::{NotSerde as _, ViaSerde as _};
+        let probe = &#krate::Probe::<#ty>::NEW;
+        if let ::core::option::Option::Some(value) = probe.replayed(#tape, #index) {
+            return value;
+        }
+        let value = #call;
+        probe.record(#tape, #index, &value);
+        value
+    }
 }
 
 fn is_unit(ty: &Type) -> bool {
@@ -362,17 +375,7 @@ fn expand_reads(fns: &[ReadFn]) -> syn::Result<Tokens> {
                 tape.read_unrecordable(#index, #why);
                 #call
             },
-            None => quote_spanned! {ty.span()=>
-                #[allow(unused_imports)]
-                use ::relive_tape::{NotSerde as _, ViaSerde as _};
-                let probe = &::relive_tape::Probe::<#ty>::NEW;
-                if let ::core::option::Option::Some(value) = probe.replayed(tape, #index) {
-                    return value;
-                }
-                let value = #call;
-                probe.record(tape, #index, &value);
-                value
-            },
+            None => recorded_read(ty, index, &quote!(::relive_tape), &quote!(tape), &call),
         };
         let (attrs, vis) = (&f.attrs, &f.vis);
         wrappers.push(quote! {
