@@ -136,7 +136,7 @@ fn main() {
     }
 
     let debuginfo = |a: &str| a.starts_with("debuginfo=");
-    let settings: [Setting; 5] = [
+    let settings: [Setting; 6] = [
         ("as relive replays it", &|_| false, &[]),
         ("-C debuginfo=0", &debuginfo, &["-C", "debuginfo=0"]),
         (
@@ -150,6 +150,8 @@ fn main() {
             &["-C", "codegen-units=64"],
         ),
         ("-C prefer-dynamic", &|_| false, &["-C", "prefer-dynamic"]),
+        // The linker drops all debug info, std's included, instead of copying it.
+        ("-C strip=debuginfo", &|_| false, &["-C", "strip=debuginfo"]),
     ];
     let mut variants: Vec<(&str, Invocation)> = settings
         .iter()

@@ -31,6 +31,11 @@ pub struct NewArgs {
     /// existing repository or without git) or `none`.
     #[arg(long, value_enum, default_value_t = Vcs::Git)]
     pub vcs: Vcs,
+    /// Put the `State` in a crate of its own (`state/`), with relive's codec compiled there: a
+    /// save of the worker then compiles none of the state's serde code (for a worker whose state
+    /// types grow large; see README, "Keeping reloads fast as the worker grows").
+    #[arg(long)]
+    pub state_crate: bool,
 }
 
 /// `--vcs`.
@@ -188,6 +193,89 @@ const WINDOW_EXTRA: &[File] = &[File {
     text: include_str!("../templates/window/cargo.config.toml.tmpl"),
 }];
 
+/// `--state-crate`'s manifest.
+const STATE_MANIFEST: &str = include_str!("../templates/state/Cargo.toml.tmpl");
+/// `--state-crate`'s section of the project's README.
+const STATE_README: &str = include_str!("../templates/state/README.md.tmpl");
+
+/// `--state-crate`: moves the template worker's `State` (from its doc comment to `fn update`) into
+/// a `state` crate with relive's codec (`codec!`), and points the worker and the workspace at it.
+fn split_state(files: &mut Vec<(String, String)>, manifest: &str) -> Result<()> {
+    let text = |files: &[(String, String)], path: &str| {
+        files
+            .iter()
+            .position(|(p, _)| p == path)
+            .context("the template has no such file")
+    };
+    let worker = text(files, "worker/src/lib.rs")?;
+    let source = files[worker].1.clone();
+    let start = source
+        .find("/// Everything here survives a reload.")
+        .context("the template's State has no doc comment")?;
+    let end = source[start..]
+        .find("\nfn update(")
+        .map(|i| start + i + 1)
+        .context("the template has no update")?;
+    let state = &source[start..end];
+    // The worker reads and writes the fields from another crate now: they become `pub`.
+    let mut inside = false;
+    let public: String = state
+        .lines()
+        .map(|line| {
+            if line.starts_with("pub struct State") {
+                inside = true;
+            } else if line == "}" {
+                inside = false;
+            } else if inside
+                && line.starts_with("    ")
+                && !line.trim_start().starts_with(['/', '#'])
+                && !line.trim_start().starts_with("pub ")
+            {
+                return format!("    pub {}\n", line.trim_start());
+            }
+            format!("{line}\n")
+        })
+        .collect();
+    let lib = format!(
+        "//! The worker's state: what survives every reload. Its serde derives and relive's codec\n\
+         //! are compiled here, when this crate changes, not at each save of the worker.\n\
+         \n\
+         use serde::{{Deserialize, Serialize}};\n\
+         \n\
+         {public}\
+         relive_worker::codec!(State);\n"
+    );
+    let mut worker_text = source.replacen(state, "", 1).replacen(
+        "use serde::{Deserialize, Serialize};\n",
+        "use state::State;\n",
+        1,
+    );
+    worker_text = worker_text.replacen(
+        "    update: update,\n}",
+        "    update: update,\n    codec: State,\n}",
+        1,
+    );
+    files[worker].1 = worker_text;
+    let root = text(files, "Cargo.toml")?;
+    files[root].1 = files[root].1.replacen(
+        r#""host", "worker"]"#,
+        r#""host", "state", "worker"]"#,
+        1,
+    ) + "\n# With a large state (megabytes), its codec runs many times faster optimized; a change\n\
+           # of `state` then takes longer to build:\n\
+           # [profile.dev.package.state]\n\
+           # opt-level = 3\n";
+    let manifest_at = text(files, "worker/Cargo.toml")?;
+    files[manifest_at]
+        .1
+        .push_str("state = { path = \"../state\" }\n");
+    let readme = text(files, "README.md")?;
+    files[readme].1.push_str(STATE_README);
+    files.push(("state/Cargo.toml".to_owned(), manifest.to_owned()));
+    files.push(("state/src/lib.rs".to_owned(), lib));
+    Ok(())
+}
+
 /// The relive checkout this binary was built from, if it is still there.
 fn own_checkout() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -253,13 +341,21 @@ pub fn new(args: &NewArgs) -> Result<()> {
         Template::Terminal => &[COMMON, TERMINAL],
         Template::Window => &[COMMON, WINDOW, WINDOW_EXTRA],
     };
-    for file in files.iter().copied().flatten() {
-        let path = args.dir.join(file.path);
+    let mut written: Vec<(String, String)> = files
+        .iter()
+        .copied()
+        .flatten()
+        .map(|file| (file.path.to_owned(), render(file.text, &source, &name)))
+        .collect();
+    if args.state_crate {
+        split_state(&mut written, &render(STATE_MANIFEST, &source, &name))?;
+    }
+    for (file, text) in &written {
+        let path = args.dir.join(file);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("cannot create {}", parent.display()))?;
         }
-        let text = render(file.text, &source, &name);
         std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
     }
     // With the checkout's lockfile the new project resolves without the network.
@@ -374,31 +470,41 @@ mod tests {
 
     #[test]
     fn every_template_source_is_formatted_as_rustfmt_would() {
-        use std::io::Write as _;
-        for file in COMMON.iter().chain(TERMINAL).chain(WINDOW) {
-            if !file.path.ends_with(".rs") {
-                continue;
+        let source = Source::Version("0.1".into());
+        let render_all = |files: &[&[File]], state_crate: bool| {
+            let mut out: Vec<(String, String)> = files
+                .iter()
+                .copied()
+                .flatten()
+                .map(|f| (f.path.to_owned(), render(f.text, &source, "game")))
+                .collect();
+            if state_crate {
+                split_state(&mut out, STATE_MANIFEST).unwrap();
             }
-            let text = render(file.text, &Source::Version("0.1".into()), "game");
-            let mut rustfmt = std::process::Command::new("rustfmt")
-                .args(["--check", "--edition", "2024"])
-                .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::piped())
-                .spawn()
-                .expect("rustfmt is installed (rustup component add rustfmt)");
-            rustfmt
-                .stdin
-                .take()
-                .expect("piped")
-                .write_all(text.as_bytes())
-                .expect("rustfmt reads its input");
-            let out = rustfmt.wait_with_output().expect("rustfmt runs");
-            assert!(
-                out.status.success(),
-                "{} is not formatted:\n{}",
-                file.path,
-                String::from_utf8_lossy(&out.stdout)
-            );
+            out
+        };
+        let dir = tempfile::tempdir().unwrap();
+        for state_crate in [false, true] {
+            for files in [&[COMMON, TERMINAL][..], &[COMMON, WINDOW][..]] {
+                for (path, text) in render_all(files, state_crate) {
+                    if !path.ends_with(".rs") {
+                        continue;
+                    }
+                    // A file, not stdin: rustfmt lets some long lines through on stdin.
+                    let file = dir.path().join("lib.rs");
+                    std::fs::write(&file, &text).unwrap();
+                    let out = std::process::Command::new("rustfmt")
+                        .args(["--check", "--edition", "2024"])
+                        .arg(&file)
+                        .output()
+                        .expect("rustfmt is installed (rustup component add rustfmt)");
+                    assert!(
+                        out.status.success(),
+                        "{path} (state crate: {state_crate}) is not formatted:\n{}",
+                        String::from_utf8_lossy(&out.stdout)
+                    );
+                }
+            }
         }
     }
 

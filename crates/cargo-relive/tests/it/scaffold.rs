@@ -5,7 +5,10 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use super::{bin, cargo_relive, new_project, new_project_with, repo, test_target};
+use super::{
+    FIRST_BUILD, STEP, Session, bin, cargo_relive, edit, mkfifo, new_project, new_project_with,
+    repo, test_target,
+};
 
 /// Spawns `exe`, returns its first stdout line, and kills it.
 fn first_line(exe: &Path) -> String {
@@ -144,4 +147,63 @@ fn new_makes_a_git_repository_as_cargo_new_does_unless_told_not_to() {
     let plain = tmp.path().join("plain");
     new_project_with(&plain, &["--vcs", "none"]);
     assert!(!plain.join(".git").exists());
+}
+
+#[test]
+fn a_state_crate_project_reloads_edits_of_the_worker_and_of_its_state_and_ships() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("split");
+    new_project_with(&dir, &["--state-crate"]);
+    let target = test_target("e2e-state-crate");
+    let events = tmp.path().join("events");
+    mkfifo(&events);
+    let mut s = Session::start(&dir, &target, &events, &[]);
+    s.event("host start", FIRST_BUILD, |e| e["event"] == "host_started");
+    let (before, _) = s.frame("score ");
+    edit(
+        &dir.join("worker/src/lib.rs"),
+        "\"score {} at",
+        "\"SCORE {} at",
+    );
+    s.event("reload", STEP, |e| e["event"] == "reloaded");
+    let (after, _) = s.frame("SCORE ");
+    assert!(after >= before, "state lost: {after} after {before}");
+
+    // A field added to the state crate and used by the worker: both rebuilt, the state carried,
+    // the new field from its default.
+    edit(
+        &dir.join("state/src/lib.rs"),
+        "    pub score: u64,\n",
+        "    pub score: u64,\n    pub bonus: u64,\n",
+    );
+    edit(
+        &dir.join("worker/src/lib.rs"),
+        "        state.score += 1;\n",
+        "        state.score += 1;\n        state.bonus += 2;\n",
+    );
+    let get = |pointer: &str| -> Option<u64> {
+        let out = cargo_relive(&dir, &target, &["state", "get", pointer]);
+        String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+    };
+    let deadline = std::time::Instant::now() + STEP;
+    while get("/bonus").is_none_or(|b| b == 0) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the edit of the state crate never ran{}",
+            s.context()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(get("/score").unwrap() >= after, "the score was lost");
+    // SAFETY: signalling the process group of the session we started.
+    unsafe { libc::killpg(s.child.id() as i32, libc::SIGINT) };
+    s.wait_exit(std::time::Duration::from_secs(20));
+
+    let out = cargo_relive(&dir, &target, &["build"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(first_line(&target.join("debug/host")).starts_with("SCORE 1 at"));
 }
