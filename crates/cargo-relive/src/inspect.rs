@@ -158,8 +158,17 @@ impl App {
             .map_or("not reloaded yet".to_owned(), |s| {
                 format!("reloaded {s:.1}s ago")
             });
+        // A loop, or something the user has to act on, is worth the header's room.
+        let status = match answer["status"]["status"].as_str() {
+            Some(
+                "looping" | "loop_recording" | "loop_refused" | "build_failed" | "panicked"
+                | "reload_refused",
+            ) => format!(" · {}", answer["status_line"].as_str().unwrap_or("")),
+            _ => String::new(),
+        };
         self.header = format!(
-            "worker v{} · {reloaded} · ↑↓ move  ←→ fold  e edit  space flip  [ ] history  q quit",
+            "worker v{} · {reloaded}{status} · ↑↓ move  ←→ fold  e edit  space flip  [ ] history  \
+             q quit",
             answer["version"].as_u64().unwrap_or(0)
         );
     }

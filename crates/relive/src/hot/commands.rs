@@ -71,6 +71,7 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
                     "version": self.version,
                     "reloaded_s_ago": self.last_swap.map(|t| t.elapsed().as_secs_f64()),
                     "status": self.bus.status(),
+                    "status_line": self.bus.status().to_string(),
                 }),
                 Err(message) => serde_json::json!({ "response": command["id"], "error": message }),
             };
