@@ -168,7 +168,7 @@ impl App {
         };
         self.header = format!(
             "worker v{} · {reloaded}{status} · ↑↓ move  ←→ fold  e edit  space flip  [ ] history  \
-             q quit",
+             q/Esc quit",
             answer["version"].as_u64().unwrap_or(0)
         );
     }
@@ -328,15 +328,18 @@ impl App {
                     oldest: kept["oldest"].as_u64().unwrap_or(0),
                     newest: kept["newest"].as_u64().unwrap_or(0),
                 };
-                if wanted.is_some_and(|w| w < scrub.frame) {
-                    self.message =
-                        "that frame is no longer kept: this is the oldest one".to_owned();
+                // Said once; a refusal shown meanwhile stays.
+                if wanted.is_some_and(|w| w < scrub.frame) && self.message.is_empty() {
+                    self.message = "that frame is no longer kept: this is the oldest one, and \
+                                    `r` rewinds there"
+                        .to_owned();
                 }
                 self.state = kept["state"].clone();
+                let back = scrub.newest - scrub.frame;
                 self.header = format!(
-                    "history: {} frames back (of {} kept) · [ ] frame  PgUp PgDn second  \
+                    "history: {back} frame{} back (of {} kept) · [ ] frame  PgUp PgDn second  \
                      r rewind here  Esc live  q quit",
-                    scrub.newest - scrub.frame,
+                    if back == 1 { "" } else { "s" },
                     scrub.newest - scrub.oldest + 1,
                 );
                 self.scrub = Some(scrub);

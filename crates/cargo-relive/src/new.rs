@@ -247,7 +247,9 @@ fn split_state(files: &mut Vec<(String, String)>, manifest: &str) -> Result<()> 
     );
     let mut worker_text = source.replacen(state, "", 1).replacen(
         "use serde::{Deserialize, Serialize};\n",
-        "use state::State;\n",
+        "// `State`'s own methods (`impl State { … }`) go in state/src/lib.rs: Rust allows them only\n\
+         // in the crate that defines the type. Here, functions that take `&mut State`.\n\
+         use state::State;\n",
         1,
     );
     worker_text = worker_text.replacen(
@@ -265,12 +267,18 @@ fn split_state(files: &mut Vec<(String, String)>, manifest: &str) -> Result<()> 
            # of `state` then takes longer to build:\n\
            # [profile.dev.package.state]\n\
            # opt-level = 3\n";
+    // The worker has no serde code left: its serde line would invite derives back in.
     let manifest_at = text(files, "worker/Cargo.toml")?;
-    files[manifest_at]
-        .1
-        .push_str("state = { path = \"../state\" }\n");
+    files[manifest_at].1 = files[manifest_at].1.replacen(
+        "serde = { version = \"1\", features = [\"derive\"] }\n",
+        "state = { path = \"../state\" }\n",
+        1,
+    );
     let readme = text(files, "README.md")?;
-    files[readme].1.push_str(STATE_README);
+    let listed = files[readme]
+        .1
+        .replacen("and its `State`", "(its `State` is in `state/`)", 1);
+    files[readme].1 = listed + STATE_README;
     files.push(("state/Cargo.toml".to_owned(), manifest.to_owned()));
     files.push(("state/src/lib.rs".to_owned(), lib));
     Ok(())
@@ -505,6 +513,49 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn the_state_crate_takes_the_state_its_codec_and_the_serde_line_from_the_worker() {
+        for files in [&[COMMON, TERMINAL][..], &[COMMON, WINDOW][..]] {
+            let source = Source::Version("0.1".into());
+            let mut out: Vec<(String, String)> = files
+                .iter()
+                .copied()
+                .flatten()
+                .map(|f| (f.path.to_owned(), render(f.text, &source, "game")))
+                .collect();
+            split_state(&mut out, STATE_MANIFEST).unwrap();
+            let file = |path: &str| {
+                out.iter()
+                    .find(|(p, _)| p == path)
+                    .map(|(_, t)| t.clone())
+                    .unwrap()
+            };
+            let state = file("state/src/lib.rs");
+            assert!(state.contains("pub struct State {"), "{state}");
+            assert!(state.contains("relive_worker::codec!(State);"), "{state}");
+            assert!(
+                !state.contains("\n    frames: u64"),
+                "a field is not pub: {state}"
+            );
+            let worker = file("worker/src/lib.rs");
+            assert!(
+                !worker.contains("struct State") && !worker.contains("serde"),
+                "{worker}"
+            );
+            assert!(worker.contains("    codec: State,\n}"), "{worker}");
+            let manifest = file("worker/Cargo.toml");
+            assert!(!manifest.contains("serde"), "{manifest}");
+            assert!(
+                manifest.contains("state = { path = \"../state\" }"),
+                "{manifest}"
+            );
+            assert!(file("Cargo.toml").contains(r#""host", "state", "worker"]"#));
+            let readme = file("README.md");
+            assert!(readme.contains("(its `State` is in `state/`)"), "{readme}");
+            assert!(readme.contains("## The state crate"), "{readme}");
         }
     }
 

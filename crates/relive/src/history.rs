@@ -191,8 +191,13 @@ impl History {
     }
 
     /// The entry `back` before the newest, dropping every newer one (play goes on from it);
-    /// `None` when the ring does not reach that far (nothing is dropped then).
+    /// `None` when the ring does not reach that far (nothing is dropped then). A frame number
+    /// that left the ring since it was looked at ([`History::peek`]) gives the oldest entry.
     pub(crate) fn take_back(&mut self, back: Rewind) -> Option<&Entry> {
+        let back = match back {
+            Rewind::ToFrame(frame) => Rewind::ToFrame(frame.max(self.entries.front()?.frame)),
+            other => other,
+        };
         let index = self.index_of(back)?;
         while self.entries.len() > index + 1 {
             if let Some(dropped) = self.entries.pop_back() {
@@ -240,5 +245,7 @@ mod tests {
         // A frame beyond either end: the nearest kept.
         assert_eq!(h.peek(Rewind::ToFrame(18)).unwrap().0.frame, 17);
         assert_eq!(h.peek(Rewind::ToFrame(2)).unwrap().0.frame, 11);
+        // Going there, to a frame that has left the ring: the oldest kept.
+        assert_eq!(h.take_back(Rewind::ToFrame(2)).unwrap().frame, 11);
     }
 }

@@ -122,9 +122,8 @@ impl Supervisor {
             "restored" => status::info("state restored"),
             "warning" => status::error(event["message"].as_str().unwrap_or("")),
             "rewound" => status::info(&format!(
-                "rewound {} frames, to frame {}",
-                event["frames_back"].as_u64().unwrap_or(0),
-                event["frame"].as_u64().unwrap_or(0)
+                "rewound {} frames",
+                event["frames_back"].as_u64().unwrap_or(0)
             )),
             "loop_recording" => {
                 status::info("loop: recording; `cargo relive loop end` plays it from its start")
