@@ -40,6 +40,8 @@ fn build_makes_a_ship_binary_that_runs_without_the_worker_library() {
     let symbols = String::from_utf8_lossy(&symbols.stdout);
     assert!(!symbols.contains("relive_worker_exports_v1"));
     assert!(!symbols.contains("dlopen"));
+    // Nothing of loops: the context's recording wrapper is not linked in.
+    assert!(!symbols.contains("relive_tape"));
 
     // The ship binary is also kept where a dev build of the host does not replace it.
     let ship = target.join("relive/ship/debug/host");
