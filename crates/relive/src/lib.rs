@@ -1,7 +1,7 @@
 //! Stateful hot reloading for Rust: the host side.
 //!
 //! A relive program has three crates: an interface crate (a context trait the host implements,
-//! declared with [`relive_worker::interface!`]), a worker crate (the logic and its state, exported
+//! declared with [`relive_worker::context`] or [`relive_worker::interface!`]), a worker crate (the logic and its state, exported
 //! with [`relive_worker::export!`], built as a `cdylib` and a `lib`) and a host binary (window,
 //! input, files: everything that must outlive a reload). While the host runs, a new build of the
 //! worker is swapped in at the next call, and the state is carried across by serializing it in the
@@ -56,6 +56,17 @@
 //! Without the `static` feature `Game` is [`Worker<dyn base::Context>`](Worker), which loads
 //! `libworker.so` and reloads it when it is rebuilt; with it, `Game` is
 //! [`StaticWorker<worker::ReliveExports>`](StaticWorker), a plain function call.
+//!
+//! # Rewind and loop
+//!
+//! [`Worker::keep_history`] keeps the state after each frame for [`Worker::rewind`] (and
+//! [`Worker::history_state`], which looks without going back). [`Worker::loop_start`],
+//! [`Worker::loop_end`] and [`Worker::loop_stop`] record a span of play (the start state and
+//! every value the worker reads through a context declared with
+//! [`relive_worker::context`], or through engine functions wrapped with `relive_tape::reads!`
+//! and handed over with [`Worker::record_reads`]) and play it again and again, each new build
+//! from the next pass. A game can bind them to keys; `cargo relive rewind` and `cargo relive
+//! loop` reach the same from the command line. In a ship build none of it is compiled in.
 //!
 //! # Safety model
 //!
