@@ -476,21 +476,23 @@ mod tests {
         assert!(text.lines().any(|l| l == r#"relive = "0.1""#), "{text}");
     }
 
+    /// A template's files as `new` writes them (with `--state-crate` or not): path and text.
+    fn render_all(files: &[&[File]], state_crate: bool) -> Vec<(String, String)> {
+        let source = Source::Version("0.1".into());
+        let mut out: Vec<(String, String)> = files
+            .iter()
+            .copied()
+            .flatten()
+            .map(|f| (f.path.to_owned(), render(f.text, &source, "game")))
+            .collect();
+        if state_crate {
+            split_state(&mut out, STATE_MANIFEST).unwrap();
+        }
+        out
+    }
+
     #[test]
     fn every_template_source_is_formatted_as_rustfmt_would() {
-        let source = Source::Version("0.1".into());
-        let render_all = |files: &[&[File]], state_crate: bool| {
-            let mut out: Vec<(String, String)> = files
-                .iter()
-                .copied()
-                .flatten()
-                .map(|f| (f.path.to_owned(), render(f.text, &source, "game")))
-                .collect();
-            if state_crate {
-                split_state(&mut out, STATE_MANIFEST).unwrap();
-            }
-            out
-        };
         let dir = tempfile::tempdir().unwrap();
         for state_crate in [false, true] {
             for files in [&[COMMON, TERMINAL][..], &[COMMON, WINDOW][..]] {
@@ -519,14 +521,7 @@ mod tests {
     #[test]
     fn the_state_crate_takes_the_state_its_codec_and_the_serde_line_from_the_worker() {
         for files in [&[COMMON, TERMINAL][..], &[COMMON, WINDOW][..]] {
-            let source = Source::Version("0.1".into());
-            let mut out: Vec<(String, String)> = files
-                .iter()
-                .copied()
-                .flatten()
-                .map(|f| (f.path.to_owned(), render(f.text, &source, "game")))
-                .collect();
-            split_state(&mut out, STATE_MANIFEST).unwrap();
+            let out = render_all(files, true);
             let file = |path: &str| {
                 out.iter()
                     .find(|(p, _)| p == path)
