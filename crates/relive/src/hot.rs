@@ -490,6 +490,13 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
         self.bus.subscribe()
     }
 
+    /// Whether `cargo relive run` supervises this host. It prints relive's status lines itself
+    /// then, so a host that would print [`Worker::status`] to the same terminal can leave that to
+    /// it (a game that draws the status in its own window draws it either way).
+    pub fn is_supervised(&self) -> bool {
+        self.supervisor.is_some()
+    }
+
     /// What relive is doing right now, for the game's own UI: building, the first error of a
     /// failed build and where it is, a refused reload, a panic (with how often it repeated), the
     /// last reload and its timings. Under `cargo relive run` this includes the builds; without

@@ -177,6 +177,11 @@ impl<W: Exports> StaticWorker<W> {
         })
     }
 
+    /// Always `false`: a ship build runs on its own.
+    pub fn is_supervised(&self) -> bool {
+        false
+    }
+
     /// Always `None`: a ship build has no reloads to report, so a game draws no status.
     pub fn status(&self) -> Option<crate::Status> {
         None

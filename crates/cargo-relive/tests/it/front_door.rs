@@ -7,13 +7,27 @@ use std::time::{Duration, Instant};
 
 use super::{FIRST_BUILD, STEP, Session, cargo_relive, edit, mkfifo, new_project};
 
-/// The host's `[relive] …` status line that `pick` accepts (the terminal template prints its
-/// status when it changes).
-fn status_line(s: &mut Session, what: &str, pick: impl Fn(&str) -> bool) -> String {
-    s.line(what, |line| {
-        let status = line.strip_prefix("[relive] ")?;
-        pick(status).then(|| status.to_owned())
-    })
+/// The host's status (`game.status()`, what a game shows in its UI) once `pick` accepts it, read
+/// through the control socket, where `cargo relive inspect` reads it.
+fn status_line(s: &mut Session, target: &Path, what: &str, pick: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + STEP;
+    loop {
+        let answer = ask(
+            target,
+            &serde_json::json!({ "cmd": "get", "pointer": "/frames" }),
+        );
+        if let Some(line) = answer["status_line"].as_str()
+            && pick(line)
+        {
+            return line.to_owned();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {what} within {STEP:?}; the last answer: {answer}{}",
+            s.context()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Ctrl-C to the whole process group, as a terminal sends it; the session must end with 130.
@@ -58,7 +72,7 @@ fn a_new_project_runs_from_no_target_dir_shows_errors_and_panics_in_the_game_and
         sum <= effect + 1.0 && sum >= effect * 0.9,
         "phases {phases} do not add up to {effect} ms"
     );
-    let shown = status_line(&mut s, "the reload's status", |l| {
+    let shown = status_line(&mut s, &target, "the reload's status", |l| {
         l.starts_with("reloaded v2")
     });
     assert!(shown.contains("edit to effect"), "{shown}");
@@ -71,7 +85,7 @@ fn a_new_project_runs_from_no_target_dir_shows_errors_and_panics_in_the_game_and
 
     // A typo: the game shows the compiler's first error and where it is, and keeps running.
     edit(&worker_src, "state.score += 1;", "state.score += ;");
-    let shown = status_line(&mut s, "the failed build's status", |l| {
+    let shown = status_line(&mut s, &target, "the failed build's status", |l| {
         l.starts_with("build failed")
     });
     assert!(
@@ -85,7 +99,9 @@ fn a_new_project_runs_from_no_target_dir_shows_errors_and_panics_in_the_game_and
 
     // The fix reloads with the state.
     edit(&worker_src, "state.score += ;", "state.score += 1;");
-    status_line(&mut s, "the fix's reload", |l| l.starts_with("reloaded v3"));
+    status_line(&mut s, &target, "the fix's reload", |l| {
+        l.starts_with("reloaded v3")
+    });
     let (after_fix, _) = s.frame("SCORE ");
     assert!(after_fix > during_typo, "{after_fix} after {during_typo}");
 
@@ -97,7 +113,9 @@ fn a_new_project_runs_from_no_target_dir_shows_errors_and_panics_in_the_game_and
     );
     let first = s.event("panic", STEP, |e| e["event"] == "panicked");
     assert_eq!(first["count"], 1, "{first}");
-    let shown = status_line(&mut s, "the panic's status", |l| l.contains("panicked"));
+    let shown = status_line(&mut s, &target, "the panic's status", |l| {
+        l.contains("panicked")
+    });
     assert!(
         shown.starts_with("v4 panicked in `update`: a panic on purpose at worker/src/lib.rs:"),
         "{shown}"
@@ -129,15 +147,20 @@ fn a_new_project_runs_from_no_target_dir_shows_errors_and_panics_in_the_game_and
         "one summary, not one event per frame: {panics:?}"
     );
     assert!(panics[0]["count"].as_u64().unwrap() >= 30, "{panics:?}");
-    let mut panic_lines = 0;
+    // Under `cargo relive run` the game leaves its status lines (the panic's among them) to
+    // relive's own.
+    let mut status_lines = 0;
     let resumed = s.line("a frame after the panic's fix", |l| {
-        if l.contains("panicked") {
-            panic_lines += 1;
+        if l.starts_with("[relive] ") {
+            status_lines += 1;
         }
         l.strip_prefix("SCORE ")
             .and_then(|r| r.split_whitespace().next()?.parse::<u64>().ok())
     });
-    assert_eq!(panic_lines, 0, "the panic's status was printed again");
+    assert_eq!(
+        status_lines, 0,
+        "the host printed its status beside relive's lines"
+    );
     assert!(resumed > after_fix);
 
     // A ship build beside the running session does not change what the session runs: after a
@@ -209,6 +232,21 @@ fn a_new_project_runs_from_no_target_dir_shows_errors_and_panics_in_the_game_and
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     assert!(saves.iter().any(|n| n.starts_with("session-")), "{saves:?}");
+
+    // Run on its own (no `cargo relive run`), the host prints its status itself.
+    let mut host = std::process::Command::new(target.join("debug/host"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(host.stdout.take().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    host.kill().unwrap();
+    host.wait().unwrap();
+    assert_eq!(first.trim(), "[relive] v1 running");
 }
 
 /// One command on the session's control socket, and the whole answer.
