@@ -165,7 +165,12 @@ impl History {
                 let target = newest.frame.checked_sub(n)?;
                 self.entries.iter().rposition(|e| e.frame == target)
             }
-            Rewind::ToFrame(target) => self.entries.iter().rposition(|e| e.frame == target),
+            // A frame that left the ring since it was looked at (or not played yet): the
+            // nearest kept one.
+            Rewind::ToFrame(target) => {
+                let target = target.clamp(self.entries.front()?.frame, newest.frame);
+                self.entries.iter().rposition(|e| e.frame == target)
+            }
             Rewind::Seconds(s) => {
                 let target = Duration::from_secs_f64(s.max(0.0));
                 let now = newest.at;
@@ -177,27 +182,19 @@ impl History {
     }
 
     /// The entry `back` before the newest, leaving the ring as it is; with the oldest and newest
-    /// frames kept. A frame number no longer kept (or not yet played) gives the oldest (or the
-    /// newest) entry: what someone browsing the ring sees when it moved on.
+    /// frames kept.
     pub(crate) fn peek(&self, back: Rewind) -> Option<(&Entry, u64, u64)> {
-        let oldest = self.entries.front()?.frame;
-        let newest = self.entries.back()?.frame;
-        let back = match back {
-            Rewind::ToFrame(frame) => Rewind::ToFrame(frame.clamp(oldest, newest)),
-            other => other,
-        };
         let entry = self.entries.get(self.index_of(back)?)?;
-        Some((entry, oldest, newest))
+        Some((
+            entry,
+            self.entries.front()?.frame,
+            self.entries.back()?.frame,
+        ))
     }
 
     /// The entry `back` before the newest, dropping every newer one (play goes on from it);
-    /// `None` when the ring does not reach that far (nothing is dropped then). A frame number
-    /// that left the ring since it was looked at ([`History::peek`]) gives the oldest entry.
+    /// `None` when the ring does not reach that far (nothing is dropped then).
     pub(crate) fn take_back(&mut self, back: Rewind) -> Option<&Entry> {
-        let back = match back {
-            Rewind::ToFrame(frame) => Rewind::ToFrame(frame.max(self.entries.front()?.frame)),
-            other => other,
-        };
         let index = self.index_of(back)?;
         while self.entries.len() > index + 1 {
             if let Some(dropped) = self.entries.pop_back() {

@@ -62,11 +62,7 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
             });
         };
         let frame = entry.frame;
-        let snapshot = Snapshot {
-            state_type: self.lib.state_type().to_owned(),
-            state_version: entry.state_version,
-            bytes: entry.bytes.clone(),
-        };
+        let snapshot = snapshot_of(&self.lib, entry);
         self.restore(&snapshot)?;
         self.bus.emit(Event::Rewound {
             version: self.version,
@@ -91,16 +87,11 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
                 reason: format!("the history reaches {frames} frames ({seconds:.1}s) back"),
             });
         };
-        let snapshot = Snapshot {
-            state_type: self.lib.state_type().to_owned(),
-            state_version: entry.state_version,
-            bytes: entry.bytes.clone(),
-        };
         Ok(HistoryState {
             frame: entry.frame,
             oldest,
             newest,
-            state: snapshot.to_json()?,
+            state: snapshot_of(&self.lib, entry).to_json()?,
         })
     }
 
@@ -130,5 +121,14 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
             return;
         }
         history.push(state_version, bytes);
+    }
+}
+
+/// A kept state as a snapshot of the running library's state type.
+fn snapshot_of(lib: &crate::library::Library, entry: &crate::history::Entry) -> Snapshot {
+    Snapshot {
+        state_type: lib.state_type().to_owned(),
+        state_version: entry.state_version,
+        bytes: entry.bytes.clone(),
     }
 }
