@@ -155,6 +155,8 @@ pub enum Event {
     LoopPass {
         /// The pass (1 for the first).
         pass: u64,
+        /// Frames in the recording.
+        frames: u64,
         /// The version playing it.
         version: u64,
     },
@@ -299,7 +301,7 @@ impl Bus {
             Event::LoopPlaying { frames, bytes } => {
                 log::info!("loop: playing {frames} frames ({bytes} bytes recorded)")
             }
-            Event::LoopPass { pass, version } => {
+            Event::LoopPass { pass, version, .. } => {
                 log::debug!("loop: pass {pass}, version {version}")
             }
             Event::LoopStopped { passes } => log::info!("loop: stopped after {passes} passes"),

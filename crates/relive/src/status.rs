@@ -250,8 +250,6 @@ pub(crate) struct Board {
     run: Option<Event>,
     /// The last build's duration, and when the edit that started it happened (supervisor).
     build: Option<(Duration, Option<Instant>)>,
-    /// Frames in the loop's recording, while one plays.
-    loop_frames: u64,
 }
 
 #[cfg(not(feature = "static"))]
@@ -261,7 +259,6 @@ impl Default for Board {
             status: Status::Running { version: 1 },
             run: None,
             build: None,
-            loop_frames: 0,
         }
     }
 }
@@ -354,11 +351,11 @@ impl Board {
                 frames_back: *frames_back,
             },
             Event::LoopRecording { version } => Status::LoopRecording { version: *version },
-            Event::LoopPass { pass, version } => {
-                let frames = match &self.status {
-                    Status::Looping { frames, .. } => *frames,
-                    _ => self.loop_frames,
-                };
+            Event::LoopPass {
+                pass,
+                frames,
+                version,
+            } => {
                 if self.status.is_problem() && *pass > 1 {
                     // A failed build or a panic stays shown while the loop goes on.
                     return Report::Send(None);
@@ -366,12 +363,8 @@ impl Board {
                 Status::Looping {
                     version: *version,
                     pass: *pass,
-                    frames,
+                    frames: *frames,
                 }
-            }
-            Event::LoopPlaying { frames, .. } => {
-                self.loop_frames = *frames;
-                return Report::Send(None);
             }
             Event::LoopStopped { .. } => Status::Running {
                 version: self.status.version(),
@@ -510,12 +503,9 @@ mod tests {
         let mut board = Board::default();
         let _ = board.on_event(&Event::LoopRecording { version: 1 });
         assert_eq!(board.status().to_string(), "loop: recording (v1 runs)");
-        let _ = board.on_event(&Event::LoopPlaying {
-            frames: 72,
-            bytes: 10,
-        });
         let _ = board.on_event(&Event::LoopPass {
             pass: 1,
+            frames: 72,
             version: 1,
         });
         let first = board.status();
@@ -529,6 +519,7 @@ mod tests {
         );
         let _ = board.on_event(&Event::LoopPass {
             pass: 2,
+            frames: 72,
             version: 1,
         });
         assert!(!board.status().is_news_since(&first), "a pass is not news");
@@ -537,6 +528,7 @@ mod tests {
         }));
         let _ = board.on_event(&Event::LoopPass {
             pass: 3,
+            frames: 72,
             version: 1,
         });
         assert!(board.status().is_problem(), "{}", board.status());
@@ -547,6 +539,7 @@ mod tests {
         });
         let _ = board.on_event(&Event::LoopPass {
             pass: 4,
+            frames: 72,
             version: 2,
         });
         assert_eq!(

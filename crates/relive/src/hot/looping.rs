@@ -236,6 +236,7 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
                     pass += 1;
                     self.bus.emit(Event::LoopPass {
                         pass,
+                        frames: frames as u64,
                         version: self.version,
                     });
                 }
