@@ -10,10 +10,8 @@
 mod session;
 
 use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant};
 
-use session::{Session, new_project, repo};
+use session::{Session, cargo_timed, new_project, repo};
 
 const SAMPLES: usize = 8;
 
@@ -23,19 +21,6 @@ fn edit(src: &Path, i: usize) {
     let end = start + text[start..].find(" {}").unwrap();
     let new = format!("{}\"score{i}{}", &text[..start], &text[end..]);
     std::fs::write(src, new).unwrap();
-}
-
-fn cargo_build(dir: &Path, target: &Path, args: &[&str]) -> Duration {
-    let t = Instant::now();
-    let status = Command::new(env!("CARGO"))
-        .args(args)
-        .arg("--quiet")
-        .current_dir(dir)
-        .env("CARGO_TARGET_DIR", target)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    t.elapsed()
 }
 
 fn stats(mut v: Vec<f64>) -> (f64, f64, f64) {
@@ -53,7 +38,7 @@ fn main() {
         let dir = root.join(name);
         let target = root.join(format!("{name}-target"));
         new_project(&dir, "terminal");
-        cargo_build(&dir, &target, &["build", "-p", "worker", "-p", "host"]);
+        cargo_timed(&dir, &target, &["build", "-p", "worker", "-p", "host"]);
         projects.push((dir, target));
     }
     let (hot_dir, hot_target) = projects[0].clone();
@@ -71,7 +56,7 @@ fn main() {
         edit(&hot_src, i);
         let e = session.next("reloaded");
         edit(&bare_src, i);
-        let b = cargo_build(&bare_dir, &bare_target, &["build", "-p", "worker"]);
+        let b = cargo_timed(&bare_dir, &bare_target, &["build", "-p", "worker"]);
         if i == 0 {
             continue;
         }

@@ -19,8 +19,8 @@ mod session;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use session::{Session, median, new_project, repo};
-use std::time::{Duration, Instant};
+use session::{Session, cargo_timed, median, new_project, repo};
+use std::time::Duration;
 
 const SAMPLES: usize = 8;
 
@@ -31,24 +31,6 @@ fn edit(src: &Path, from: &str, until: &str, i: usize) {
     let end = start + text[start..].find(until).unwrap();
     let new = format!("{}{from}{i}{}", &text[..start], &text[end..]);
     std::fs::write(src, new).unwrap();
-}
-
-fn cargo(dir: &Path, target: &Path, args: &[&str]) -> Duration {
-    let t = Instant::now();
-    let status = Command::new(env!("CARGO"))
-        .args(args)
-        .arg("--quiet")
-        .current_dir(dir)
-        .env("CARGO_TARGET_DIR", target)
-        .stdin(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(
-        status.success(),
-        "cargo {args:?} failed in {}",
-        dir.display()
-    );
-    t.elapsed()
 }
 
 fn rss_kib(pid: u64) -> f64 {
@@ -127,7 +109,7 @@ fn measure(layout: &Layout, root: &Path, display: &str) -> Measured {
             )
             .unwrap();
         }
-        cargo(&dir, &target, &["build", "-p", "worker", "-p", "host"]);
+        cargo_timed(&dir, &target, &["build", "-p", "worker", "-p", "host"]);
         projects.push((dir, target));
     }
     let (hot_dir, hot_target) = projects[0].clone();
@@ -149,7 +131,7 @@ fn measure(layout: &Layout, root: &Path, display: &str) -> Measured {
         edit(&hot_dir.join("worker/src/lib.rs"), from, until, i);
         let e = session.next("reloaded");
         edit(&bare_dir.join("worker/src/lib.rs"), from, until, i);
-        let b = cargo(&bare_dir, &bare_target, &["build", "-p", "worker"]);
+        let b = cargo_timed(&bare_dir, &bare_target, &["build", "-p", "worker"]);
         if i == 0 {
             rss_start = rss_kib(pid);
             continue;

@@ -84,3 +84,23 @@ pub fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
 }
+
+/// How long `cargo ARGS --quiet` takes in `dir` with its own target dir (a bare build, the
+/// baseline the benches compare `cargo relive run` with).
+pub fn cargo_timed(dir: &Path, target: &Path, args: &[&str]) -> std::time::Duration {
+    let t = std::time::Instant::now();
+    let status = Command::new(env!("CARGO"))
+        .args(args)
+        .arg("--quiet")
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", target)
+        .stdin(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "cargo {args:?} failed in {}",
+        dir.display()
+    );
+    t.elapsed()
+}
