@@ -2,11 +2,11 @@
 //! cargo-relive --bench levers`.
 //!
 //! The worker is the scale bench's (~20k lines, 200 state types with serde derives), or with
-//! `LEVERS_WORKER=template` the terminal template's. After one
-//! `cargo build`, the bench takes the worker's `rustc` command the way `cargo relive run` does
-//! (cargo's own, cut to the `cdylib`, plus relive's link flag) and runs it after a one-constant
-//! edit, as is and with one setting changed at a time; samples alternate between the variants so
-//! that drift on the machine affects all alike. First, the baseline's compiler passes
+//! `LEVERS_WORKER=template` the terminal template's. After one `cargo build`, the bench takes the
+//! worker's `rustc` command the way `cargo relive run` does (cargo's own, cut to the `cdylib`,
+//! plus relive's link flag and std without debug info) and runs it after a one-constant edit, as
+//! is and with one setting changed at a time; samples alternate between the variants so that
+//! drift on the machine affects all alike. First, the baseline's compiler passes
 //! (`-Z time-passes`, allowed on stable for this measurement with `RUSTC_BOOTSTRAP=1`).
 
 #![allow(clippy::unwrap_used)]
@@ -18,6 +18,7 @@ mod session;
 
 use std::time::Instant;
 
+use cargo_relive::link::Link;
 use cargo_relive::project::{CargoOptions, Project};
 use cargo_relive::replay::Invocation;
 use scale_worker::{Derives, worker_source_with};
@@ -69,9 +70,20 @@ fn main() {
     };
     let project = Project::discover(&opts, None).unwrap();
     let graph = cargo_relive::cargo::build_graph(&project, &opts).unwrap();
-    let base = graph
+    let cargos = graph
         .replay
         .expect("cargo printed the worker's rustc command");
+    // As `cargo relive run` links it: through `cargo relive` as the linker, std's debug info
+    // left out (the bench's own executable is not `cargo-relive`: name it).
+    let link = cargos
+        .link()
+        .clone()
+        .with_shim(env!("CARGO_BIN_EXE_cargo-relive").into());
+    assert!(
+        link.wait(std::time::Duration::from_secs(120)).is_some(),
+        "the copy of std without debug info was not made"
+    );
+    let base = cargos.with_link(link);
     let lines = std::fs::read_to_string(&src).unwrap().lines().count();
 
     // Each variant keeps its own incremental cache, as it would if it were the only setting: a
@@ -164,6 +176,13 @@ fn main() {
         })
         .collect();
     variants.push(("no incremental", base.variant(incremental, &[], &[])));
+    // relive's link lever, undone: std's rlibs as the toolchain has them, with debug info.
+    let with_std_debug = own_cache("std-debug");
+    variants.push((
+        "std's debug info linked in",
+        base.variant(incremental, &["-C", &with_std_debug], &[])
+            .with_link(Link::default()),
+    ));
     // Other linkers: rustc's own rust-lld turned off (`-C linker-features=-lld`), so cc runs the
     // system's `ld` (GNU ld), or, with `-B` naming a directory whose `ld` is wild, the wild
     // linker when it is installed (`cargo install --locked wild-linker --version 0.10.0`, the

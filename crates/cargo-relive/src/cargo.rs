@@ -116,7 +116,11 @@ pub fn build_graph(project: &Project, opts: &CargoOptions) -> Result<GraphBuild>
     Ok(GraphBuild {
         worker: part(library),
         host: part(executable),
-        replay: invocation,
+        replay: invocation.map(|inv: Invocation| {
+            let cache = project.target_dir.join("relive").join("std-nodebug");
+            let link = crate::link::Link::prepare(inv.program(), inv.target(), &cache);
+            inv.with_link(link)
+        }),
     })
 }
 

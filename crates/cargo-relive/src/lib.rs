@@ -14,6 +14,7 @@ pub mod debounce;
 pub mod diag;
 pub mod events;
 pub mod inspect;
+pub mod link;
 pub mod new;
 pub mod project;
 pub mod protocol;
@@ -210,6 +211,10 @@ struct BuildArgs {
 
 /// Parses the command line and runs; returns the process's exit code.
 pub fn main() -> i32 {
+    // The replayed rustc runs `cargo relive` as its linker.
+    if let Some(code) = link::shim() {
+        return code;
+    }
     let CargoCli::Relive(cli) = CargoCli::parse();
     match dispatch(cli) {
         Ok(code) => code,

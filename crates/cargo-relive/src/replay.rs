@@ -6,7 +6,8 @@
 //! command comes from cargo itself (`-vv` prints it with its environment), never guessed, and any
 //! change of a manifest, a build script or another crate goes through cargo again.
 //!
-//! One argument is added: `-C link-arg=-Wl,-O0` (see [`Invocation::link_speedups`]).
+//! Two things are added to speed up its link: `-C link-arg=-Wl,-O0` (see
+//! [`Invocation::link_speedups`]) and std without its debug info (see [`crate::link`]).
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -16,16 +17,19 @@ use std::time::Instant;
 use anyhow::{Context as _, Result};
 
 use crate::cargo::Build;
+use crate::link::Link;
 
 /// One `rustc` command as cargo ran it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Invocation {
     env: Vec<(String, String)>,
     program: String,
     args: Vec<String>,
     cwd: PathBuf,
-    /// Whether [`Invocation::link_speedups`] are still tried (off once the linker refused them).
+    /// Whether [`Invocation::link_speedups`] and the [`Link`] shim are still tried (off once a
+    /// link failed with them).
     speedups: bool,
+    link: Link,
 }
 
 /// Removes ANSI escape sequences (cargo colors its status lines).
@@ -81,7 +85,38 @@ impl Invocation {
             args,
             cwd: cwd.to_owned(),
             speedups: true,
+            link: Link::default(),
         })
+    }
+
+    /// The `rustc` program cargo ran.
+    pub fn program(&self) -> &str {
+        &self.program
+    }
+
+    /// The command's `--target`, if it names one.
+    pub fn target(&self) -> Option<&str> {
+        let mut words = self.args.iter();
+        while let Some(word) = words.next() {
+            if word == "--target" {
+                return words.next().map(String::as_str);
+            }
+            if let Some(target) = word.strip_prefix("--target=") {
+                return Some(target);
+            }
+        }
+        None
+    }
+
+    /// The command linking through `link` (std without debug info, once its copy is ready).
+    pub fn with_link(mut self, link: Link) -> Invocation {
+        self.link = link;
+        self
+    }
+
+    /// The link setup.
+    pub fn link(&self) -> &Link {
+        &self.link
     }
 
     /// The command cut to the `cdylib`: the `rlib` the worker's declared crate types also ask for
@@ -127,6 +162,14 @@ impl Invocation {
         } else {
             vec!["-C".to_owned(), "link-arg=-Wl,-O0".to_owned()]
         }
+    }
+
+    /// The arguments and environment that link through the [`Link`] shim, when it applies.
+    fn shim(&self) -> Option<(Vec<String>, (String, String))> {
+        if !self.speedups {
+            return None;
+        }
+        self.link.shim_for(&self.args)
     }
 
     /// The value of the command's `-C name=value` flag, if it has one (`incremental`, say).
@@ -190,13 +233,19 @@ impl Invocation {
     /// [`Invocation::run`], writing the diagnostics and relive's notes to `out`.
     pub fn run_to(&mut self, out: &mut dyn Write) -> Result<Build> {
         let (build, link_failed) = self.run_once(out)?;
-        if build.success || !link_failed || self.link_speedups().is_empty() {
+        let shim = self.shim();
+        if build.success || !link_failed || (self.link_speedups().is_empty() && shim.is_none()) {
             return Ok(build);
+        }
+        let mut added = self.link_speedups().join(" ");
+        if let Some((args, _)) = shim {
+            added = format!("{added} {}", args.join(" ")).trim().to_owned();
         }
         let _ = writeln!(
             out,
-            "relive: the link failed with `-C link-arg=-Wl,-O0`, which relive adds to speed it up; \
-             linking again without it (and leaving it out from now on)"
+            "relive: the link failed with `{added}`, which relive adds to speed it up (std \
+             without its debug info, see ARCHITECTURE.md); linking again without it (and leaving \
+             it out from now on)"
         );
         self.speedups = false;
         let (again, _) = self.run_once(out)?;
@@ -209,10 +258,13 @@ impl Invocation {
     /// Runs the command once; also whether rustc reported a failed link.
     fn run_once(&self, err: &mut dyn Write) -> Result<(Build, bool)> {
         let start = Instant::now();
+        let (shim_args, shim_env) = self.shim().unzip();
         let mut child = Command::new(&self.program)
             .args(&self.args)
             .args(self.link_speedups())
+            .args(shim_args.into_iter().flatten())
             .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .envs(shim_env)
             .current_dir(&self.cwd)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -411,15 +463,11 @@ mod tests {
     #[test]
     fn other_crates_and_other_lines_are_not_the_worker() {
         let rlib = "Running `CARGO=/c /r/rustc --crate-name base base/src/lib.rs --crate-type lib`";
-        assert_eq!(Invocation::parse(rlib, "worker", Path::new("/")), None);
+        assert!(Invocation::parse(rlib, "worker", Path::new("/")).is_none());
         let build_script = "Running `/t/debug/build/x/build-script-build`";
-        assert_eq!(
-            Invocation::parse(build_script, "worker", Path::new("/")),
-            None
-        );
-        assert_eq!(
-            Invocation::parse("   Compiling worker v0.1.0", "worker", Path::new("/")),
-            None
+        assert!(Invocation::parse(build_script, "worker", Path::new("/")).is_none());
+        assert!(
+            Invocation::parse("   Compiling worker v0.1.0", "worker", Path::new("/")).is_none()
         );
     }
 }

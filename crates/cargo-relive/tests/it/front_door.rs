@@ -55,6 +55,12 @@ fn a_new_project_runs_from_no_target_dir_shows_errors_and_panics_in_the_game_and
     s.event("loaded", STEP, |e| e["event"] == "loaded");
     s.frame("score ");
     assert!(target.join("CACHEDIR.TAG").is_file());
+    // cargo's build links std's debug info into the worker.
+    let library = target.join("debug/deps/libworker.so");
+    assert!(
+        debug_names(&library).contains(STD_UNIT),
+        "cargo's build has std's debug info"
+    );
 
     // An edit is swapped in.
     edit(&worker_src, "\"score {} at", "\"SCORE {} at");
@@ -62,6 +68,17 @@ fn a_new_project_runs_from_no_target_dir_shows_errors_and_panics_in_the_game_and
     // Where the time went, phase by phase; the worker's own sources changed, so rustc was
     // replayed without cargo.
     assert_eq!(reloaded["build_via"], "rustc replayed", "{reloaded}");
+    // The replay links a copy of std without debug info (the link's largest input), and keeps
+    // the worker's own line tables.
+    let names = debug_names(&library);
+    assert!(
+        !names.contains(STD_UNIT),
+        "the replayed build has std's debug info"
+    );
+    assert!(
+        names.contains("worker/src/lib.rs"),
+        "the worker's debug info is gone"
+    );
     let phases = &reloaded["phases_ms"];
     let sum: f64 = ["before_build", "build", "load", "frame_wait", "swap"]
         .iter()
@@ -250,6 +267,18 @@ fn a_new_project_runs_from_no_target_dir_shows_errors_and_panics_in_the_game_and
 }
 
 /// One command on the session's control socket, and the whole answer.
+/// The name of std's own compilation unit in debug info.
+const STD_UNIT: &str = "library/std/src/lib.rs";
+
+/// The strings of a library's debug info (`.debug_str`: compilation units, files, names).
+fn debug_names(library: &Path) -> String {
+    use object::{Object as _, ObjectSection as _};
+    let data = std::fs::read(library).unwrap();
+    let file = object::File::parse(&*data).unwrap();
+    let section = file.section_by_name(".debug_str").expect("no .debug_str");
+    String::from_utf8_lossy(section.data().unwrap()).into_owned()
+}
+
 fn ask(target: &Path, command: &serde_json::Value) -> serde_json::Value {
     use std::io::{BufRead, Write};
     let mut stream =

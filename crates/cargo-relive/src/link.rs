@@ -1,0 +1,426 @@
+//! How the replayed `rustc` links the worker: against a copy of std without its debug info.
+//!
+//! For a small worker the link is the largest part of a rebuild (~40 of ~100 ms for the
+//! template's), and most of what it reads and writes is the debug info of std, which every
+//! context-layout worker links in: 4.9 MB of the template worker's 5.1 MB library. The user's
+//! code needs its own line tables (backtraces, a debugger); std's are of no use to a user
+//! without the toolchain's sources, and `-C strip=debuginfo` would drop both.
+//!
+//! So relive keeps a copy of the toolchain's std `rlib`s with their debug sections removed, made
+//! once per toolchain in the target directory (`relive/std-nodebug/`) by the toolchain's own
+//! `rust-objcopy`, in the background while the session starts. The replayed `rustc` then runs
+//! `cargo relive` itself as its linker (`-C linker=`): in that role ([`shim`]) it puts the copies
+//! in place of std's `rlib`s on the command line and runs the real linker (`cc`, or the one the
+//! command named) with everything else unchanged.
+//!
+//! - `-C linker` is not tracked by incremental compilation: the replay and cargo's own builds of
+//!   the worker keep sharing its incremental cache.
+//! - Nothing changes for a worker that links std dynamically (`-C prefer-dynamic`, the
+//!   engine-direct layout), for a command that picks its linker flavor or a linker that is not a
+//!   C compiler driver, or until the copy is ready (a copy that cannot be made leaves the
+//!   replay as cargo ran it).
+//! - If a link fails with the shim, [`crate::replay::Invocation`] links again without it.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// The environment variable that makes `cargo relive` act as the linker: the real linker, the
+/// toolchain's std directory and the stripped copy's, one per line.
+pub const SHIM_ENV: &str = "CARGO_RELIVE_LINK_SHIM";
+
+/// Where a stripped copy of std's `rlib`s is: the toolchain's directory and the copy's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StrippedStd {
+    /// The toolchain's `lib/rustlib/<target>/lib`.
+    pub from: PathBuf,
+    /// The copy, with the same file names.
+    pub to: PathBuf,
+}
+
+/// The replay's link setup: a stripped std being made, or made, and the program that links.
+#[derive(Debug, Clone)]
+pub struct Link {
+    stripped: Arc<OnceLock<Option<StrippedStd>>>,
+    /// The program `rustc` runs as its linker to reach [`shim`]: a `cargo-relive` binary.
+    shim: Option<PathBuf>,
+}
+
+impl Default for Link {
+    /// No shim: the command links as cargo ran it.
+    fn default() -> Link {
+        let stripped = Arc::new(OnceLock::new());
+        let _ = stripped.set(None);
+        Link {
+            stripped,
+            shim: None,
+        }
+    }
+}
+
+impl Link {
+    /// Starts making (or checking) the stripped copy of std for the `rustc` at `rustc`, for
+    /// `target` (`--target`, if the command has one), under `cache`, on a thread of its own;
+    /// once per process for each toolchain and target. The shim is this process's executable
+    /// when it is `cargo-relive`.
+    pub fn prepare(rustc: &str, target: Option<&str>, cache: &Path) -> Link {
+        type Prepared = Vec<((String, Option<String>, PathBuf), Link)>;
+        static PREPARED: Mutex<Prepared> = Mutex::new(Vec::new());
+        let key = (
+            rustc.to_owned(),
+            target.map(str::to_owned),
+            cache.to_owned(),
+        );
+        let mut prepared = PREPARED.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, link)) = prepared.iter().find(|(k, _)| *k == key) {
+            return link.clone();
+        }
+        let shim = std::env::current_exe().ok().filter(|exe| {
+            exe.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("cargo-relive"))
+        });
+        let link = Link {
+            stripped: Arc::default(),
+            shim,
+        };
+        let slot = link.stripped.clone();
+        let (rustc, target, cache) = key.clone();
+        let spawned = std::thread::Builder::new()
+            .name("relive-std-nodebug".into())
+            .spawn(move || {
+                let _ = slot.set(make_stripped_std(&rustc, target.as_deref(), &cache).ok());
+            });
+        if spawned.is_err() {
+            let _ = link.stripped.set(None);
+        }
+        prepared.push((key, link.clone()));
+        link
+    }
+
+    /// The same setup with `program` as the shim (a bench or a test, whose own executable is
+    /// not `cargo-relive`).
+    pub fn with_shim(mut self, program: PathBuf) -> Link {
+        self.shim = Some(program);
+        self
+    }
+
+    /// Waits until the copy is made or known impossible, for at most `limit`; where it is.
+    pub fn wait(&self, limit: Duration) -> Option<&StrippedStd> {
+        let start = Instant::now();
+        while self.stripped.get().is_none() && start.elapsed() < limit {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        self.stripped.get().and_then(Option::as_ref)
+    }
+
+    /// The arguments and environment that make `rustc` link through the shim, for a command with
+    /// `args`; none if the command links std another way, or the copy could not be made. A
+    /// copy still being made (it takes ~0.4 s, once per toolchain, when the session starts) is
+    /// waited for, up to a few seconds.
+    pub fn shim_for(&self, args: &[String]) -> Option<(Vec<String>, (String, String))> {
+        let linker = linker_to_wrap(args)?;
+        let shim = self.shim.as_ref()?;
+        let stripped = self.wait(Duration::from_secs(5))?;
+        let spec = format!(
+            "{linker}\n{}\n{}",
+            stripped.from.display(),
+            stripped.to.display()
+        );
+        let arg = format!("linker={}", shim.display());
+        Some((vec!["-C".to_owned(), arg], (SHIM_ENV.to_owned(), spec)))
+    }
+}
+
+/// The linker the shim runs for a command with `args`: `cc`, or the C compiler driver the
+/// command names with `-C linker=`. `None` when std is linked dynamically, or the command picks
+/// a linker flavor or a linker the shim does not stand in for.
+fn linker_to_wrap(args: &[String]) -> Option<String> {
+    let mut linker = "cc".to_owned();
+    let mut words = args.iter();
+    while let Some(word) = words.next() {
+        let flag = if word == "-C" {
+            words.next().map(String::as_str).unwrap_or_default()
+        } else {
+            word.strip_prefix("-C").unwrap_or_default()
+        };
+        if flag.starts_with("prefer-dynamic") || flag.starts_with("linker-flavor") {
+            return None;
+        }
+        if let Some(program) = flag.strip_prefix("linker=") {
+            let name = Path::new(program).file_name()?.to_str()?;
+            let driver = ["cc", "gcc", "clang", "c++", "g++", "clang++"]
+                .iter()
+                .any(|d| name == *d || name.ends_with(&format!("-{d}")));
+            if !driver {
+                return None;
+            }
+            linker = program.to_owned();
+        }
+    }
+    Some(linker)
+}
+
+/// Makes (or brings up to date) the stripped copy of the `rlib`s in `rustc`'s target libdir.
+/// A copy is current when its modification time is the original's.
+fn make_stripped_std(
+    rustc: &str,
+    target: Option<&str>,
+    cache: &Path,
+) -> Result<StrippedStd, String> {
+    let print = |what: &str| -> Result<PathBuf, String> {
+        let mut cmd = Command::new(rustc);
+        cmd.args(["--print", what]);
+        if let Some(target) = target {
+            cmd.args(["--target", target]);
+        }
+        let out = cmd
+            .output()
+            .map_err(|e| format!("cannot run {rustc}: {e}"))?;
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        (out.status.success() && !text.is_empty())
+            .then(|| PathBuf::from(text))
+            .ok_or_else(|| format!("`{rustc} --print {what}` failed"))
+    };
+    let from = print("target-libdir")?;
+    let sysroot = print("sysroot")?;
+    let objcopy = std::fs::read_dir(sysroot.join("lib/rustlib"))
+        .map_err(|e| e.to_string())?
+        .filter_map(Result::ok)
+        .map(|e| e.path().join("bin/rust-objcopy"))
+        .find(|p| p.is_file())
+        .ok_or("the toolchain has no rust-objcopy")?;
+    let name = |p: &Path, up: usize| {
+        p.ancestors()
+            .nth(up)
+            .and_then(Path::file_name)
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    // `<sysroot>/lib/rustlib/<target>/lib`: named after the toolchain and the target.
+    let to = cache.join(name(&from, 4)).join(name(&from, 1));
+    std::fs::create_dir_all(&to).map_err(|e| format!("{}: {e}", to.display()))?;
+    let originals: Vec<PathBuf> = std::fs::read_dir(&from)
+        .map_err(|e| format!("{}: {e}", from.display()))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "rlib"))
+        .collect();
+    // Copies of rlibs the toolchain no longer has (it was updated) go.
+    for entry in std::fs::read_dir(&to).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if !path.file_name().is_some_and(|n| from.join(n).is_file()) {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+    let library_path = match std::env::var_os("LD_LIBRARY_PATH") {
+        Some(p) if !p.is_empty() => {
+            let mut joined = OsString::from(sysroot.join("lib"));
+            joined.push(":");
+            joined.push(p);
+            joined
+        }
+        _ => sysroot.join("lib").into_os_string(),
+    };
+    for original in &originals {
+        let (Some(file), Ok(modified)) = (
+            original.file_name(),
+            original.metadata().and_then(|m| m.modified()),
+        ) else {
+            continue;
+        };
+        let copy = to.join(file);
+        if copy.metadata().and_then(|m| m.modified()).ok() == Some(modified) {
+            continue;
+        }
+        let _ = std::fs::remove_file(&copy);
+        let partial = to.join(format!(".{}.partial", file.to_string_lossy()));
+        // rust-objcopy finds its LLVM in the toolchain's `lib`.
+        let stripped = Command::new(&objcopy)
+            .arg("--strip-debug")
+            .arg(original)
+            .arg(&partial)
+            .env("LD_LIBRARY_PATH", &library_path)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        let dated = stripped
+            && std::fs::File::options()
+                .write(true)
+                .open(&partial)
+                .and_then(|f| f.set_modified(modified))
+                .is_ok();
+        if dated {
+            let _ = std::fs::rename(&partial, &copy);
+        } else {
+            // That rlib links as it is: the shim only swaps in copies that exist.
+            let _ = std::fs::remove_file(&partial);
+        }
+    }
+    Ok(StrippedStd { from, to })
+}
+
+/// When `cargo relive` runs as the replay's linker ([`SHIM_ENV`] set): runs the real linker
+/// with std's `rlib`s replaced by their stripped copies, and returns its exit code. `None`
+/// otherwise.
+pub fn shim() -> Option<i32> {
+    let spec = std::env::var(SHIM_ENV).ok()?;
+    let mut lines = spec.lines();
+    let (Some(linker), Some(from), Some(to)) = (lines.next(), lines.next(), lines.next()) else {
+        eprintln!(
+            "relive: {SHIM_ENV} is malformed: it names the linker, std's directory and the copy's, one per line"
+        );
+        return Some(2);
+    };
+    let stripped = StrippedStd {
+        from: from.into(),
+        to: to.into(),
+    };
+    let args: Vec<OsString> = std::env::args_os()
+        .skip(1)
+        .map(|arg| stripped.substitute(arg))
+        .collect();
+    let mut cmd = Command::new(linker);
+    cmd.args(&args).env_remove(SHIM_ENV);
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt as _;
+        let error = cmd.exec();
+        eprintln!("relive: cannot run the linker `{linker}`: {error}");
+        Some(127)
+    }
+    #[cfg(not(unix))]
+    match cmd.status() {
+        Ok(status) => Some(status.code().unwrap_or(1)),
+        Err(error) => {
+            eprintln!("relive: cannot run the linker `{linker}`: {error}");
+            Some(127)
+        }
+    }
+}
+
+impl StrippedStd {
+    /// `arg`, or the stripped copy's path if `arg` is one of the toolchain's `rlib`s and the
+    /// copy exists. A response file (`@path`, which rustc writes when a command line is too
+    /// long) is rewritten into a file of its own next to it.
+    fn substitute(&self, arg: OsString) -> OsString {
+        if let Some(file) = arg.to_str().and_then(|a| a.strip_prefix('@')) {
+            return self
+                .substitute_response_file(Path::new(file))
+                .map(|f| {
+                    let mut a = OsString::from("@");
+                    a.push(f);
+                    a
+                })
+                .unwrap_or(arg);
+        }
+        self.copy_of(Path::new(&arg))
+            .map(PathBuf::into_os_string)
+            .unwrap_or(arg)
+    }
+
+    fn copy_of(&self, path: &Path) -> Option<PathBuf> {
+        if path.parent()? != self.from || path.extension()? != "rlib" {
+            return None;
+        }
+        let copy = self.to.join(path.file_name()?);
+        copy.is_file().then_some(copy)
+    }
+
+    /// rustc writes one argument per line, escaping only `\`, `"`, `'` and spaces: a path
+    /// without them is the line itself.
+    fn substitute_response_file(&self, file: &Path) -> Option<PathBuf> {
+        let text = std::fs::read_to_string(file).ok()?;
+        let mut changed = false;
+        let lines: Vec<String> = text
+            .lines()
+            .map(|line| match self.copy_of(Path::new(line)) {
+                Some(copy) if !copy.to_string_lossy().contains([' ', '\\', '"', '\'']) => {
+                    changed = true;
+                    copy.to_string_lossy().into_owned()
+                }
+                _ => line.to_owned(),
+            })
+            .collect();
+        if !changed {
+            return None;
+        }
+        let mut name = file.file_name()?.to_owned();
+        name.push(".relive");
+        let rewritten = file.with_file_name(name);
+        std::fs::write(&rewritten, lines.join("\n") + "\n").ok()?;
+        Some(rewritten)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &str) -> Vec<String> {
+        line.split(' ').map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn the_shim_stands_in_for_cc_or_a_named_compiler_driver_and_nothing_else() {
+        assert_eq!(
+            linker_to_wrap(&args("--crate-type cdylib")).as_deref(),
+            Some("cc")
+        );
+        assert_eq!(
+            linker_to_wrap(&args("-C linker=/usr/bin/clang -C opt-level=0")).as_deref(),
+            Some("/usr/bin/clang")
+        );
+        assert_eq!(
+            linker_to_wrap(&args("-Clinker=x86_64-linux-gnu-gcc")).as_deref(),
+            Some("x86_64-linux-gnu-gcc")
+        );
+        assert_eq!(linker_to_wrap(&args("-C linker=ld.lld")), None);
+        assert_eq!(linker_to_wrap(&args("-C linker-flavor=ld.lld")), None);
+        assert_eq!(linker_to_wrap(&args("-C prefer-dynamic")), None);
+        assert_eq!(linker_to_wrap(&args("-Cprefer-dynamic=yes")), None);
+    }
+
+    #[test]
+    fn only_the_toolchains_rlibs_with_a_copy_are_swapped_on_the_command_line_and_in_response_files()
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let from = dir.path().join("toolchain");
+        let to = dir.path().join("copy");
+        std::fs::create_dir_all(&from).unwrap();
+        std::fs::create_dir_all(&to).unwrap();
+        for name in ["libstd-1.rlib", "libcore-2.rlib"] {
+            std::fs::write(from.join(name), "x").unwrap();
+        }
+        std::fs::write(to.join("libstd-1.rlib"), "y").unwrap();
+        let stripped = StrippedStd {
+            from: from.clone(),
+            to: to.clone(),
+        };
+        let sub = |a: &Path| stripped.substitute(a.as_os_str().to_owned());
+        assert_eq!(sub(&from.join("libstd-1.rlib")), to.join("libstd-1.rlib"));
+        assert_eq!(
+            sub(&from.join("libcore-2.rlib")),
+            from.join("libcore-2.rlib"),
+            "no copy: the original"
+        );
+        let elsewhere = dir.path().join("libstd-1.rlib");
+        assert_eq!(sub(&elsewhere), elsewhere);
+        assert_eq!(sub(Path::new("-lc")), Path::new("-lc"));
+
+        let response = dir.path().join("linker-arguments");
+        std::fs::write(
+            &response,
+            format!("-shared\n{}\n-lc\n", from.join("libstd-1.rlib").display()),
+        )
+        .unwrap();
+        let arg = stripped.substitute(format!("@{}", response.display()).into());
+        let rewritten = PathBuf::from(arg.to_str().unwrap().strip_prefix('@').unwrap());
+        assert_ne!(rewritten, response);
+        assert_eq!(
+            std::fs::read_to_string(rewritten).unwrap(),
+            format!("-shared\n{}\n-lc\n", to.join("libstd-1.rlib").display())
+        );
+    }
+}
