@@ -1,4 +1,5 @@
-//! How the replayed `rustc` links the worker: against a copy of std without its debug info.
+//! How the replayed `rustc` links the worker: against a copy of std without its debug info, and
+//! with the wild linker when it is installed.
 //!
 //! For a small worker the link is the largest part of a rebuild (~40 of ~100 ms for the
 //! template's), and most of what it reads and writes is the debug info of std, which every
@@ -20,6 +21,11 @@
 //!   C compiler driver, or until the copy is ready (a copy that cannot be made leaves the
 //!   replay as cargo ran it).
 //! - If a link fails with the shim, [`crate::replay::Invocation`] links again without it.
+//!
+//! When `wild` is on `PATH` (`cargo install --locked wild-linker`), the replay links with it
+//! instead of rustc's bundled rust-lld (`-C linker-features=-lld` and `-B` naming a directory
+//! whose `ld` is wild; untracked too). `RELIVE_WILD=off` keeps rust-lld. The `levers` bench
+//! measures both, with and without std's debug info.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -46,6 +52,8 @@ pub struct Link {
     stripped: Arc<OnceLock<Option<StrippedStd>>>,
     /// The program `rustc` runs as its linker to reach [`shim`]: a `cargo-relive` binary.
     shim: Option<PathBuf>,
+    /// A directory whose `ld` is the wild linker, once made, when wild is installed.
+    wild: Arc<OnceLock<Option<PathBuf>>>,
 }
 
 impl Default for Link {
@@ -53,9 +61,12 @@ impl Default for Link {
     fn default() -> Link {
         let stripped = Arc::new(OnceLock::new());
         let _ = stripped.set(None);
+        let wild = Arc::new(OnceLock::new());
+        let _ = wild.set(None);
         Link {
             stripped,
             shim: None,
+            wild,
         }
     }
 }
@@ -85,16 +96,19 @@ impl Link {
         let link = Link {
             stripped: Arc::default(),
             shim,
+            wild: Arc::default(),
         };
-        let slot = link.stripped.clone();
+        let (slot, wild_slot) = (link.stripped.clone(), link.wild.clone());
         let (rustc, target, cache) = key.clone();
         let spawned = std::thread::Builder::new()
-            .name("relive-std-nodebug".into())
+            .name("relive-link".into())
             .spawn(move || {
+                let _ = wild_slot.set(wild_dir(&cache.join("wild")));
                 let _ = slot.set(make_stripped_std(&rustc, target.as_deref(), &cache).ok());
             });
         if spawned.is_err() {
             let _ = link.stripped.set(None);
+            let _ = link.wild.set(None);
         }
         prepared.push((key, link.clone()));
         link
@@ -116,10 +130,10 @@ impl Link {
         self.stripped.get().and_then(Option::as_ref)
     }
 
-    /// The arguments and environment that make `rustc` link through the shim, for a command with
-    /// `args`; none if the command links std another way, or the copy could not be made. A
-    /// copy still being made (it takes ~0.4 s, once per toolchain, when the session starts) is
-    /// waited for, up to a few seconds.
+    /// The arguments and environment that make `rustc` link through the shim (and with wild),
+    /// for a command with `args`; none if the command links std another way or picks its own
+    /// linker, or the copy could not be made. A copy still being made (it takes ~0.4 s, once
+    /// per toolchain, when the session starts) is waited for, up to a few seconds.
     pub fn shim_for(&self, args: &[String]) -> Option<(Vec<String>, (String, String))> {
         let linker = linker_to_wrap(args)?;
         let shim = self.shim.as_ref()?;
@@ -129,9 +143,46 @@ impl Link {
             stripped.from.display(),
             stripped.to.display()
         );
-        let arg = format!("linker={}", shim.display());
-        Some((vec!["-C".to_owned(), arg], (SHIM_ENV.to_owned(), spec)))
+        let mut added = vec!["-C".to_owned(), format!("linker={}", shim.display())];
+        if let Some(dir) = self.wild_for(args) {
+            added.extend([
+                "-C".to_owned(),
+                "linker-features=-lld".to_owned(),
+                "-C".to_owned(),
+                format!("link-arg=-B{}/", dir.display()),
+            ]);
+        }
+        Some((added, (SHIM_ENV.to_owned(), spec)))
     }
+
+    /// The directory whose `ld` is wild, if wild is installed and the command (`args`) leaves
+    /// the choice of linker to rustc.
+    pub fn wild_for(&self, args: &[String]) -> Option<&Path> {
+        let chooses = args.iter().any(|a| {
+            a.contains("linker-features") || a.contains("-fuse-ld") || a.contains("linker=")
+        });
+        if chooses {
+            return None;
+        }
+        self.wild.get()?.as_deref()
+    }
+}
+
+/// Makes `dir` hold an `ld` that is the wild linker found on `PATH`, unless `RELIVE_WILD=off`.
+fn wild_dir(dir: &Path) -> Option<PathBuf> {
+    if std::env::var("RELIVE_WILD").is_ok_and(|v| v == "off") {
+        return None;
+    }
+    let wild = std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join("wild"))
+        .find(|p| p.is_file())?;
+    std::fs::create_dir_all(dir).ok()?;
+    let ld = dir.join("ld");
+    if std::fs::read_link(&ld).ok().as_deref() != Some(wild.as_path()) {
+        let _ = std::fs::remove_file(&ld);
+        std::os::unix::fs::symlink(&wild, &ld).ok()?;
+    }
+    Some(dir.to_owned())
 }
 
 /// The linker the shim runs for a command with `args`: `cc`, or the C compiler driver the
@@ -281,23 +332,10 @@ pub fn shim() -> Option<i32> {
         .skip(1)
         .map(|arg| stripped.substitute(arg))
         .collect();
-    let mut cmd = Command::new(linker);
-    cmd.args(&args).env_remove(SHIM_ENV);
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::CommandExt as _;
-        let error = cmd.exec();
-        eprintln!("relive: cannot run the linker `{linker}`: {error}");
-        Some(127)
-    }
-    #[cfg(not(unix))]
-    match cmd.status() {
-        Ok(status) => Some(status.code().unwrap_or(1)),
-        Err(error) => {
-            eprintln!("relive: cannot run the linker `{linker}`: {error}");
-            Some(127)
-        }
-    }
+    use std::os::unix::process::CommandExt as _;
+    let error = Command::new(linker).args(&args).env_remove(SHIM_ENV).exec();
+    eprintln!("relive: cannot run the linker `{linker}`: {error}");
+    Some(127)
 }
 
 impl StrippedStd {

@@ -121,7 +121,11 @@ impl Invocation {
 
     /// The command cut to the `cdylib`: the `rlib` the worker's declared crate types also ask for
     /// (with the metadata only it needs) costs every rebuild, and the dev loop loads only the
-    /// `cdylib`. The output paths stay cargo's.
+    /// `cdylib`. The output paths stay cargo's, but for the incremental cache: rustc ignores a
+    /// cache made by a command with other crate types, so the replay keeps its own next to
+    /// cargo's (`incremental-relive`). Sharing cargo's, the first replay after every cargo build
+    /// of the worker (each session's first edit, say) compiled the whole crate again, and so did
+    /// cargo's next build after a replay.
     pub fn cdylib_only(mut self) -> Invocation {
         let mut args = Vec::with_capacity(self.args.len());
         let mut words = std::mem::take(&mut self.args).into_iter().peekable();
@@ -133,6 +137,14 @@ impl Invocation {
                 continue;
             }
             if matches!(arg.as_str(), "--crate-type=rlib" | "--crate-type=lib") {
+                continue;
+            }
+            if let Some(dir) = arg.strip_prefix("incremental=") {
+                args.push(format!("incremental={dir}-relive"));
+                continue;
+            }
+            if let Some(dir) = arg.strip_prefix("-Cincremental=") {
+                args.push(format!("-Cincremental={dir}-relive"));
                 continue;
             }
             if let Some(kinds) = arg.strip_prefix("--emit=") {
@@ -170,6 +182,12 @@ impl Invocation {
             return None;
         }
         self.link.shim_for(&self.args)
+    }
+
+    /// Whether the next run links with the wild linker (see [`crate::link`]).
+    pub fn links_with_wild(&self) -> bool {
+        self.shim()
+            .is_some_and(|(args, _)| args.iter().any(|a| a == "linker-features=-lld"))
     }
 
     /// The value of the command's `-C name=value` flag, if it has one (`incremental`, say).
@@ -438,9 +456,11 @@ mod tests {
     }
 
     #[test]
-    fn the_replay_builds_the_cdylib_without_the_rlib_and_its_metadata() {
+    fn the_replay_builds_the_cdylib_without_the_rlib_and_its_metadata_in_an_incremental_cache_of_its_own()
+     {
         let line = "Running `CARGO=/c /r/rustc --crate-name worker --edition=2024 worker/src/lib.rs \
-                    --crate-type cdylib --crate-type rlib --emit=dep-info,metadata,link -C embed-bitcode=no`";
+                    --crate-type cdylib --crate-type rlib --emit=dep-info,metadata,link -C embed-bitcode=no \
+                    -C incremental=/t/debug/incremental`";
         let inv = Invocation::parse(line, "worker", Path::new("/ws"))
             .unwrap()
             .cdylib_only();
@@ -455,7 +475,9 @@ mod tests {
                 "cdylib",
                 "--emit=dep-info,link",
                 "-C",
-                "embed-bitcode=no"
+                "embed-bitcode=no",
+                "-C",
+                "incremental=/t/debug/incremental-relive"
             ]
         );
     }

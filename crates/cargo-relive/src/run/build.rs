@@ -52,6 +52,16 @@ impl Supervisor {
             json!({ "crate": self.project.worker, "reason": reason }),
         );
         self.send_status(&json!({ "status": "building" }));
+        if let Some(replay) = &self.replay
+            && !self.told_linker
+            && replay.links_with_wild()
+        {
+            self.told_linker = true;
+            status::info(
+                "linking the worker with wild, found on PATH (`RELIVE_WILD=off` links with \
+                 rustc's rust-lld)",
+            );
+        }
         // A replay that cannot even start (the toolchain moved) falls back to cargo.
         let replayed = self.replay.as_mut().and_then(|replay| replay.run().ok());
         self.last_build_via = if replayed.is_some() {
