@@ -79,6 +79,15 @@ fn a_new_project_runs_from_no_target_dir_shows_errors_and_panics_in_the_game_and
         names.contains("worker/src/lib.rs"),
         "the worker's debug info is gone"
     );
+    // Linked by wild exactly when it is installed.
+    let wild = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .any(|dir| dir.join("wild").is_file())
+        && std::env::var("RELIVE_WILD").ok().is_none_or(|v| v != "off");
+    assert_eq!(
+        section(&library, ".comment").contains("Linker: Wild"),
+        wild,
+        "wild on PATH: {wild}"
+    );
     let phases = &reloaded["phases_ms"];
     let sum: f64 = ["before_build", "build", "load", "frame_wait", "swap"]
         .iter()
@@ -272,10 +281,17 @@ const STD_UNIT: &str = "library/std/src/lib.rs";
 
 /// The strings of a library's debug info (`.debug_str`: compilation units, files, names).
 fn debug_names(library: &Path) -> String {
+    section(library, ".debug_str")
+}
+
+/// A section of a library, as text.
+fn section(library: &Path, name: &str) -> String {
     use object::{Object as _, ObjectSection as _};
     let data = std::fs::read(library).unwrap();
     let file = object::File::parse(&*data).unwrap();
-    let section = file.section_by_name(".debug_str").expect("no .debug_str");
+    let section = file
+        .section_by_name(name)
+        .unwrap_or_else(|| panic!("no {name}"));
     String::from_utf8_lossy(section.data().unwrap()).into_owned()
 }
 
