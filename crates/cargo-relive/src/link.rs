@@ -8,7 +8,7 @@
 //! without the toolchain's sources, and `-C strip=debuginfo` would drop both.
 //!
 //! So relive keeps a copy of the toolchain's std `rlib`s with their debug sections removed, made
-//! once per toolchain in the target directory (`relive/std-nodebug/`) by the toolchain's own
+//! once per toolchain in the target directory (`relive/link/std-nodebug/`) by the toolchain's own
 //! `rust-objcopy`, in the background while the session starts. The replayed `rustc` then runs
 //! `cargo relive` itself as its linker (`-C linker=`): in that role ([`shim`]) it puts the copies
 //! in place of std's `rlib`s on the command line and runs the real linker (`cc`, or the one the
@@ -36,6 +36,17 @@ use std::time::{Duration, Instant};
 /// The environment variable that makes `cargo relive` act as the linker: the real linker, the
 /// toolchain's std directory and the stripped copy's, one per line.
 pub const SHIM_ENV: &str = "CARGO_RELIVE_LINK_SHIM";
+
+/// Arguments and environment a replayed command gets for its link.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Additions {
+    /// Arguments for `rustc`.
+    pub args: Vec<String>,
+    /// Environment for `rustc` (and so for the linker it runs).
+    pub env: Vec<(String, String)>,
+    /// Whether they make wild the linker.
+    pub wild: bool,
+}
 
 /// Where a stripped copy of std's `rlib`s is: the toolchain's directory and the copy's.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,29 +141,34 @@ impl Link {
         self.stripped.get().and_then(Option::as_ref)
     }
 
-    /// The arguments and environment that make `rustc` link through the shim (and with wild),
-    /// for a command with `args`; none if the command links std another way or picks its own
-    /// linker, or the copy could not be made. A copy still being made (it takes ~0.4 s, once
-    /// per toolchain, when the session starts) is waited for, up to a few seconds.
-    pub fn shim_for(&self, args: &[String]) -> Option<(Vec<String>, (String, String))> {
-        let linker = linker_to_wrap(args)?;
-        let shim = self.shim.as_ref()?;
-        let stripped = self.wait(Duration::from_secs(5))?;
-        let spec = format!(
-            "{linker}\n{}\n{}",
-            stripped.from.display(),
-            stripped.to.display()
-        );
-        let mut added = vec!["-C".to_owned(), format!("linker={}", shim.display())];
+    /// What to add to a command with `args`: `rustc` linking through the shim, unless the
+    /// command links std another way or picks a linker the shim does not stand in for, or the
+    /// copy could not be made; wild, if installed and the command leaves the linker to rustc.
+    /// A copy still being made (it takes ~0.4 s, once per toolchain, when the session starts)
+    /// is waited for, up to a few seconds.
+    pub fn additions(&self, args: &[String]) -> Additions {
+        let mut added = Additions::default();
+        if let (Some(linker), Some(shim)) = (linker_to_wrap(args), self.shim.as_ref())
+            && let Some(stripped) = self.wait(Duration::from_secs(5))
+        {
+            let spec = format!(
+                "{linker}\n{}\n{}",
+                stripped.from.display(),
+                stripped.to.display()
+            );
+            added.args = vec!["-C".to_owned(), format!("linker={}", shim.display())];
+            added.env.push((SHIM_ENV.to_owned(), spec));
+        }
         if let Some(dir) = self.wild_for(args) {
-            added.extend([
+            added.args.extend([
                 "-C".to_owned(),
                 "linker-features=-lld".to_owned(),
                 "-C".to_owned(),
                 format!("link-arg=-B{}/", dir.display()),
             ]);
+            added.wild = true;
         }
-        Some((added, (SHIM_ENV.to_owned(), spec)))
+        added
     }
 
     /// The directory whose `ld` is wild, if wild is installed and the command (`args`) leaves
@@ -251,7 +267,10 @@ fn make_stripped_std(
             .unwrap_or_default()
     };
     // `<sysroot>/lib/rustlib/<target>/lib`: named after the toolchain and the target.
-    let to = cache.join(name(&from, 4)).join(name(&from, 1));
+    let to = cache
+        .join("std-nodebug")
+        .join(name(&from, 4))
+        .join(name(&from, 1));
     std::fs::create_dir_all(&to).map_err(|e| format!("{}: {e}", to.display()))?;
     let originals: Vec<PathBuf> = std::fs::read_dir(&from)
         .map_err(|e| format!("{}: {e}", from.display()))?
@@ -287,7 +306,12 @@ fn make_stripped_std(
             continue;
         }
         let _ = std::fs::remove_file(&copy);
-        let partial = to.join(format!(".{}.partial", file.to_string_lossy()));
+        // Two sessions sharing a target directory may make it at once.
+        let partial = to.join(format!(
+            ".{}.{}.partial",
+            file.to_string_lossy(),
+            std::process::id()
+        ));
         // rust-objcopy finds its LLVM in the toolchain's `lib`.
         let stripped = Command::new(&objcopy)
             .arg("--strip-debug")

@@ -176,18 +176,17 @@ impl Invocation {
         }
     }
 
-    /// The arguments and environment that link through the [`Link`] shim, when it applies.
-    fn shim(&self) -> Option<(Vec<String>, (String, String))> {
+    /// What the [`Link`] adds to the command, while the speedups are on.
+    fn link_additions(&self) -> crate::link::Additions {
         if !self.speedups {
-            return None;
+            return crate::link::Additions::default();
         }
-        self.link.shim_for(&self.args)
+        self.link.additions(&self.args)
     }
 
     /// Whether the next run links with the wild linker (see [`crate::link`]).
     pub fn links_with_wild(&self) -> bool {
-        self.shim()
-            .is_some_and(|(args, _)| args.iter().any(|a| a == "linker-features=-lld"))
+        self.link_additions().wild
     }
 
     /// The value of the command's `-C name=value` flag, if it has one (`incremental`, say).
@@ -251,18 +250,18 @@ impl Invocation {
     /// [`Invocation::run`], writing the diagnostics and relive's notes to `out`.
     pub fn run_to(&mut self, out: &mut dyn Write) -> Result<Build> {
         let (build, link_failed) = self.run_once(out)?;
-        let shim = self.shim();
-        if build.success || !link_failed || (self.link_speedups().is_empty() && shim.is_none()) {
+        let additions = self.link_additions();
+        if build.success
+            || !link_failed
+            || (self.link_speedups().is_empty() && additions.args.is_empty())
+        {
             return Ok(build);
         }
-        let mut added = self.link_speedups().join(" ");
-        if let Some((args, _)) = shim {
-            added = format!("{added} {}", args.join(" ")).trim().to_owned();
-        }
+        let added = [self.link_speedups(), additions.args].concat().join(" ");
         let _ = writeln!(
             out,
-            "relive: the link failed with `{added}`, which relive adds to speed it up (std \
-             without its debug info, see ARCHITECTURE.md); linking again without it (and leaving \
+            "relive: the link failed with `{added}`, which relive adds to speed it up (see \
+             \"How a reload is fast\" in relive's README); linking again without it (and leaving \
              it out from now on)"
         );
         self.speedups = false;
@@ -276,13 +275,13 @@ impl Invocation {
     /// Runs the command once; also whether rustc reported a failed link.
     fn run_once(&self, err: &mut dyn Write) -> Result<(Build, bool)> {
         let start = Instant::now();
-        let (shim_args, shim_env) = self.shim().unzip();
+        let additions = self.link_additions();
         let mut child = Command::new(&self.program)
             .args(&self.args)
             .args(self.link_speedups())
-            .args(shim_args.into_iter().flatten())
+            .args(&additions.args)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .envs(shim_env)
+            .envs(additions.env)
             .current_dir(&self.cwd)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
