@@ -130,7 +130,12 @@ fn main() {
     } else {
         "the scale worker (serde derives on 200 types)"
     };
-    println!("levers: {which}, {lines} lines, one rebuild after an edit");
+    let linker = if base.links_with_wild() {
+        "wild"
+    } else {
+        "rust-lld"
+    };
+    println!("levers: {which}, {lines} lines, one rebuild after an edit, linked by {linker}");
     println!("  compiler passes of the replayed rustc (-Z time-passes):");
     for (pass, label) in PASSES {
         let ms: f64 = passes
@@ -177,16 +182,29 @@ fn main() {
         .collect();
     variants.push(("no incremental", base.variant(incremental, &[], &[])));
     // relive's link lever, undone: std's rlibs as the toolchain has them, with debug info.
+    // relive's link levers, undone one at a time: wild (when relive links with it), then std's
+    // debug info too (the replay as it was before either).
+    if base.links_with_wild() {
+        let lld = own_cache("rust-lld");
+        variants.push((
+            "rust-lld instead of wild",
+            base.variant(incremental, &["-C", &lld], &[])
+                .with_link(base.link().clone().without_wild()),
+        ));
+    } else {
+        println!(
+            "  (no `wild` on PATH: `cargo install --locked wild-linker --version 0.10.0`, the last \
+             release that builds with rustc 1.95, adds it)"
+        );
+    }
     let with_std_debug = own_cache("std-debug");
     variants.push((
-        "std's debug info linked in",
+        "rust-lld, std's debug info",
         base.variant(incremental, &["-C", &with_std_debug], &[])
             .with_link(Link::default()),
     ));
-    // Other linkers: rustc's own rust-lld turned off (`-C linker-features=-lld`), so cc runs the
-    // system's `ld` (GNU ld), or, with `-B` naming a directory whose `ld` is wild, the wild
-    // linker when it is installed (`cargo install --locked wild-linker --version 0.10.0`, the
-    // last release that builds with rustc 1.95).
+    // The system's GNU ld: rustc's own rust-lld turned off (`-C linker-features=-lld`), so cc
+    // runs `ld` (std without debug info still).
     let gnu_cache = own_cache("gnu-ld");
     variants.push((
         "GNU ld",
@@ -196,35 +214,6 @@ fn main() {
             &[],
         ),
     ));
-    let wild_dir = root.join("wild-ld");
-    let wild_arg = format!("link-arg=-B{}/", wild_dir.display());
-    let wild_cache = own_cache("wild");
-    match find_wild() {
-        Some(wild) => {
-            std::fs::create_dir_all(&wild_dir).unwrap();
-            let ld = wild_dir.join("ld");
-            let _ = std::fs::remove_file(&ld);
-            std::os::unix::fs::symlink(&wild, &ld).unwrap();
-            variants.push((
-                "wild",
-                base.variant(
-                    incremental,
-                    &[
-                        "-C",
-                        &wild_cache,
-                        "-C",
-                        "linker-features=-lld",
-                        "-C",
-                        &wild_arg,
-                    ],
-                    &[],
-                ),
-            ));
-        }
-        None => println!(
-            "  (no `wild` on PATH or in ~/.cargo/bin: `cargo install --locked wild-linker --version 0.10.0` adds it)"
-        ),
-    }
     let mut times = vec![Vec::new(); variants.len()];
     // One untimed round first: each variant's first build fills its own caches.
     for round in 0..=SAMPLES {
@@ -244,16 +233,4 @@ fn main() {
         let t = median(t);
         println!("    {name:<28} {t:8.0} ms   {:.2}x", t / baseline);
     }
-}
-
-/// The wild linker's binary, on `PATH` or in `~/.cargo/bin`.
-fn find_wild() -> Option<std::path::PathBuf> {
-    let home = std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cargo/bin"));
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .unwrap_or_default()
-        .into_iter()
-        .chain(home)
-        .map(|dir| dir.join("wild"))
-        .find(|p| p.is_file())
 }

@@ -132,6 +132,14 @@ impl Link {
         self
     }
 
+    /// The same setup without wild (the `levers` bench's comparison).
+    pub fn without_wild(mut self) -> Link {
+        let off = Arc::new(OnceLock::new());
+        let _ = off.set(None);
+        self.wild = off;
+        self
+    }
+
     /// Waits until the copy is made or known impossible, for at most `limit`; where it is.
     pub fn wait(&self, limit: Duration) -> Option<&StrippedStd> {
         let start = Instant::now();
@@ -148,8 +156,10 @@ impl Link {
     /// is waited for, up to a few seconds.
     pub fn additions(&self, args: &[String]) -> Additions {
         let mut added = Additions::default();
-        if let (Some(linker), Some(shim)) = (linker_to_wrap(args), self.shim.as_ref())
-            && let Some(stripped) = self.wait(Duration::from_secs(5))
+        // The preparation finds wild first, then makes the copy.
+        let stripped = self.wait(Duration::from_secs(5));
+        if let (Some(linker), Some(shim), Some(stripped)) =
+            (linker_to_wrap(args), self.shim.as_ref(), stripped)
         {
             let spec = format!(
                 "{linker}\n{}\n{}",
