@@ -14,12 +14,11 @@
 //! in place of std's `rlib`s on the command line and runs the real linker (`cc`, or the one the
 //! command named) with everything else unchanged.
 //!
-//! - `-C linker` is not tracked by incremental compilation: the replay and cargo's own builds of
-//!   the worker keep sharing its incremental cache.
-//! - Nothing changes for a worker that links std dynamically (`-C prefer-dynamic`, the
+//! - `-C linker` is not tracked by incremental compilation: the replay's cache stays good
+//!   whether a build links through the shim or not (after a fallback, say).
+//! - The shim is not used for a worker that links std dynamically (`-C prefer-dynamic`, the
 //!   engine-direct layout), for a command that picks its linker flavor or a linker that is not a
-//!   C compiler driver, or until the copy is ready (a copy that cannot be made leaves the
-//!   replay as cargo ran it).
+//!   C compiler driver, or when the copy cannot be made: that link is as cargo ran it.
 //! - If a link fails with the shim, [`crate::replay::Invocation`] links again without it.
 //!
 //! When `wild` is on `PATH` (`cargo install --locked wild-linker`), the replay links with it
