@@ -250,6 +250,9 @@ pub(crate) struct Board {
     run: Option<Event>,
     /// The last build's duration, and when the edit that started it happened (supervisor).
     build: Option<(Duration, Option<Instant>)>,
+    /// The loop shown when a build started: shown again once the build is done, while the new
+    /// version waits for the loop's next pass.
+    loop_before_build: Option<Status>,
 }
 
 #[cfg(not(feature = "static"))]
@@ -259,6 +262,7 @@ impl Default for Board {
             status: Status::Running { version: 1 },
             run: None,
             build: None,
+            loop_before_build: None,
         }
     }
 }
@@ -377,6 +381,7 @@ impl Board {
             // supervisor reports): what is shown stays, a run of panics goes on.
             _ => return Report::Send(None),
         };
+        self.loop_before_build = None;
         // The run of repeats this event ends, reported once with its count.
         let summary = self
             .run
@@ -396,9 +401,18 @@ impl Board {
         let version = self.status.version();
         let text = |key: &str| report[key].as_str().map(str::to_owned);
         match report["status"].as_str() {
-            Some("building") => self.status = Status::Building { version },
+            Some("building") => {
+                if matches!(
+                    self.status,
+                    Status::Looping { .. } | Status::LoopRecording { .. }
+                ) {
+                    self.loop_before_build = Some(self.status.clone());
+                }
+                self.status = Status::Building { version };
+            }
             Some("build_failed") => {
                 self.build = None;
+                self.loop_before_build = None;
                 self.status = Status::BuildFailed {
                     version,
                     error: text("error").unwrap_or_else(|| "see the terminal".to_owned()),
@@ -413,6 +427,11 @@ impl Board {
                 };
                 let edit = ms("since_edit_ms").and_then(|age| Instant::now().checked_sub(age));
                 self.build = ms("build_ms").map(|b| (b, edit));
+                if let Some(shown) = self.loop_before_build.take()
+                    && matches!(self.status, Status::Building { .. })
+                {
+                    self.status = shown;
+                }
             }
             _ => {}
         }
@@ -523,6 +542,14 @@ mod tests {
             version: 1,
         });
         assert!(!board.status().is_news_since(&first), "a pass is not news");
+        // A build shows while it runs; once built, the loop shows again while the new version
+        // waits for the next pass.
+        let playing = board.status();
+        board.on_supervisor(&serde_json::json!({ "status": "building" }));
+        assert_eq!(board.status(), Status::Building { version: 1 });
+        board.on_supervisor(&serde_json::json!({ "status": "built", "build_ms": 120.0 }));
+        assert_eq!(board.status(), playing);
+        board.on_supervisor(&serde_json::json!({ "status": "building" }));
         board.on_supervisor(&serde_json::json!({
             "status": "build_failed", "error": "expected `;`", "location": "worker/src/lib.rs:3:9"
         }));
