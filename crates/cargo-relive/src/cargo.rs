@@ -23,6 +23,8 @@ pub struct Build {
     pub artifact: Option<PathBuf>,
     /// The compiler's first error, when it failed.
     pub first_error: Option<FirstError>,
+    /// How long the link took, when relive's linker shim timed it (the replay).
+    pub link: Option<Duration>,
 }
 
 /// The host and the worker built in one cargo run.
@@ -112,6 +114,7 @@ pub fn build_graph(project: &Project, opts: &CargoOptions) -> Result<GraphBuild>
         duration: outcome.duration,
         artifact,
         first_error: outcome.first_error.clone(),
+        link: None,
     };
     Ok(GraphBuild {
         worker: part(library),
@@ -156,6 +159,7 @@ pub fn build_host(project: &Project, opts: &CargoOptions, features: &[String]) -
         duration: outcome.duration,
         artifact: executable.filter(|_| outcome.success),
         first_error: outcome.first_error,
+        link: None,
     })
 }
 

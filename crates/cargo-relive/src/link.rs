@@ -36,6 +36,9 @@ use std::time::{Duration, Instant};
 /// toolchain's std directory and the stripped copy's, one per line.
 pub const SHIM_ENV: &str = "CARGO_RELIVE_LINK_SHIM";
 
+/// The file the shim writes the link's duration to (microseconds, as text), if set.
+pub const REPORT_ENV: &str = "CARGO_RELIVE_LINK_REPORT";
+
 /// Arguments and environment a replayed command gets for its link.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Additions {
@@ -45,6 +48,8 @@ pub struct Additions {
     pub env: Vec<(String, String)>,
     /// Whether they make wild the linker.
     pub wild: bool,
+    /// Where the shim writes how long the link took.
+    pub report: Option<PathBuf>,
 }
 
 /// Where a stripped copy of std's `rlib`s is: the toolchain's directory and the copy's.
@@ -64,6 +69,8 @@ pub struct Link {
     shim: Option<PathBuf>,
     /// A directory whose `ld` is the wild linker, once made, when wild is installed.
     wild: Arc<OnceLock<Option<PathBuf>>>,
+    /// Where the shim reports the link's duration (one file per process).
+    report: Option<PathBuf>,
 }
 
 impl Default for Link {
@@ -77,6 +84,7 @@ impl Default for Link {
             stripped,
             shim: None,
             wild,
+            report: None,
         }
     }
 }
@@ -107,6 +115,7 @@ impl Link {
             stripped: Arc::default(),
             shim,
             wild: Arc::default(),
+            report: Some(cache.join(format!("link-{}.us", std::process::id()))),
         };
         let (slot, wild_slot) = (link.stripped.clone(), link.wild.clone());
         let (rustc, target, cache) = key.clone();
@@ -167,6 +176,12 @@ impl Link {
             );
             added.args = vec!["-C".to_owned(), format!("linker={}", shim.display())];
             added.env.push((SHIM_ENV.to_owned(), spec));
+            if let Some(report) = &self.report {
+                added
+                    .env
+                    .push((REPORT_ENV.to_owned(), report.display().to_string()));
+                added.report = Some(report.clone());
+            }
         }
         if let Some(dir) = self.wild_for(args) {
             added.args.extend([
@@ -361,14 +376,39 @@ pub fn shim() -> Option<i32> {
         from: from.into(),
         to: to.into(),
     };
+    let start = Instant::now();
     let args: Vec<OsString> = std::env::args_os()
         .skip(1)
         .map(|arg| stripped.substitute(arg))
         .collect();
-    use std::os::unix::process::CommandExt as _;
-    let error = Command::new(linker).args(&args).env_remove(SHIM_ENV).exec();
-    eprintln!("relive: cannot run the linker `{linker}`: {error}");
-    Some(127)
+    let mut linking = Command::new(linker);
+    linking
+        .args(&args)
+        .env_remove(SHIM_ENV)
+        .env_remove(REPORT_ENV);
+    let Some(report) = std::env::var_os(REPORT_ENV) else {
+        use std::os::unix::process::CommandExt as _;
+        let error = linking.exec();
+        eprintln!("relive: cannot run the linker `{linker}`: {error}");
+        return Some(127);
+    };
+    match linking.status() {
+        Ok(status) => {
+            let _ = std::fs::write(report, start.elapsed().as_micros().to_string());
+            Some(status.code().unwrap_or(1))
+        }
+        Err(error) => {
+            eprintln!("relive: cannot run the linker `{linker}`: {error}");
+            Some(127)
+        }
+    }
+}
+
+/// The link's duration the shim wrote to `report`, if it did.
+pub fn read_report(report: &Path) -> Option<Duration> {
+    let text = std::fs::read_to_string(report).ok()?;
+    let _ = std::fs::remove_file(report);
+    text.trim().parse().ok().map(Duration::from_micros)
 }
 
 impl StrippedStd {

@@ -276,6 +276,10 @@ impl Invocation {
     fn run_once(&self, err: &mut dyn Write) -> Result<(Build, bool)> {
         let start = Instant::now();
         let additions = self.link_additions();
+        let report = additions.report.clone();
+        if let Some(report) = &report {
+            let _ = std::fs::remove_file(report);
+        }
         let mut child = Command::new(&self.program)
             .args(&self.args)
             .args(self.link_speedups())
@@ -332,6 +336,7 @@ impl Invocation {
             duration: start.elapsed(),
             artifact: artifact.filter(|_| status.success()),
             first_error,
+            link: report.and_then(|r| crate::link::read_report(&r)),
         };
         Ok((build, link_failed))
     }

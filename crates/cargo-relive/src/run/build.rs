@@ -69,6 +69,7 @@ impl Supervisor {
         } else {
             "cargo"
         };
+        self.last_link = replayed.as_ref().and_then(|b| b.link);
         let result = match replayed {
             Some(build) => Ok(build),
             None => cargo::build_graph(&self.project, &self.opts.cargo).map(|graph| {

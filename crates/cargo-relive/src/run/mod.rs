@@ -125,6 +125,8 @@ struct Supervisor {
     restart_due: bool,
     /// How the last worker build ran: `rustc replayed` or `cargo`.
     last_build_via: &'static str,
+    /// How long the last worker build's link took, when the replay timed it.
+    last_link: Option<Duration>,
     /// Whether the session said which linker the replay uses.
     told_linker: bool,
     /// The Rust libraries staged with the running host (engine-direct layout).
@@ -192,6 +194,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         saves: state_dir.join("saves"),
         restart_due: false,
         last_build_via: "cargo",
+        last_link: None,
         told_linker: false,
         shared_staged: Vec::new(),
         toolchain_libs: None,

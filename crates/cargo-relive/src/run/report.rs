@@ -49,6 +49,9 @@ impl Supervisor {
                     event["edit_to_effect_ms"] = json!(effect);
                     event["build_ms"] = json!(build);
                     event["build_via"] = json!(self.last_build_via);
+                    // The link's share of the build, when relive's linker shim timed it.
+                    let link = self.last_link.map(ms);
+                    event["link_ms"] = json!(link);
                     event["phases_ms"] = json!({
                         "before_build": before,
                         "build": build,
@@ -62,12 +65,15 @@ impl Supervisor {
                     } else {
                         "wait for a frame"
                     };
+                    let via = match link {
+                        Some(link) => format!("{}, link {link:.0}ms", self.last_build_via),
+                        None => self.last_build_via.to_owned(),
+                    };
                     line = format!(
-                        "reloaded v{version} in {:.2}s: build {:.2}s ({}), load {prepare:.1}ms, \
+                        "reloaded v{version} in {:.2}s: build {:.2}s ({via}), load {prepare:.1}ms, \
                          {wait} {frame_wait:.1}ms, swap {pause:.2}ms, before the build {before:.1}ms",
                         effect / 1000.0,
                         build / 1000.0,
-                        self.last_build_via,
                     );
                 }
                 status::info(&line);

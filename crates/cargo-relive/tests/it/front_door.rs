@@ -68,6 +68,12 @@ fn a_new_project_runs_from_no_target_dir_shows_errors_and_panics_in_the_game_and
     // Where the time went, phase by phase; the worker's own sources changed, so rustc was
     // replayed without cargo.
     assert_eq!(reloaded["build_via"], "rustc replayed", "{reloaded}");
+    // The link's part of the build, timed by relive's linker shim.
+    let link_ms = reloaded["link_ms"].as_f64().unwrap_or(0.0);
+    assert!(
+        link_ms > 0.0 && link_ms < reloaded["build_ms"].as_f64().unwrap(),
+        "{reloaded}"
+    );
     // The replay links a copy of std without debug info (the link's largest input), and keeps
     // the worker's own line tables.
     let names = debug_names(&library);
