@@ -122,6 +122,10 @@ impl Link {
         let spawned = std::thread::Builder::new()
             .name("relive-link".into())
             .spawn(move || {
+                // Out of the way of the host starting meanwhile: on Linux this sets the calling
+                // thread's priority, and the processes it starts inherit it.
+                // SAFETY: setpriority reads only its integer arguments.
+                unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 19) };
                 let _ = wild_slot.set(wild_dir(&cache.join("wild")));
                 let _ = slot.set(make_stripped_std(&rustc, target.as_deref(), &cache).ok());
             });
