@@ -137,11 +137,13 @@ fn a_new_project_runs_from_no_target_dir_shows_errors_and_panics_in_the_game_and
     let (after_fix, _) = s.frame("SCORE ");
     assert!(after_fix > during_typo, "{after_fix} after {during_typo}");
 
-    // A panic in every frame is reported once, where it happened, with a count at the end.
+    // A panic in every frame is reported once, where it happened, with a count at the end, its
+    // message naming another frame each time (as an index out of bounds names the index).
+    let panicking = "\n    if state.frames > 0 {\n        panic!(\"a panic on purpose in frame {}\", state.frames);\n    }";
     edit(
         &worker_src,
         "state.frames += 1;",
-        "state.frames += 1;\n    if state.frames > 0 {\n        panic!(\"a panic on purpose\");\n    }",
+        &format!("state.frames += 1;{panicking}"),
     );
     let first = s.event("panic", STEP, |e| e["event"] == "panicked");
     assert_eq!(first["count"], 1, "{first}");
@@ -149,16 +151,13 @@ fn a_new_project_runs_from_no_target_dir_shows_errors_and_panics_in_the_game_and
         l.contains("panicked")
     });
     assert!(
-        shown.starts_with("v4 panicked in `update`: a panic on purpose at worker/src/lib.rs:"),
+        shown.starts_with("v4 panicked in `update`: a panic on purpose in frame ")
+            && shown.contains(" at worker/src/lib.rs:"),
         "{shown}"
     );
     // A second of 60 panics a second.
     std::thread::sleep(Duration::from_secs(1));
-    edit(
-        &worker_src,
-        "\n    if state.frames > 0 {\n        panic!(\"a panic on purpose\");\n    }",
-        "",
-    );
+    edit(&worker_src, panicking, "");
     let mut panics = Vec::new();
     let deadline = Instant::now() + STEP;
     loop {
