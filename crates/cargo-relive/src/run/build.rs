@@ -171,6 +171,7 @@ impl Supervisor {
                 .emit("build_started", json!({ "crate": krate, "reason": reason }));
         }
         self.send_status(&json!({ "status": "building" }));
+        let sources = self.sources.snapshot_all(&self.project.worker_dir);
         let graph = cargo::build_graph(&self.project, &self.opts.cargo);
         if self.discard_if_changed(&worker) {
             return None;
@@ -208,6 +209,7 @@ impl Supervisor {
             return None;
         }
         self.host_exe = Some(staged);
+        self.sources.built(sources);
         Some(library)
     }
 }

@@ -22,6 +22,7 @@ mod report;
 mod setup;
 mod shared;
 mod socket;
+mod unchanged;
 pub use report::loop_stopped;
 
 use host::terminal_settings;
@@ -129,6 +130,8 @@ struct Supervisor {
     last_link: Option<Duration>,
     /// Whether the session said which linker the replay uses.
     told_linker: bool,
+    /// The worker sources saved, and their contents at the last successful build.
+    sources: unchanged::Sources,
     /// The Rust libraries staged with the running host (engine-direct layout).
     shared_staged: shared::Staged,
     /// The toolchain's libraries (a shared std), for the host's library path.
@@ -196,6 +199,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         last_build_via: "cargo",
         last_link: None,
         told_linker: false,
+        sources: unchanged::Sources::default(),
         shared_staged: Vec::new(),
         toolchain_libs: None,
     };
@@ -317,6 +321,9 @@ impl Supervisor {
     fn on_file(&mut self, path: &Path) -> bool {
         match self.project.classify(path) {
             Some(change) => {
+                if change == Change::Worker {
+                    self.sources.saved(path);
+                }
                 self.debouncer.event(Instant::now(), change);
                 true
             }
@@ -335,10 +342,28 @@ impl Supervisor {
             // While the last host build failed, the worker may be built against an interface the
             // running host lacks: it waits for the host to build.
             Change::Worker | Change::WorkerDeps if self.host.is_some() && !self.host_outdated => {
+                let saved = self.sources.snapshot_saved();
+                if fired.change == Change::Worker
+                    && let Some(files) = self.sources.unchanged(&saved)
+                {
+                    let names: Vec<String> = files
+                        .iter()
+                        .map(|f| {
+                            let shown = f.strip_prefix(&self.project.root).unwrap_or(f);
+                            format!("`{}`", shown.display())
+                        })
+                        .collect();
+                    status::info(&format!(
+                        "{} saved without changes: nothing to build",
+                        names.join(", ")
+                    ));
+                    return Ok(());
+                }
                 if fired.change == Change::WorkerDeps {
                     self.replay = None;
                 }
                 if let Some(build) = self.build_and_stage_worker("edit", Some(fired.first)) {
+                    self.sources.built(saved);
                     self.pending_edit = Some((fired.first, build));
                 }
             }

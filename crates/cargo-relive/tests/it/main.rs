@@ -395,6 +395,23 @@ fn a_new_project_reloads_survives_bad_builds_interface_changes_and_crashes_and_s
     let (after, _) = s.frame("SCORE ");
     assert!(after > before, "state lost: frame {after} after {before}");
 
+    // A save that leaves the file as it was builds nothing (the next build is the typo's).
+    std::fs::write(&worker_src, std::fs::read(&worker_src).unwrap()).unwrap();
+    let deadline = Instant::now() + STEP;
+    while !s
+        .stderr
+        .lock()
+        .unwrap()
+        .contains("`worker/src/lib.rs` saved without changes: nothing to build")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no note of the unchanged save{}",
+            s.context()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
     // A broken build keeps the last good version running.
     edit(&worker_src, "state.score += 1;", "state.score += ;");
     let failed = s.event("failed build", STEP, |e| {

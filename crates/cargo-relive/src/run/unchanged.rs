@@ -1,0 +1,152 @@
+//! Saves that leave the worker's sources as they were build nothing: an editor's save without
+//! an edit, a format-on-save with nothing to format, a save-all of open files.
+//!
+//! The supervisor notes which worker sources the watcher reported, reads them when the burst of
+//! saves is over, and compares their contents with those of the last build that succeeded. Only
+//! a successful build's contents count: after a failed or discarded build, saving the same
+//! contents builds again.
+
+use std::collections::{BTreeSet, HashMap};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::{Path, PathBuf};
+
+/// The contents (hashed) of some worker sources, read at one moment; `None` for a file that
+/// cannot be read (deleted, say).
+#[derive(Debug, Default)]
+pub(super) struct Snapshot(Vec<(PathBuf, Option<u64>)>);
+
+/// What the last successful build saw, and what was saved since.
+#[derive(Debug, Default)]
+pub(super) struct Sources {
+    built: HashMap<PathBuf, u64>,
+    saved: BTreeSet<PathBuf>,
+}
+
+fn hash_of(path: &Path) -> Option<u64> {
+    let bytes = std::fs::read(path).ok()?;
+    let mut hasher = DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    Some(hasher.finish())
+}
+
+impl Sources {
+    /// A worker source the watcher reported.
+    pub(super) fn saved(&mut self, path: &Path) {
+        self.saved.insert(path.to_owned());
+    }
+
+    /// The sources saved since the last snapshot, read now.
+    pub(super) fn snapshot_saved(&mut self) -> Snapshot {
+        let saved = std::mem::take(&mut self.saved);
+        Snapshot(
+            saved
+                .into_iter()
+                .map(|p| {
+                    let h = hash_of(&p);
+                    (p, h)
+                })
+                .collect(),
+        )
+    }
+
+    /// Every file under `dir/src` and every source saved since the last snapshot, read now (a
+    /// build of the whole worker).
+    pub(super) fn snapshot_all(&mut self, dir: &Path) -> Snapshot {
+        let mut files = std::mem::take(&mut self.saved);
+        let mut stack = vec![dir.join("src")];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                match entry.file_type() {
+                    Ok(t) if t.is_dir() => stack.push(path),
+                    Ok(t) if t.is_file() => {
+                        files.insert(path);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Snapshot(
+            files
+                .into_iter()
+                .map(|p| {
+                    let h = hash_of(&p);
+                    (p, h)
+                })
+                .collect(),
+        )
+    }
+
+    /// The files of `snapshot` if each has the contents of the last successful build; `None`
+    /// if any changed (or none was saved).
+    pub(super) fn unchanged<'a>(&self, snapshot: &'a Snapshot) -> Option<Vec<&'a Path>> {
+        let same = !snapshot.0.is_empty()
+            && snapshot
+                .0
+                .iter()
+                .all(|(path, hash)| hash.is_some() && self.built.get(path) == hash.as_ref());
+        same.then(|| snapshot.0.iter().map(|(p, _)| p.as_path()).collect())
+    }
+
+    /// A build of `snapshot`'s contents succeeded.
+    pub(super) fn built(&mut self, snapshot: Snapshot) {
+        for (path, hash) in snapshot.0 {
+            match hash {
+                Some(hash) => self.built.insert(path, hash),
+                None => self.built.remove(&path),
+            };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_contents_a_successful_build_saw_count_as_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        std::fs::create_dir_all(src.join("deep")).unwrap();
+        let lib = src.join("lib.rs");
+        let deep = src.join("deep/mod.rs");
+        std::fs::write(&lib, "a").unwrap();
+        std::fs::write(&deep, "b").unwrap();
+        let mut sources = Sources::default();
+
+        // Nothing built yet: any save builds.
+        sources.saved(&lib);
+        let first = sources.snapshot_saved();
+        assert!(sources.unchanged(&first).is_none());
+
+        // A whole build saw both files.
+        let all = sources.snapshot_all(dir.path());
+        sources.built(all);
+        sources.saved(&deep);
+        let same = sources.snapshot_saved();
+        assert_eq!(sources.unchanged(&same), Some(vec![deep.as_path()]));
+
+        // Other contents build; once that build failed (not recorded), the same contents
+        // build again; once it succeeded, they are unchanged.
+        std::fs::write(&lib, "a2").unwrap();
+        sources.saved(&lib);
+        let edited = sources.snapshot_saved();
+        assert!(sources.unchanged(&edited).is_none());
+        sources.saved(&lib);
+        let again = sources.snapshot_saved();
+        assert!(
+            sources.unchanged(&again).is_none(),
+            "the failed build counts for nothing"
+        );
+        sources.built(again);
+        sources.saved(&lib);
+        let saved = sources.snapshot_saved();
+        assert!(sources.unchanged(&saved).is_some());
+
+        // A deleted file is a change.
+        std::fs::remove_file(&deep).unwrap();
+        sources.saved(&deep);
+        let deleted = sources.snapshot_saved();
+        assert!(sources.unchanged(&deleted).is_none());
+    }
+}
