@@ -47,6 +47,7 @@ impl Supervisor {
 
     /// Builds the worker. The build's duration and library on success.
     pub(super) fn build_worker(&mut self, reason: &str) -> Option<(Duration, PathBuf)> {
+        self.sources.building();
         self.events.emit(
             "build_started",
             json!({ "crate": self.project.worker, "reason": reason }),
@@ -172,6 +173,7 @@ impl Supervisor {
         }
         self.send_status(&json!({ "status": "building" }));
         let sources = self.sources.snapshot_all(&self.project.worker_dir);
+        self.sources.building();
         let graph = cargo::build_graph(&self.project, &self.opts.cargo);
         if self.discard_if_changed(&worker) {
             return None;

@@ -3,8 +3,8 @@
 //!
 //! The supervisor notes which worker sources the watcher reported, reads them when the burst of
 //! saves is over, and compares their contents with those of the last build that succeeded. Only
-//! a successful build's contents count: after a failed or discarded build, saving the same
-//! contents builds again.
+//! while the last build succeeded: after a failed or discarded one (the game shows the failure),
+//! saving anything builds again, so the game's status follows the sources.
 
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -20,6 +20,8 @@ pub(super) struct Snapshot(Vec<(PathBuf, Option<u64>)>);
 pub(super) struct Sources {
     built: HashMap<PathBuf, u64>,
     saved: BTreeSet<PathBuf>,
+    /// A build started since the last one that succeeded.
+    unsettled: bool,
 }
 
 fn hash_of(path: &Path) -> Option<u64> {
@@ -77,10 +79,16 @@ impl Sources {
         )
     }
 
-    /// The files of `snapshot` if each has the contents of the last successful build; `None`
-    /// if any changed (or none was saved).
+    /// A build starts.
+    pub(super) fn building(&mut self) {
+        self.unsettled = true;
+    }
+
+    /// The files of `snapshot` if each has the contents of the last build, which succeeded;
+    /// `None` if any changed (or none was saved, or a build since failed).
     pub(super) fn unchanged<'a>(&self, snapshot: &'a Snapshot) -> Option<Vec<&'a Path>> {
-        let same = !snapshot.0.is_empty()
+        let same = !self.unsettled
+            && !snapshot.0.is_empty()
             && snapshot
                 .0
                 .iter()
@@ -90,6 +98,7 @@ impl Sources {
 
     /// A build of `snapshot`'s contents succeeded.
     pub(super) fn built(&mut self, snapshot: Snapshot) {
+        self.unsettled = false;
         for (path, hash) in snapshot.0 {
             match hash {
                 Some(hash) => self.built.insert(path, hash),
@@ -126,12 +135,19 @@ mod tests {
         let same = sources.snapshot_saved();
         assert_eq!(sources.unchanged(&same), Some(vec![deep.as_path()]));
 
-        // Other contents build; once that build failed (not recorded), the same contents
-        // build again; once it succeeded, they are unchanged.
+        // Other contents build; once that build failed, even the contents of the build before
+        // build again (the game shows the failure); once it succeeded, they are unchanged.
         std::fs::write(&lib, "a2").unwrap();
         sources.saved(&lib);
         let edited = sources.snapshot_saved();
         assert!(sources.unchanged(&edited).is_none());
+        sources.building();
+        sources.saved(&deep);
+        let before_failure = sources.snapshot_saved();
+        assert!(
+            sources.unchanged(&before_failure).is_none(),
+            "a build failed since"
+        );
         sources.saved(&lib);
         let again = sources.snapshot_saved();
         assert!(
