@@ -19,6 +19,19 @@ use anyhow::{Context as _, Result};
 use crate::cargo::Build;
 use crate::link::Link;
 
+/// A replay running in the background to fill its incremental cache.
+#[derive(Debug)]
+pub struct Warmup(Option<std::thread::JoinHandle<()>>);
+
+impl Warmup {
+    /// Waits for it: a build must not run beside it (the same output files and cache).
+    pub fn finish(self) {
+        if let Some(handle) = self.0 {
+            let _ = handle.join();
+        }
+    }
+}
+
 /// One `rustc` command as cargo ran it.
 #[derive(Debug, Clone)]
 pub struct Invocation {
@@ -187,6 +200,31 @@ impl Invocation {
     /// Whether the next run links with the wild linker (see [`crate::link`]).
     pub fn links_with_wild(&self) -> bool {
         self.link_additions().wild
+    }
+
+    /// Whether the replay has no incremental cache yet (its directory holds no crate's cache):
+    /// its first run would compile the whole crate.
+    pub fn cache_is_cold(&self) -> bool {
+        self.codegen_flag("incremental").is_some_and(|dir| {
+            std::fs::read_dir(dir).map_or(true, |mut entries| entries.next().is_none())
+        })
+    }
+
+    /// Runs the command once in the background, at the lowest priority, to fill its incremental
+    /// cache while nothing waits for it (a new project's first edit would otherwise compile the
+    /// whole worker). Its output is dropped; [`Warmup::finish`] waits for it.
+    pub fn warm_up(&self) -> Warmup {
+        let mut replay = self.clone();
+        let handle = std::thread::Builder::new()
+            .name("relive-warm-up".into())
+            .spawn(move || {
+                // SAFETY: setpriority reads only its integer arguments; on Linux it sets the
+                // calling thread's priority, which the rustc it starts inherits.
+                unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 19) };
+                let _ = replay.run_to(&mut std::io::sink());
+            })
+            .ok();
+        Warmup(handle)
     }
 
     /// The value of the command's `-C name=value` flag, if it has one (`incremental`, say).

@@ -48,6 +48,9 @@ impl Supervisor {
     /// Builds the worker. The build's duration and library on success.
     pub(super) fn build_worker(&mut self, reason: &str) -> Option<(Duration, PathBuf)> {
         self.sources.building();
+        if let Some(warmup) = self.warmup.take() {
+            warmup.finish();
+        }
         self.events.emit(
             "build_started",
             json!({ "crate": self.project.worker, "reason": reason }),
@@ -174,6 +177,9 @@ impl Supervisor {
         self.send_status(&json!({ "status": "building" }));
         let sources = self.sources.snapshot_all(&self.project.worker_dir);
         self.sources.building();
+        if let Some(warmup) = self.warmup.take() {
+            warmup.finish();
+        }
         let graph = cargo::build_graph(&self.project, &self.opts.cargo);
         if self.discard_if_changed(&worker) {
             return None;

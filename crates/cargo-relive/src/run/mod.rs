@@ -132,6 +132,8 @@ struct Supervisor {
     told_linker: bool,
     /// The worker sources saved, and their contents at the last successful build.
     sources: unchanged::Sources,
+    /// The replay filling its incremental cache after a new project's first build.
+    warmup: Option<crate::replay::Warmup>,
     /// The Rust libraries staged with the running host (engine-direct layout).
     shared_staged: shared::Staged,
     /// The toolchain's libraries (a shared std), for the host's library path.
@@ -200,6 +202,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         last_link: None,
         told_linker: false,
         sources: unchanged::Sources::default(),
+        warmup: None,
         shared_staged: Vec::new(),
         toolchain_libs: None,
     };
@@ -214,8 +217,16 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         && sup.stage(&worker)
     {
         sup.start_host(resume)?;
+        // A new project: the replay's cache is filled now rather than at the first edit.
+        if let Some(replay) = sup.replay.as_ref().filter(|r| r.cache_is_cold()) {
+            sup.warmup = Some(replay.warm_up());
+        }
     }
     let result = sup.run_loop();
+    // Its rustc would outlive the session, writing into the target directory.
+    if let Some(warmup) = sup.warmup.take() {
+        warmup.finish();
+    }
     // Nothing listens any more.
     let _ = std::fs::remove_file(&sup.socket);
     if let Some(log) =

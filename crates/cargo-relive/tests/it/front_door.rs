@@ -61,6 +61,20 @@ fn a_new_project_runs_from_no_target_dir_shows_errors_and_panics_in_the_game_and
         debug_names(&library).contains(STD_UNIT),
         "cargo's build has std's debug info"
     );
+    // The replay's own incremental cache is filled in the background before the first edit (a
+    // new project's first edit would otherwise compile the whole worker).
+    let replay_cache = target.join("debug/incremental-relive");
+    let deadline = Instant::now() + STEP;
+    while !std::fs::read_dir(&replay_cache).is_ok_and(|d| {
+        d.flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("worker-"))
+    }) {
+        assert!(
+            Instant::now() < deadline,
+            "no replay cache in {replay_cache:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 
     // An edit is swapped in.
     edit(&worker_src, "\"score {} at", "\"SCORE {} at");
