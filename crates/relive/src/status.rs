@@ -27,6 +27,12 @@ pub enum Status {
         /// The running version.
         version: u64,
     },
+    /// Version `version` runs on a state restored from a snapshot (the last session's, or the
+    /// one saved before a restart or a crash): the game goes on where it was.
+    Restored {
+        /// The running version.
+        version: u64,
+    },
     /// A saved change is being compiled; `version` keeps running meanwhile.
     Building {
         /// The running version.
@@ -156,6 +162,7 @@ impl Status {
     pub fn version(&self) -> u64 {
         match self {
             Status::Running { version }
+            | Status::Restored { version }
             | Status::Building { version }
             | Status::BuildFailed { version, .. }
             | Status::ReloadRefused { version, .. }
@@ -173,6 +180,12 @@ impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Status::Running { version } => write!(f, "v{version} running"),
+            Status::Restored { version } => {
+                write!(
+                    f,
+                    "v{version} running, on the state restored from its snapshot"
+                )
+            }
             Status::Building { version } => write!(f, "building... (v{version} runs meanwhile)"),
             Status::BuildFailed {
                 version,
@@ -322,6 +335,7 @@ impl Board {
         }
         let next = match event {
             Event::Loaded { version, .. } => Status::Running { version: *version },
+            Event::Restored { version, .. } => Status::Restored { version: *version },
             Event::Reloaded {
                 version, timings, ..
             } => {

@@ -3,6 +3,21 @@
 use super::*;
 
 #[test]
+fn a_restored_state_is_said_so_until_something_else_happens() {
+    let mut board = Board::default();
+    let _ = board.on_event(&Event::Restored {
+        version: 1,
+        path: "state.snapshot".into(),
+    });
+    assert_eq!(
+        board.status().to_string(),
+        "v1 running, on the state restored from its snapshot"
+    );
+    board.on_supervisor(&serde_json::json!({ "status": "building" }));
+    assert_eq!(board.status(), Status::Building { version: 1 });
+}
+
+#[test]
 fn a_panic_whose_message_changes_every_frame_at_the_same_place_is_one_run() {
     let mut board = Board::default();
     let at = |index: u32| Event::Panicked {
