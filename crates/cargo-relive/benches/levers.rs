@@ -181,7 +181,6 @@ fn main() {
         })
         .collect();
     variants.push(("no incremental", base.variant(incremental, &[], &[])));
-    // relive's link lever, undone: std's rlibs as the toolchain has them, with debug info.
     // relive's link levers, undone one at a time: wild (when relive links with it), then std's
     // debug info too (the replay as it was before either).
     if base.links_with_wild() {

@@ -4,8 +4,9 @@
 //! For a small worker the link is the largest part of a rebuild (~40 of ~100 ms for the
 //! template's), and most of what it reads and writes is the debug info of std, which every
 //! context-layout worker links in: 4.9 MB of the template worker's 5.1 MB library. The user's
-//! code needs its own line tables (backtraces, a debugger); std's are of no use to a user
-//! without the toolchain's sources, and `-C strip=debuginfo` would drop both.
+//! code needs its own line tables (backtraces, a debugger); without std's, a backtrace's std
+//! frames show no `file:line` (rarely what a user reads), and `-C strip=debuginfo` would drop
+//! both.
 //!
 //! So relive keeps a copy of the toolchain's std `rlib`s with their debug sections removed, made
 //! once per toolchain in the target directory (`relive/link/std-nodebug/`) by the toolchain's own
@@ -126,7 +127,7 @@ impl Link {
                 // thread's priority, and the processes it starts inherit it.
                 // SAFETY: setpriority reads only its integer arguments.
                 unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 19) };
-                let _ = wild_slot.set(wild_dir(&cache.join("wild")));
+                let _ = wild_slot.set(wild_dir(&cache.join("wild"), &rustc));
                 let _ = slot.set(make_stripped_std(&rustc, target.as_deref(), &cache).ok());
             });
         if spawned.is_err() {
@@ -213,18 +214,29 @@ impl Link {
 }
 
 /// Makes `dir` hold an `ld` that is the wild linker found on `PATH`, unless `RELIVE_WILD=off`.
-fn wild_dir(dir: &Path) -> Option<PathBuf> {
+/// The `rustc` must take `-C linker-features` (stable since rust 1.90): asked once.
+fn wild_dir(dir: &Path, rustc: &str) -> Option<PathBuf> {
     if std::env::var("RELIVE_WILD").is_ok_and(|v| v == "off") {
         return None;
     }
     let wild = std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|d| d.join("wild"))
         .find(|p| p.is_file())?;
+    let takes_the_flag = Command::new(rustc)
+        .args(["-C", "linker-features=-lld", "--print", "sysroot"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !takes_the_flag {
+        return None;
+    }
     std::fs::create_dir_all(dir).ok()?;
     let ld = dir.join("ld");
     if std::fs::read_link(&ld).ok().as_deref() != Some(wild.as_path()) {
-        let _ = std::fs::remove_file(&ld);
-        std::os::unix::fs::symlink(&wild, &ld).ok()?;
+        // Into place by a rename: a link running meanwhile (another session) always finds one.
+        let fresh = dir.join(format!(".ld.{}", std::process::id()));
+        let _ = std::fs::remove_file(&fresh);
+        std::os::unix::fs::symlink(&wild, &fresh).ok()?;
+        std::fs::rename(&fresh, &ld).ok()?;
     }
     Some(dir.to_owned())
 }
@@ -309,7 +321,11 @@ fn make_stripped_std(
     // Copies of rlibs the toolchain no longer has (it was updated) go.
     for entry in std::fs::read_dir(&to).into_iter().flatten().flatten() {
         let path = entry.path();
-        if !path.file_name().is_some_and(|n| from.join(n).is_file()) {
+        let Some(name) = path.file_name() else {
+            continue;
+        };
+        // Not another session's copy in progress (`.<name>.<pid>.partial`).
+        if !name.to_string_lossy().starts_with('.') && !from.join(name).is_file() {
             let _ = std::fs::remove_file(path);
         }
     }
@@ -333,7 +349,6 @@ fn make_stripped_std(
         if copy.metadata().and_then(|m| m.modified()).ok() == Some(modified) {
             continue;
         }
-        let _ = std::fs::remove_file(&copy);
         // Two sessions sharing a target directory may make it at once.
         let partial = to.join(format!(
             ".{}.{}.partial",
@@ -443,7 +458,7 @@ impl StrippedStd {
         copy.is_file().then_some(copy)
     }
 
-    /// rustc writes one argument per line, escaping only `\`, `"`, `'` and spaces: a path
+    /// rustc writes one argument per line, escaping `\` and spaces: a path
     /// without them is the line itself.
     fn substitute_response_file(&self, file: &Path) -> Option<PathBuf> {
         let text = std::fs::read_to_string(file).ok()?;

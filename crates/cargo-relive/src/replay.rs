@@ -6,8 +6,8 @@
 //! command comes from cargo itself (`-vv` prints it with its environment), never guessed, and any
 //! change of a manifest, a build script or another crate goes through cargo again.
 //!
-//! Two things are added to speed up its link: `-C link-arg=-Wl,-O0` (see
-//! [`Invocation::link_speedups`]) and std without its debug info (see [`crate::link`]).
+//! What is added speeds up its link: `-C link-arg=-Wl,-O0` (see [`Invocation::link_speedups`]),
+//! std without its debug info and the wild linker when installed (see [`crate::link`]).
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -21,14 +21,24 @@ use crate::link::Link;
 
 /// A replay running in the background to fill its incremental cache.
 #[derive(Debug)]
-pub struct Warmup(Option<std::thread::JoinHandle<()>>);
+pub struct Warmup(std::process::Child);
 
 impl Warmup {
+    /// Whether it still runs.
+    pub fn running(&mut self) -> bool {
+        matches!(self.0.try_wait(), Ok(None))
+    }
+
     /// Waits for it: a build must not run beside it (the same output files and cache).
-    pub fn finish(self) {
-        if let Some(handle) = self.0 {
-            let _ = handle.join();
-        }
+    pub fn finish(mut self) {
+        let _ = self.0.wait();
+    }
+
+    /// Stops it (the session ends: its rustc would outlive it, writing into the target
+    /// directory). rustc leaves an unfinished incremental session to be cleaned up later.
+    pub fn cancel(mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -210,21 +220,37 @@ impl Invocation {
         })
     }
 
-    /// Runs the command once in the background, at the lowest priority, to fill its incremental
+    /// Starts the command in the background, at the lowest priority, to fill its incremental
     /// cache while nothing waits for it (a new project's first edit would otherwise compile the
-    /// whole worker). Its output is dropped; [`Warmup::finish`] waits for it.
-    pub fn warm_up(&self) -> Warmup {
-        let mut replay = self.clone();
-        let handle = std::thread::Builder::new()
-            .name("relive-warm-up".into())
-            .spawn(move || {
-                // SAFETY: setpriority reads only its integer arguments; on Linux it sets the
-                // calling thread's priority, which the rustc it starts inherits.
-                unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 19) };
-                let _ = replay.run_to(&mut std::io::sink());
-            })
-            .ok();
-        Warmup(handle)
+    /// whole worker). It links as cargo would (no waiting for relive's link setup: the link's
+    /// flags are not part of the cache); its output is dropped.
+    pub fn warm_up(&self) -> Option<Warmup> {
+        use std::os::unix::process::CommandExt as _;
+        let mut cmd = self.command(&[], &crate::link::Additions::default());
+        cmd.stderr(Stdio::null());
+        // SAFETY: the closure runs in the child between fork and exec and only calls
+        // setpriority, which is async-signal-safe; 0 names the child itself.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::setpriority(libc::PRIO_PROCESS, 0, 19);
+                Ok(())
+            });
+        }
+        cmd.spawn().ok().map(Warmup)
+    }
+
+    /// The command with relive's `speedups` and link `additions`, its output not yet directed.
+    fn command(&self, speedups: &[String], additions: &crate::link::Additions) -> Command {
+        let mut cmd = Command::new(&self.program);
+        cmd.args(&self.args)
+            .args(speedups)
+            .args(&additions.args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .envs(additions.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(&self.cwd)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
+        cmd
     }
 
     /// The value of the command's `-C name=value` flag, if it has one (`incremental`, say).
@@ -287,46 +313,46 @@ impl Invocation {
 
     /// [`Invocation::run`], writing the diagnostics and relive's notes to `out`.
     pub fn run_to(&mut self, out: &mut dyn Write) -> Result<Build> {
-        let (build, link_failed) = self.run_once(out)?;
+        let speedups = self.link_speedups();
         let additions = self.link_additions();
-        if build.success
-            || !link_failed
-            || (self.link_speedups().is_empty() && additions.args.is_empty())
-        {
+        let (build, link_failed) = self.run_once(out, &speedups, &additions)?;
+        if build.success || !link_failed || (speedups.is_empty() && additions.args.is_empty()) {
             return Ok(build);
         }
-        let added = [self.link_speedups(), additions.args].concat().join(" ");
+        // The link failed with what relive adds: once more without it. Only if that links are
+        // the additions to blame (and left out from then on); a link error of the worker's own
+        // (an undefined symbol) fails both ways, and its first report stands.
+        let (again, _) = self.run_once(&mut Vec::new(), &[], &crate::link::Additions::default())?;
+        let duration = build.duration + again.duration;
+        if !again.success {
+            return Ok(Build { duration, ..build });
+        }
+        let added = [speedups, additions.args].concat().join(" ");
         let _ = writeln!(
             out,
             "relive: the link failed with `{added}`, which relive adds to speed it up (see \
-             \"How a reload is fast\" in relive's README); linking again without it (and leaving \
-             it out from now on)"
+             \"How a reload is fast\" in relive's README); linking again without it worked, so it \
+             is left out from now on"
         );
         self.speedups = false;
-        let (again, _) = self.run_once(out)?;
-        Ok(Build {
-            duration: build.duration + again.duration,
-            ..again
-        })
+        Ok(Build { duration, ..again })
     }
 
-    /// Runs the command once; also whether rustc reported a failed link.
-    fn run_once(&self, err: &mut dyn Write) -> Result<(Build, bool)> {
+    /// Runs the command once with `speedups` and `additions`; also whether rustc reported a
+    /// failed link (or could not run the linker, or refused a link flag).
+    fn run_once(
+        &self,
+        err: &mut dyn Write,
+        speedups: &[String],
+        additions: &crate::link::Additions,
+    ) -> Result<(Build, bool)> {
         let start = Instant::now();
-        let additions = self.link_additions();
         let report = additions.report.clone();
         if let Some(report) = &report {
             let _ = std::fs::remove_file(report);
         }
-        let mut child = Command::new(&self.program)
-            .args(&self.args)
-            .args(self.link_speedups())
-            .args(&additions.args)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .envs(additions.env)
-            .current_dir(&self.cwd)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
+        let mut child = self
+            .command(speedups, additions)
             .stderr(Stdio::piped())
             .spawn()
             .with_context(|| format!("cannot run {}", self.program))?;
@@ -349,9 +375,11 @@ impl Invocation {
                     }
                 }
                 Ok(msg) if msg["$message_type"] == "diagnostic" => {
-                    link_failed |= msg["message"]
-                        .as_str()
-                        .is_some_and(|m| m.starts_with("linking with"));
+                    link_failed |= msg["message"].as_str().is_some_and(|m| {
+                        m.starts_with("linking with")
+                            || m.starts_with("linker `")
+                            || m.contains("linker-features")
+                    });
                     if first_error.is_none() {
                         first_error = crate::diag::error_of(&msg);
                     }
@@ -381,157 +409,4 @@ impl Invocation {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_variant_drops_the_selected_flag_values_and_adds_arguments_and_environment() {
-        let line = "Running `CARGO=/c /r/rustc --crate-name worker --crate-type cdylib \
-                    -C incremental=/t/inc -Cdebuginfo=1 -C opt-level=0 --out-dir /t`";
-        let inv = Invocation::parse(line, "worker", Path::new("/ws")).unwrap();
-        let v = inv.variant(
-            |a| a.starts_with("incremental=") || a.starts_with("debuginfo="),
-            &["-C", "debuginfo=0"],
-            &[("RUSTC_BOOTSTRAP", "1")],
-        );
-        assert_eq!(
-            v.args,
-            [
-                "--crate-name",
-                "worker",
-                "--crate-type",
-                "cdylib",
-                "-C",
-                "opt-level=0",
-                "--out-dir",
-                "/t",
-                "-C",
-                "debuginfo=0"
-            ]
-        );
-        assert!(
-            v.env
-                .contains(&("RUSTC_BOOTSTRAP".to_owned(), "1".to_owned()))
-        );
-        assert_eq!(v.program, inv.program);
-    }
-
-    #[test]
-    fn cargo_running_lines_parse_into_env_program_and_args() {
-        let line = "\x1b[1m\x1b[32m     Running\x1b[0m `CARGO=/c CARGO_PKG_AUTHORS='' CARGO_PKG_NAME=worker \
-                    /r/rustc --crate-name worker --edition=2024 worker/src/lib.rs --crate-type cdylib \
-                    -C 'link-arg=a b' --out-dir /t/debug/deps`";
-        let inv = Invocation::parse(line, "worker", Path::new("/ws")).unwrap();
-        assert_eq!(inv.program, "/r/rustc");
-        assert_eq!(
-            inv.env,
-            [
-                ("CARGO", "/c"),
-                ("CARGO_PKG_AUTHORS", ""),
-                ("CARGO_PKG_NAME", "worker")
-            ]
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        );
-        assert!(inv.args.contains(&"link-arg=a b".to_owned()));
-        assert_eq!(inv.cwd, Path::new("/ws"));
-    }
-
-    #[test]
-    fn the_replay_links_at_o0_unless_the_command_chose_its_linker_flavor_or_level() {
-        let parse = |extra: &str| {
-            let line = format!(
-                "Running `/r/rustc --crate-name worker worker/src/lib.rs --crate-type cdylib {extra}`"
-            );
-            Invocation::parse(&line, "worker", Path::new("/ws")).unwrap()
-        };
-        assert_eq!(parse("").link_speedups(), ["-C", "link-arg=-Wl,-O0"]);
-        assert_eq!(
-            parse("-C link-arg=-fuse-ld=mold").link_speedups(),
-            ["-C", "link-arg=-Wl,-O0"]
-        );
-        assert!(parse("-C linker-flavor=ld.lld").link_speedups().is_empty());
-        assert!(parse("-C link-arg=-Wl,-O2").link_speedups().is_empty());
-        assert!(
-            parse("-C link-args=-Wl,--gc-sections,-O1")
-                .link_speedups()
-                .is_empty()
-        );
-    }
-
-    #[test]
-    fn a_link_that_fails_with_o0_is_run_again_without_it_and_o0_is_dropped() {
-        let dir = tempfile::tempdir().unwrap();
-        // A stand-in for rustc whose "linker" refuses `-O0`, speaking rustc's JSON on stderr.
-        let rustc = dir.path().join("rustc");
-        let lib = dir.path().join("libworker.so");
-        std::fs::write(
-            &rustc,
-            format!(
-                "#!/bin/sh\n\
-                 for a in \"$@\"; do case \"$a\" in *-O0*) \
-                 echo '{{\"$message_type\":\"diagnostic\",\"message\":\"linking with `cc` failed: exit status: 1\",\"rendered\":\"error: linking with cc failed\"}}' >&2; exit 1;; esac; done\n\
-                 echo '{{\"$message_type\":\"artifact\",\"artifact\":\"{}\",\"emit\":\"link\"}}' >&2\n",
-                lib.display()
-            ),
-        )
-        .unwrap();
-        // Run through `sh`: executing a file this multi-threaded test process just wrote could
-        // race another test's fork (ETXTBSY).
-        let line = format!(
-            "Running `/bin/sh {} --crate-name worker src/lib.rs --crate-type cdylib`",
-            rustc.display()
-        );
-        let mut inv = Invocation::parse(&line, "worker", dir.path()).unwrap();
-        assert!(!inv.link_speedups().is_empty());
-        let mut shown = Vec::new();
-        let build = inv.run_to(&mut shown).unwrap();
-        assert!(build.success, "the second link, without -O0, succeeds");
-        let shown = String::from_utf8(shown).unwrap();
-        assert!(shown.contains("error: linking with cc failed"), "{shown}");
-        assert!(shown.contains("linking again without it"), "{shown}");
-        assert_eq!(build.artifact.as_deref(), Some(lib.as_path()));
-        assert!(
-            inv.link_speedups().is_empty(),
-            "-O0 is left out from now on"
-        );
-        assert!(inv.run_to(&mut Vec::new()).unwrap().success);
-    }
-
-    #[test]
-    fn the_replay_builds_the_cdylib_without_the_rlib_and_its_metadata_in_an_incremental_cache_of_its_own()
-     {
-        let line = "Running `CARGO=/c /r/rustc --crate-name worker --edition=2024 worker/src/lib.rs \
-                    --crate-type cdylib --crate-type rlib --emit=dep-info,metadata,link -C embed-bitcode=no \
-                    -C incremental=/t/debug/incremental`";
-        let inv = Invocation::parse(line, "worker", Path::new("/ws"))
-            .unwrap()
-            .cdylib_only();
-        assert_eq!(
-            inv.args,
-            [
-                "--crate-name",
-                "worker",
-                "--edition=2024",
-                "worker/src/lib.rs",
-                "--crate-type",
-                "cdylib",
-                "--emit=dep-info,link",
-                "-C",
-                "embed-bitcode=no",
-                "-C",
-                "incremental=/t/debug/incremental-relive"
-            ]
-        );
-    }
-
-    #[test]
-    fn other_crates_and_other_lines_are_not_the_worker() {
-        let rlib = "Running `CARGO=/c /r/rustc --crate-name base base/src/lib.rs --crate-type lib`";
-        assert!(Invocation::parse(rlib, "worker", Path::new("/")).is_none());
-        let build_script = "Running `/t/debug/build/x/build-script-build`";
-        assert!(Invocation::parse(build_script, "worker", Path::new("/")).is_none());
-        assert!(
-            Invocation::parse("   Compiling worker v0.1.0", "worker", Path::new("/")).is_none()
-        );
-    }
-}
+mod tests;

@@ -403,7 +403,7 @@ impl Board {
                 version: self.status.version(),
                 reason: reason.clone(),
             },
-            // Nothing the user has to act on (an old version unmapped, a restore, a stall the
+            // Nothing the user has to act on (an old version unmapped, a failed restore, a stall the
             // supervisor reports): what is shown stays, a run of panics goes on.
             _ => return Report::Send(None),
         };

@@ -45,12 +45,23 @@ impl Supervisor {
         }
     }
 
-    /// Builds the worker. The build's duration and library on success.
-    pub(super) fn build_worker(&mut self, reason: &str) -> Option<(Duration, PathBuf)> {
-        self.sources.building();
-        if let Some(warmup) = self.warmup.take() {
+    /// Waits for the replay's warm-up, if it still runs (a build must not run beside it).
+    fn finish_warmup(&mut self) {
+        if let Some(mut warmup) = self.warmup.take() {
+            if warmup.running() {
+                status::info(
+                    "waiting for the worker's first compile in the background to end (once, in \
+                     a new project: it makes the next builds incremental)",
+                );
+            }
             warmup.finish();
         }
+    }
+
+    /// Builds the worker. The build's duration and library on success.
+    pub(super) fn build_worker(&mut self, reason: &str) -> Option<(Duration, PathBuf)> {
+        self.sources.building(None);
+        self.finish_warmup();
         self.events.emit(
             "build_started",
             json!({ "crate": self.project.worker, "reason": reason }),
@@ -176,10 +187,8 @@ impl Supervisor {
         }
         self.send_status(&json!({ "status": "building" }));
         let sources = self.sources.snapshot_all(&self.project.worker_dir);
-        self.sources.building();
-        if let Some(warmup) = self.warmup.take() {
-            warmup.finish();
-        }
+        self.sources.building(Some(&sources));
+        self.finish_warmup();
         let graph = cargo::build_graph(&self.project, &self.opts.cargo);
         if self.discard_if_changed(&worker) {
             return None;

@@ -219,13 +219,13 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         sup.start_host(resume)?;
         // A new project: the replay's cache is filled now rather than at the first edit.
         if let Some(replay) = sup.replay.as_ref().filter(|r| r.cache_is_cold()) {
-            sup.warmup = Some(replay.warm_up());
+            sup.warmup = replay.warm_up();
         }
     }
     let result = sup.run_loop();
     // Its rustc would outlive the session, writing into the target directory.
     if let Some(warmup) = sup.warmup.take() {
-        warmup.finish();
+        warmup.cancel();
     }
     // Nothing listens any more.
     let _ = std::fs::remove_file(&sup.socket);
@@ -373,6 +373,7 @@ impl Supervisor {
                 if fired.change == Change::WorkerDeps {
                     self.replay = None;
                 }
+                self.sources.building(Some(&saved));
                 if let Some(build) = self.build_and_stage_worker("edit", Some(fired.first)) {
                     self.sources.built(saved);
                     self.pending_edit = Some((fired.first, build));

@@ -79,9 +79,14 @@ impl Sources {
         )
     }
 
-    /// A build starts.
-    pub(super) fn building(&mut self) {
+    /// A build starts, of the contents in `snapshot` if it has one. Until [`Sources::built`],
+    /// those files count as changed: a build that fails or is discarded leaves them so (the
+    /// game runs something else than what they held then).
+    pub(super) fn building(&mut self, snapshot: Option<&Snapshot>) {
         self.unsettled = true;
+        for (path, _) in snapshot.map(|s| s.0.as_slice()).unwrap_or_default() {
+            self.built.remove(path);
+        }
     }
 
     /// The files of `snapshot` if each has the contents of the last build, which succeeded;
@@ -141,7 +146,7 @@ mod tests {
         sources.saved(&lib);
         let edited = sources.snapshot_saved();
         assert!(sources.unchanged(&edited).is_none());
-        sources.building();
+        sources.building(Some(&edited));
         sources.saved(&deep);
         let before_failure = sources.snapshot_saved();
         assert!(
@@ -158,6 +163,21 @@ mod tests {
         sources.saved(&lib);
         let saved = sources.snapshot_saved();
         assert!(sources.unchanged(&saved).is_some());
+
+        // A file of a build that was discarded (another file saved meanwhile) counts as
+        // changed even after the next build, of the other file, succeeds: reverting it builds.
+        std::fs::write(&lib, "a3").unwrap();
+        sources.saved(&lib);
+        let discarded = sources.snapshot_saved();
+        sources.building(Some(&discarded));
+        sources.saved(&deep);
+        let next = sources.snapshot_saved();
+        sources.building(Some(&next));
+        sources.built(next);
+        std::fs::write(&lib, "a2").unwrap();
+        sources.saved(&lib);
+        let reverted = sources.snapshot_saved();
+        assert!(sources.unchanged(&reverted).is_none(), "the revert builds");
 
         // A deleted file is a change.
         std::fs::remove_file(&deep).unwrap();

@@ -294,7 +294,6 @@ fn a_new_project_runs_from_no_target_dir_shows_errors_and_panics_in_the_game_and
     assert_eq!(first.trim(), "[relive] v1 running");
 }
 
-/// One command on the session's control socket, and the whole answer.
 /// The name of std's own compilation unit in debug info.
 const STD_UNIT: &str = "library/std/src/lib.rs";
 
@@ -314,6 +313,7 @@ fn section(library: &Path, name: &str) -> String {
     String::from_utf8_lossy(section.data().unwrap()).into_owned()
 }
 
+/// One command on the session's control socket, and the whole answer.
 fn ask(target: &Path, command: &serde_json::Value) -> serde_json::Value {
     use std::io::{BufRead, Write};
     let mut stream =
