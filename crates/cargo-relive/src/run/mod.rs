@@ -368,6 +368,11 @@ impl Supervisor {
                         "{} saved without changes: nothing to build",
                         names.join(", ")
                     ));
+                    // What waits for this save's reload (a script, a bench) learns there is none.
+                    self.events.emit(
+                        "build_skipped",
+                        json!({ "crate": self.project.worker, "why": "saved without changes", "files": names }),
+                    );
                     return Ok(());
                 }
                 if fired.change == Change::WorkerDeps {

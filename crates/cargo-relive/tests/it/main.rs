@@ -411,6 +411,8 @@ fn a_new_project_reloads_survives_bad_builds_interface_changes_and_crashes_and_s
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    let skipped = s.event("the skipped build", STEP, |e| e["event"] == "build_skipped");
+    assert_eq!(skipped["why"], "saved without changes", "{skipped}");
 
     // A broken build keeps the last good version running.
     edit(&worker_src, "state.score += 1;", "state.score += ;");
