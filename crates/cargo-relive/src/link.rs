@@ -62,14 +62,22 @@ pub struct StrippedStd {
     pub to: PathBuf,
 }
 
-/// The replay's link setup: a stripped std being made, or made, and the program that links.
+/// What the preparation found: the stripped copy, and a directory whose `ld` is wild.
+#[derive(Debug, Default)]
+struct Prepared {
+    stripped: Option<StrippedStd>,
+    wild: Option<PathBuf>,
+}
+
+/// The replay's link setup: what is being prepared (or was), and the program that links.
 #[derive(Debug, Clone)]
 pub struct Link {
-    stripped: Arc<OnceLock<Option<StrippedStd>>>,
+    /// Filled once by the preparation thread.
+    prepared: Arc<OnceLock<Prepared>>,
     /// The program `rustc` runs as its linker to reach [`shim`]: a `cargo-relive` binary.
     shim: Option<PathBuf>,
-    /// A directory whose `ld` is the wild linker, once made, when wild is installed.
-    wild: Arc<OnceLock<Option<PathBuf>>>,
+    /// Whether wild is used when the preparation found it.
+    use_wild: bool,
     /// Where the shim reports the link's duration (one file per process).
     report: Option<PathBuf>,
 }
@@ -77,14 +85,10 @@ pub struct Link {
 impl Default for Link {
     /// No shim: the command links as cargo ran it.
     fn default() -> Link {
-        let stripped = Arc::new(OnceLock::new());
-        let _ = stripped.set(None);
-        let wild = Arc::new(OnceLock::new());
-        let _ = wild.set(None);
         Link {
-            stripped,
+            prepared: Arc::new(OnceLock::from(Prepared::default())),
             shim: None,
-            wild,
+            use_wild: false,
             report: None,
         }
     }
@@ -92,19 +96,19 @@ impl Default for Link {
 
 impl Link {
     /// Starts making (or checking) the stripped copy of std for the `rustc` at `rustc`, for
-    /// `target` (`--target`, if the command has one), under `cache`, on a thread of its own;
-    /// once per process for each toolchain and target. The shim is this process's executable
-    /// when it is `cargo-relive`.
+    /// `target` (`--target`, if the command has one), under `cache`, and looking for wild, on a
+    /// thread of its own; once per process for each toolchain and target. The shim is this
+    /// process's executable when it is `cargo-relive`.
     pub fn prepare(rustc: &str, target: Option<&str>, cache: &Path) -> Link {
-        type Prepared = Vec<((String, Option<String>, PathBuf), Link)>;
-        static PREPARED: Mutex<Prepared> = Mutex::new(Vec::new());
+        type Started = Vec<((String, Option<String>, PathBuf), Link)>;
+        static STARTED: Mutex<Started> = Mutex::new(Vec::new());
         let key = (
             rustc.to_owned(),
             target.map(str::to_owned),
             cache.to_owned(),
         );
-        let mut prepared = PREPARED.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((_, link)) = prepared.iter().find(|(k, _)| *k == key) {
+        let mut started = STARTED.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, link)) = started.iter().find(|(k, _)| *k == key) {
             return link.clone();
         }
         let shim = std::env::current_exe().ok().filter(|exe| {
@@ -113,12 +117,12 @@ impl Link {
                 .is_some_and(|n| n.starts_with("cargo-relive"))
         });
         let link = Link {
-            stripped: Arc::default(),
+            prepared: Arc::default(),
             shim,
-            wild: Arc::default(),
+            use_wild: true,
             report: Some(cache.join(format!("link-{}.us", std::process::id()))),
         };
-        let (slot, wild_slot) = (link.stripped.clone(), link.wild.clone());
+        let slot = link.prepared.clone();
         let (rustc, target, cache) = key.clone();
         let spawned = std::thread::Builder::new()
             .name("relive-link".into())
@@ -127,14 +131,15 @@ impl Link {
                 // thread's priority, and the processes it starts inherit it.
                 // SAFETY: setpriority reads only its integer arguments.
                 unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 19) };
-                let _ = wild_slot.set(wild_dir(&cache.join("wild"), &rustc));
-                let _ = slot.set(make_stripped_std(&rustc, target.as_deref(), &cache).ok());
+                let _ = slot.set(Prepared {
+                    wild: wild_dir(&cache.join("wild"), &rustc),
+                    stripped: make_stripped_std(&rustc, target.as_deref(), &cache).ok(),
+                });
             });
         if spawned.is_err() {
-            let _ = link.stripped.set(None);
-            let _ = link.wild.set(None);
+            let _ = link.prepared.set(Prepared::default());
         }
-        prepared.push((key, link.clone()));
+        started.push((key, link.clone()));
         link
     }
 
@@ -147,19 +152,22 @@ impl Link {
 
     /// The same setup without wild (the `levers` bench's comparison).
     pub fn without_wild(mut self) -> Link {
-        let off = Arc::new(OnceLock::new());
-        let _ = off.set(None);
-        self.wild = off;
+        self.use_wild = false;
         self
+    }
+
+    /// Waits until the preparation is done, for at most `limit`; what it found.
+    fn prepared(&self, limit: Duration) -> Option<&Prepared> {
+        let start = Instant::now();
+        while self.prepared.get().is_none() && start.elapsed() < limit {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        self.prepared.get()
     }
 
     /// Waits until the copy is made or known impossible, for at most `limit`; where it is.
     pub fn wait(&self, limit: Duration) -> Option<&StrippedStd> {
-        let start = Instant::now();
-        while self.stripped.get().is_none() && start.elapsed() < limit {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        self.stripped.get().and_then(Option::as_ref)
+        self.prepared(limit)?.stripped.as_ref()
     }
 
     /// What to add to a command with `args`: `rustc` linking through the shim, unless the
@@ -169,7 +177,6 @@ impl Link {
     /// is waited for, up to a few seconds.
     pub fn additions(&self, args: &[String]) -> Additions {
         let mut added = Additions::default();
-        // The preparation finds wild first, then makes the copy.
         let stripped = self.wait(Duration::from_secs(5));
         if let (Some(linker), Some(shim), Some(stripped)) =
             (linker_to_wrap(args), self.shim.as_ref(), stripped)
@@ -206,10 +213,10 @@ impl Link {
         let chooses = args.iter().any(|a| {
             a.contains("linker-features") || a.contains("-fuse-ld") || a.contains("linker=")
         });
-        if chooses {
+        if chooses || !self.use_wild {
             return None;
         }
-        self.wild.get()?.as_deref()
+        self.prepared.get()?.wild.as_deref()
     }
 }
 
