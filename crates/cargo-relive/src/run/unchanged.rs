@@ -24,6 +24,21 @@ pub(super) struct Sources {
     unsettled: bool,
 }
 
+impl Snapshot {
+    /// The contents of `paths`, read now.
+    fn read(paths: BTreeSet<PathBuf>) -> Snapshot {
+        Snapshot(
+            paths
+                .into_iter()
+                .map(|p| {
+                    let hash = hash_of(&p);
+                    (p, hash)
+                })
+                .collect(),
+        )
+    }
+}
+
 fn hash_of(path: &Path) -> Option<u64> {
     let bytes = std::fs::read(path).ok()?;
     let mut hasher = DefaultHasher::new();
@@ -39,16 +54,7 @@ impl Sources {
 
     /// The sources saved since the last snapshot, read now.
     pub(super) fn snapshot_saved(&mut self) -> Snapshot {
-        let saved = std::mem::take(&mut self.saved);
-        Snapshot(
-            saved
-                .into_iter()
-                .map(|p| {
-                    let h = hash_of(&p);
-                    (p, h)
-                })
-                .collect(),
-        )
+        Snapshot::read(std::mem::take(&mut self.saved))
     }
 
     /// Every file under `dir/src` and every source saved since the last snapshot, read now (a
@@ -68,15 +74,7 @@ impl Sources {
                 }
             }
         }
-        Snapshot(
-            files
-                .into_iter()
-                .map(|p| {
-                    let h = hash_of(&p);
-                    (p, h)
-                })
-                .collect(),
-        )
+        Snapshot::read(files)
     }
 
     /// A build starts, of the contents in `snapshot` if it has one. Until [`Sources::built`],
