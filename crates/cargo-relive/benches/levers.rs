@@ -1,7 +1,8 @@
 //! What each dev-loop lever does to the rebuild of a large worker, in one run: `cargo bench -p
 //! cargo-relive --bench levers`.
 //!
-//! The worker is the scale bench's (~20k lines, 200 state types with serde derives), or with
+//! The worker is the scale bench's (~20k lines, 200 state types with serde derives, in one
+//! module), with `LEVERS_WORKER=modules` the same code in 22 modules, or with
 //! `LEVERS_WORKER=template` the terminal template's. After one `cargo build`, the bench takes the
 //! worker's `rustc` command the way `cargo relive run` does (cargo's own, cut to the `cdylib`,
 //! plus relive's link flag and std without debug info) and runs it after a one-constant edit, as
@@ -21,10 +22,13 @@ use std::time::Instant;
 use cargo_relive::link::Link;
 use cargo_relive::project::{CargoOptions, Project};
 use cargo_relive::replay::Invocation;
-use scale_worker::{Derives, worker_source_with};
+use scale_worker::{Derives, worker_source_in_modules, worker_source_with};
 use session::{median, new_project, repo};
 
 const SAMPLES: usize = 5;
+
+/// The variant that stops after the front end: no code generated, nothing linked.
+const CHECK_ONLY: &str = "check only (no codegen)";
 
 /// A variant: its name, which of the command's flag values it drops, the arguments it adds.
 type Setting<'a> = (&'a str, &'a dyn Fn(&str) -> bool, &'a [&'a str]);
@@ -48,14 +52,19 @@ fn main() {
     let target = root.join("target");
     new_project(&dir, "terminal");
     let src = dir.join("worker/src/lib.rs");
-    // `LEVERS_WORKER=template`: the template's own worker instead, its message edited.
-    let template = std::env::var("LEVERS_WORKER").is_ok_and(|w| w == "template");
+    // `LEVERS_WORKER=template`: the template's own worker instead, its message edited;
+    // `LEVERS_WORKER=modules`: the scale worker in 22 modules.
+    let shape = std::env::var("LEVERS_WORKER").unwrap_or_default();
+    let template = shape == "template";
+    let modules = shape == "modules";
     let template_source = std::fs::read_to_string(&src).unwrap();
     let mut k = 0;
     let mut edit = || {
         k += 1;
         let text = if template {
             template_source.replace("\"score {}", &format!("\"score{k} {{}}"))
+        } else if modules {
+            worker_source_in_modules(k)
         } else {
             worker_source_with(k, Derives::Serde)
         };
@@ -127,6 +136,8 @@ fn main() {
     }
     let which = if template {
         "the template's worker"
+    } else if modules {
+        "the scale worker in modules (serde derives on 200 types)"
     } else {
         "the scale worker (serde derives on 200 types)"
     };
@@ -213,6 +224,28 @@ fn main() {
             &[],
         ),
     ));
+    // rustc's parallel front end, unstable: `-Z threads` (allowed on stable here by
+    // `RUSTC_BOOTSTRAP=1`, which relive does not set for a user).
+    let threads_cache = own_cache("threads");
+    variants.push((
+        "-Z threads=2",
+        base.variant(
+            incremental,
+            &["-C", &threads_cache, "-Z", "threads=2"],
+            &[("RUSTC_BOOTSTRAP", "1")],
+        ),
+    ));
+    // The floor of any reload that compiles the crate with rustc: the front end and the
+    // incremental save alone, no code generated and nothing linked (what `cargo check` runs).
+    let check_cache = own_cache("check");
+    variants.push((
+        CHECK_ONLY,
+        base.variant(
+            |a| incremental(a) || a.starts_with("--emit="),
+            &["-C", &check_cache, "--emit=dep-info,metadata"],
+            &[],
+        ),
+    ));
     let mut times = vec![Vec::new(); variants.len()];
     // One untimed round first: each variant's first build fills its own caches. Each round
     // starts one variant further on, so that no variant always follows the same one (a run
@@ -221,11 +254,13 @@ fn main() {
     for round in 0..=SAMPLES {
         for j in 0..n {
             let i = (j + round) % n;
-            let inv = &mut variants[i].1;
             edit();
             let t = Instant::now();
-            let build = inv.run_to(&mut Vec::new()).unwrap();
-            assert!(build.success, "a variant does not build");
+            let build = variants[i].1.run_to(&mut Vec::new()).unwrap();
+            // The check-only variant makes no library: it succeeds when rustc reports no error.
+            let built =
+                build.success || (variants[i].0 == CHECK_ONLY && build.first_error.is_none());
+            assert!(built, "{} does not build", variants[i].0);
             if round > 0 {
                 times[i].push(t.elapsed().as_secs_f64() * 1000.0);
             }

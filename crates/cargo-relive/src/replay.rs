@@ -270,8 +270,8 @@ impl Invocation {
     }
 
     /// A copy of the command for trying a codegen setting (the `levers` bench): the values of
-    /// `-C`/`-Z` flags that `drop` selects are removed with their flag, `extra` arguments and
-    /// `env` variables added.
+    /// `-C`/`-Z` flags that `drop` selects are removed with their flag, and so are the long
+    /// options (`--emit=dep-info,link`) it selects; `extra` arguments and `env` variables added.
     pub fn variant(
         &self,
         drop: impl Fn(&str) -> bool,
@@ -289,6 +289,9 @@ impl Invocation {
                 && !value.is_empty()
                 && drop(value)
             {
+                continue;
+            }
+            if word.starts_with("--") && drop(word) {
                 continue;
             }
             args.push(word.clone());

@@ -5,11 +5,14 @@ use super::*;
 #[test]
 fn a_variant_drops_the_selected_flag_values_and_adds_arguments_and_environment() {
     let line = "Running `CARGO=/c /r/rustc --crate-name worker --crate-type cdylib \
-                -C incremental=/t/inc -Cdebuginfo=1 -C opt-level=0 --out-dir /t`";
+                --emit=dep-info,link -C incremental=/t/inc -Cdebuginfo=1 -C opt-level=0 \
+                --out-dir /t`";
     let inv = Invocation::parse(line, "worker", Path::new("/ws")).unwrap();
     let v = inv.variant(
-        |a| a.starts_with("incremental=") || a.starts_with("debuginfo="),
-        &["-C", "debuginfo=0"],
+        |a| {
+            a.starts_with("incremental=") || a.starts_with("debuginfo=") || a.starts_with("--emit=")
+        },
+        &["-C", "debuginfo=0", "--emit=metadata"],
         &[("RUSTC_BOOTSTRAP", "1")],
     );
     assert_eq!(
@@ -24,7 +27,8 @@ fn a_variant_drops_the_selected_flag_values_and_adds_arguments_and_environment()
             "--out-dir",
             "/t",
             "-C",
-            "debuginfo=0"
+            "debuginfo=0",
+            "--emit=metadata"
         ]
     );
     assert!(
