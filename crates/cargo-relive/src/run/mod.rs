@@ -16,6 +16,7 @@ use crate::project::{CargoOptions, Project};
 use crate::replay::Invocation;
 use crate::status;
 
+mod advice;
 mod build;
 mod host;
 mod report;
@@ -130,6 +131,8 @@ struct Supervisor {
     last_link: Option<Duration>,
     /// Whether the session said which linker the replay uses.
     told_linker: bool,
+    /// Whether the session said what makes the worker's rebuilds slow (once is enough).
+    advised: bool,
     /// The worker sources saved, and their contents at the last successful build.
     sources: unchanged::Sources,
     /// The replay filling its incremental cache after a new project's first build.
@@ -201,6 +204,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         last_build_via: "cargo",
         last_link: None,
         told_linker: false,
+        advised: false,
         sources: unchanged::Sources::default(),
         warmup: None,
         shared_staged: Vec::new(),
@@ -382,6 +386,7 @@ impl Supervisor {
                 if let Some(build) = self.build_and_stage_worker("edit", Some(fired.first)) {
                     self.sources.built(saved);
                     self.pending_edit = Some((fired.first, build));
+                    self.advise_if_slow(build);
                 }
             }
             // A host change, or any change while no host runs (after a failed start or a crash
@@ -409,6 +414,37 @@ impl Supervisor {
             }
         }
         Ok(())
+    }
+
+    /// After a slow rebuild, once per session: what in the worker's sources makes it slow, if
+    /// it is something a user can change (see [`advice`]).
+    fn advise_if_slow(&mut self, build: Duration) {
+        if self.advised || build < advice::slow() {
+            return;
+        }
+        let found = advice::Findings::of(&self.project.worker_dir.join("src"));
+        let advice = found.advice(build, &self.project.root);
+        if advice.is_empty() {
+            return;
+        }
+        self.advised = true;
+        for line in &advice {
+            status::info(line);
+        }
+        let module = found.large_module.as_ref().map(|(file, lines)| {
+            let file = file.strip_prefix(&self.project.root).unwrap_or(file);
+            json!({ "file": file, "lines": lines })
+        });
+        self.events.emit(
+            "slow_build",
+            json!({
+                "crate": self.project.worker,
+                "build_ms": ms(build),
+                "serde_types": found.serde_types,
+                "large_module": module,
+                "advice": advice,
+            }),
+        );
     }
 
     /// Waits for `pid` to end, handling other messages meanwhile. A stop signal (or another

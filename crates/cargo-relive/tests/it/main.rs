@@ -287,6 +287,7 @@ impl Session {
     }
 }
 
+mod advice;
 mod bursts;
 mod coins;
 mod faults;

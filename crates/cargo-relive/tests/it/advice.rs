@@ -1,0 +1,127 @@
+//! After a slow rebuild, the session says what in the worker makes it slow, when it is something
+//! a user can change: many serde derives, one very large module. Once, and only what applies.
+//! (The threshold is lowered so that a small worker's rebuild counts as slow.)
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::{FIRST_BUILD, STEP, Session, edit, mkfifo, new_project, test_target};
+
+/// The events up to the next `reloaded` (included).
+fn until_reload(s: &mut Session) -> Vec<Value> {
+    let deadline = Instant::now() + STEP;
+    let mut seen = Vec::new();
+    loop {
+        let e = s.event("a reload", deadline - Instant::now(), |_| true);
+        let done = e["event"] == "reloaded";
+        seen.push(e);
+        if done {
+            return seen;
+        }
+    }
+}
+
+fn advice(events: &[Value]) -> Vec<&Value> {
+    events
+        .iter()
+        .filter(|e| e["event"] == "slow_build")
+        .collect()
+}
+
+#[test]
+fn a_slow_rebuild_names_the_serde_derives_and_the_large_module_once_and_nothing_else() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("advice");
+    new_project(&dir);
+    let lib = dir.join("worker/src/lib.rs");
+    // The target of the bursts test: the same dependencies, built once.
+    let target = test_target("e2e-bursts");
+    let events = tmp.path().join("events");
+    mkfifo(&events);
+    let mut s = Session::start_with_env(
+        &dir,
+        &target,
+        &events,
+        &[],
+        &[("RELIVE_SLOW_BUILD_MS", "0")],
+    );
+    s.event("host start", FIRST_BUILD, |e| e["event"] == "host_started");
+    s.event("loaded", STEP, |e| e["event"] == "loaded");
+
+    // The template's worker: one derive, 30 lines. Nothing to say about it.
+    edit(&lib, "\"score {} at", "\"SCORE {} at");
+    let seen = until_reload(&mut s);
+    assert!(
+        advice(&seen).is_empty(),
+        "advice for the template: {seen:?}"
+    );
+
+    // 40 record types deriving serde's traits in a module of their own, and 4,100 lines of
+    // code in lib.rs.
+    let records: String = (0..40)
+        .map(|i| {
+            format!(
+                "#[derive(Default, serde::Serialize, serde::Deserialize)]\npub struct R{i} {{\n    pub v: u32,\n}}\n\n"
+            )
+        })
+        .collect();
+    std::fs::write(dir.join("worker/src/records.rs"), records).unwrap();
+    let table: String = (0..4100)
+        .map(|i| format!("pub const C{i}: u32 = {i};\n"))
+        .collect();
+    let text = std::fs::read_to_string(&lib)
+        .unwrap()
+        .replacen(
+            "use base::Context;",
+            "pub mod records;\n\nuse base::Context;",
+            1,
+        )
+        .replacen("\"SCORE {} at", "\"RECORDS {} at", 1);
+    std::fs::write(&lib, format!("{text}\n{table}")).unwrap();
+    let seen = until_reload(&mut s);
+    let said = advice(&seen);
+    assert_eq!(said.len(), 1, "{seen:?}");
+    let said = said[0];
+    assert_eq!(said["serde_types"], 41, "{said}"); // the records and the template's `State`
+    assert_eq!(said["large_module"]["file"], "worker/src/lib.rs", "{said}");
+    assert!(
+        said["large_module"]["lines"].as_u64().unwrap() > 4100,
+        "{said}"
+    );
+    assert_eq!(said["advice"].as_array().unwrap().len(), 2, "{said}");
+    // The terminal shows it, with where to read more.
+    let deadline = Instant::now() + STEP;
+    while !s
+        .stderr
+        .lock()
+        .unwrap()
+        .contains("41 types in the worker derive serde's traits")
+        || !s
+            .stderr
+            .lock()
+            .unwrap()
+            .contains("`worker/src/lib.rs` is one module of")
+    {
+        assert!(Instant::now() < deadline, "no advice shown{}", s.context());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        s.stderr
+            .lock()
+            .unwrap()
+            .contains("\"Keeping reloads fast as the worker grows\" in relive's README"),
+        "{}",
+        s.context()
+    );
+    s.frame("RECORDS ");
+
+    // Said once: the next slow rebuild says nothing more.
+    edit(&lib, "\"RECORDS {} at", "\"AGAIN {} at");
+    let seen = until_reload(&mut s);
+    assert!(advice(&seen).is_empty(), "said twice: {seen:?}");
+    s.frame("AGAIN ");
+    // SAFETY: signalling the process group of the session we started.
+    unsafe { libc::killpg(s.child.id() as i32, libc::SIGINT) };
+    s.wait_exit(Duration::from_secs(20));
+}
