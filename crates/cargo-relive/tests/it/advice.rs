@@ -6,21 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::{FIRST_BUILD, STEP, Session, edit, mkfifo, new_project, test_target};
-
-/// The events up to the next `reloaded` (included).
-fn until_reload(s: &mut Session) -> Vec<Value> {
-    let deadline = Instant::now() + STEP;
-    let mut seen = Vec::new();
-    loop {
-        let e = s.event("a reload", deadline - Instant::now(), |_| true);
-        let done = e["event"] == "reloaded";
-        seen.push(e);
-        if done {
-            return seen;
-        }
-    }
-}
+use super::{FIRST_BUILD, STEP, Session, edit, mkfifo, new_project, test_target, until_reload};
 
 fn advice(events: &[Value]) -> Vec<&Value> {
     events
@@ -35,8 +21,9 @@ fn a_slow_rebuild_names_the_serde_derives_and_the_large_module_once_and_nothing_
     let dir = tmp.path().join("advice");
     new_project(&dir);
     let lib = dir.join("worker/src/lib.rs");
-    // The target of the bursts test: the same dependencies, built once.
-    let target = test_target("e2e-bursts");
+    // A target of its own: relive keeps a session's files (and its lock) in the target dir, so
+    // two tests' sessions of the same host name cannot share one.
+    let target = test_target("e2e-advice");
     let events = tmp.path().join("events");
     mkfifo(&events);
     let mut s = Session::start_with_env(

@@ -2,25 +2,11 @@
 //! sources half saved is discarded and done again, never reported as a failure, and each burst
 //! becomes one new version.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{FIRST_BUILD, STEP, Session, edit, mkfifo, new_project, test_target};
-
-/// The events up to the next `reloaded` (included).
-fn until_reload(s: &mut Session) -> Vec<Value> {
-    let deadline = Instant::now() + STEP;
-    let mut seen = Vec::new();
-    loop {
-        let e = s.event("a reload", deadline - Instant::now(), |_| true);
-        let done = e["event"] == "reloaded";
-        seen.push(e);
-        if done {
-            return seen;
-        }
-    }
-}
+use super::{FIRST_BUILD, STEP, Session, edit, mkfifo, new_project, test_target, until_reload};
 
 fn failures(events: &[Value]) -> Vec<&Value> {
     events

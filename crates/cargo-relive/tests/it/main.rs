@@ -299,6 +299,20 @@ mod scaffold;
 mod session;
 mod workspace;
 
+/// The session's events up to its next `reloaded` (included).
+fn until_reload(s: &mut Session) -> Vec<Value> {
+    let deadline = Instant::now() + STEP;
+    let mut seen = Vec::new();
+    loop {
+        let e = s.event("a reload", deadline - Instant::now(), |_| true);
+        let done = e["event"] == "reloaded";
+        seen.push(e);
+        if done {
+            return seen;
+        }
+    }
+}
+
 fn edit(path: &Path, from: &str, to: &str) {
     let text = std::fs::read_to_string(path).unwrap();
     assert!(text.contains(from), "`{from}` is not in {}", path.display());
