@@ -67,6 +67,9 @@ pub struct StrippedStd {
 struct Prepared {
     stripped: Option<StrippedStd>,
     wild: Option<PathBuf>,
+    /// wild is not on `PATH`, though rustc takes the flag that would let relive use it and
+    /// `RELIVE_WILD` is not `off`: installing it would speed the link up.
+    wild_missing: bool,
 }
 
 /// The replay's link setup: what is being prepared (or was), and the program that links.
@@ -131,8 +134,14 @@ impl Link {
                 // thread's priority, and the processes it starts inherit it.
                 // SAFETY: setpriority reads only its integer arguments.
                 unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 19) };
+                let (wild, wild_missing) = match wild_dir(&cache.join("wild"), &rustc) {
+                    Ok(dir) => (Some(dir), false),
+                    Err(NoWild::NotOnPath) => (None, true),
+                    Err(NoWild::Other) => (None, false),
+                };
                 let _ = slot.set(Prepared {
-                    wild: wild_dir(&cache.join("wild"), &rustc),
+                    wild,
+                    wild_missing,
                     stripped: make_stripped_std(&rustc, target.as_deref(), &cache).ok(),
                 });
             });
@@ -207,45 +216,69 @@ impl Link {
         added
     }
 
+    /// Whether wild would link a command with `args` if it were installed: it is not on `PATH`,
+    /// rustc takes the flag relive uses it with, `RELIVE_WILD` is not `off` and the command
+    /// leaves the choice of linker to rustc. `false` while the preparation runs.
+    pub fn wild_missing_for(&self, args: &[String]) -> bool {
+        self.use_wild
+            && !chooses_linker(args)
+            && self.prepared.get().is_some_and(|p| p.wild_missing)
+    }
+
     /// The directory whose `ld` is wild, if wild is installed and the command (`args`) leaves
     /// the choice of linker to rustc.
     pub fn wild_for(&self, args: &[String]) -> Option<&Path> {
-        let chooses = args.iter().any(|a| {
-            a.contains("linker-features") || a.contains("-fuse-ld") || a.contains("linker=")
-        });
-        if chooses || !self.use_wild {
+        if chooses_linker(args) || !self.use_wild {
             return None;
         }
         self.prepared.get()?.wild.as_deref()
     }
 }
 
+/// Whether a command with `args` picks its linker itself.
+fn chooses_linker(args: &[String]) -> bool {
+    args.iter()
+        .any(|a| a.contains("linker-features") || a.contains("-fuse-ld") || a.contains("linker="))
+}
+
+/// Why relive does not link with wild.
+#[derive(Debug, PartialEq)]
+enum NoWild {
+    /// It is not on `PATH`; everything else would let relive use it.
+    NotOnPath,
+    /// `RELIVE_WILD=off`, a rustc without `-C linker-features`, or its directory not made.
+    Other,
+}
+
 /// Makes `dir` hold an `ld` that is the wild linker found on `PATH`, unless `RELIVE_WILD=off`.
 /// The `rustc` must take `-C linker-features` (stable since rust 1.90): asked once.
-fn wild_dir(dir: &Path, rustc: &str) -> Option<PathBuf> {
+fn wild_dir(dir: &Path, rustc: &str) -> Result<PathBuf, NoWild> {
     if std::env::var("RELIVE_WILD").is_ok_and(|v| v == "off") {
-        return None;
+        return Err(NoWild::Other);
     }
-    let wild = std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join("wild"))
-        .find(|p| p.is_file())?;
+    let wild = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|d| d.join("wild"))
+            .find(|p| p.is_file())
+    });
     let takes_the_flag = Command::new(rustc)
         .args(["-C", "linker-features=-lld", "--print", "sysroot"])
         .output()
         .is_ok_and(|o| o.status.success());
     if !takes_the_flag {
-        return None;
+        return Err(NoWild::Other);
     }
-    std::fs::create_dir_all(dir).ok()?;
+    let wild = wild.ok_or(NoWild::NotOnPath)?;
+    std::fs::create_dir_all(dir).map_err(|_| NoWild::Other)?;
     let ld = dir.join("ld");
     if std::fs::read_link(&ld).ok().as_deref() != Some(wild.as_path()) {
         // Into place by a rename: a link running meanwhile (another session) always finds one.
         let fresh = dir.join(format!(".ld.{}", std::process::id()));
         let _ = std::fs::remove_file(&fresh);
-        std::os::unix::fs::symlink(&wild, &fresh).ok()?;
-        std::fs::rename(&fresh, &ld).ok()?;
+        std::os::unix::fs::symlink(&wild, &fresh).map_err(|_| NoWild::Other)?;
+        std::fs::rename(&fresh, &ld).map_err(|_| NoWild::Other)?;
     }
-    Some(dir.to_owned())
+    Ok(dir.to_owned())
 }
 
 /// The linker the shim runs for a command with `args`: `cc`, or the C compiler driver the

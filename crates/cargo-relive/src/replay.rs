@@ -212,6 +212,12 @@ impl Invocation {
         self.link_additions().wild
     }
 
+    /// Whether installing wild would make this command link with it (see
+    /// [`Link::wild_missing_for`]).
+    pub fn wild_missing(&self) -> bool {
+        self.speedups && self.link.wild_missing_for(&self.args)
+    }
+
     /// Whether the replay has no incremental cache yet (its directory holds no crate's cache):
     /// its first run would compile the whole crate.
     pub fn cache_is_cold(&self) -> bool {

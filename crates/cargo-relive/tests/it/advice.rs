@@ -1,6 +1,7 @@
 //! After a slow rebuild, the session says what in the worker makes it slow, when it is something
 //! a user can change: many serde derives, one very large module. Once, and only what applies.
-//! (The threshold is lowered so that a small worker's rebuild counts as slow.)
+//! (The threshold is lowered so that a small worker's rebuild counts as slow.) Without the wild
+//! linker on `PATH`, it says once per target directory that wild would link faster.
 
 use std::time::{Duration, Instant};
 
@@ -15,8 +16,26 @@ fn advice(events: &[Value]) -> Vec<&Value> {
         .collect()
 }
 
+const WILD_HINT: &str = "with the wild linker on PATH";
+
+/// `PATH` without the directories that hold `wild`, with the toolchain's own `bin` first (where
+/// the rustup proxies may have lived beside wild).
+fn path_without_wild() -> String {
+    let toolchain = std::path::Path::new(env!("CARGO"))
+        .parent()
+        .unwrap()
+        .to_owned();
+    let dirs = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .filter(|d| !d.join("wild").is_file())
+        .collect::<Vec<_>>();
+    std::env::join_paths(std::iter::once(toolchain).chain(dirs))
+        .unwrap()
+        .into_string()
+        .unwrap()
+}
+
 #[test]
-fn a_slow_rebuild_names_the_serde_derives_and_the_large_module_once_and_nothing_else() {
+fn the_session_names_what_slows_a_rebuild_once_and_suggests_a_missing_wild_once_per_target() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("advice");
     new_project(&dir);
@@ -26,13 +45,10 @@ fn a_slow_rebuild_names_the_serde_derives_and_the_large_module_once_and_nothing_
     let target = test_target("e2e-advice");
     let events = tmp.path().join("events");
     mkfifo(&events);
-    let mut s = Session::start_with_env(
-        &dir,
-        &target,
-        &events,
-        &[],
-        &[("RELIVE_SLOW_BUILD_MS", "0")],
-    );
+    let _ = std::fs::remove_file(target.join("relive/link/wild-suggested"));
+    let path = path_without_wild();
+    let env = [("RELIVE_SLOW_BUILD_MS", "0"), ("PATH", path.as_str())];
+    let mut s = Session::start_with_env(&dir, &target, &events, &[], &env);
     s.event("host start", FIRST_BUILD, |e| e["event"] == "host_started");
     s.event("loaded", STEP, |e| e["event"] == "loaded");
 
@@ -42,6 +58,13 @@ fn a_slow_rebuild_names_the_serde_derives_and_the_large_module_once_and_nothing_
     assert!(
         advice(&seen).is_empty(),
         "advice for the template: {seen:?}"
+    );
+    // The first replayed build linked without wild, and said how to get it.
+    assert_eq!(
+        s.stderr.lock().unwrap().matches(WILD_HINT).count(),
+        1,
+        "{}",
+        s.context()
     );
 
     // 40 record types deriving serde's traits in a module of their own, and 4,100 lines of
@@ -109,6 +132,23 @@ fn a_slow_rebuild_names_the_serde_derives_and_the_large_module_once_and_nothing_
     assert!(advice(&seen).is_empty(), "said twice: {seen:?}");
     s.frame("AGAIN ");
     // SAFETY: signalling the process group of the session we started.
+    unsafe { libc::killpg(s.child.id() as i32, libc::SIGINT) };
+    s.wait_exit(Duration::from_secs(20));
+
+    // The next session in this target directory says neither again: the wild hint was for the
+    // target directory, the rebuild advice for the session (and this rebuild is not slow).
+    let mut s = Session::start_with_env(&dir, &target, &events, &[], &[("PATH", path.as_str())]);
+    s.event("loaded", FIRST_BUILD, |e| e["event"] == "loaded");
+    edit(&lib, "\"AGAIN {} at", "\"THIRD {} at");
+    let seen = until_reload(&mut s);
+    assert!(advice(&seen).is_empty(), "{seen:?}");
+    s.frame("THIRD ");
+    assert!(
+        !s.stderr.lock().unwrap().contains(WILD_HINT),
+        "{}",
+        s.context()
+    );
+    // SAFETY: as above.
     unsafe { libc::killpg(s.child.id() as i32, libc::SIGINT) };
     s.wait_exit(Duration::from_secs(20));
 }

@@ -108,6 +108,13 @@ fn a_new_project_runs_from_no_target_dir_shows_errors_and_panics_in_the_game_and
         wild,
         "wild on PATH: {wild}"
     );
+    // And the terminal says which: that it links with wild, or how to get it.
+    let said = if wild {
+        "linking the worker with wild, found on PATH"
+    } else {
+        "with the wild linker on PATH, a small worker reloads"
+    };
+    assert!(s.stderr.lock().unwrap().contains(said), "{}", s.context());
     let phases = &reloaded["phases_ms"];
     let sum: f64 = ["before_build", "build", "load", "frame_wait", "swap"]
         .iter()
