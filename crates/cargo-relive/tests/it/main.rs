@@ -182,19 +182,41 @@ impl Session {
         )
     }
 
-    /// Waits for the first event matching `pick`.
+    /// Waits for the first event matching `pick`. If `cargo relive` has exited, waits 2 s more
+    /// for what it wrote before exiting, not the whole `timeout`.
     fn event(&mut self, what: &str, timeout: Duration, pick: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + timeout;
+        let mut exited: Option<(Instant, std::process::ExitStatus)> = None;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            match self.events.recv_timeout(left) {
+            match self
+                .events
+                .recv_timeout(left.min(Duration::from_millis(200)))
+            {
                 Ok(event) => {
                     self.seen.push(event.to_string());
                     if pick(&event) {
                         return event;
                     }
                 }
-                Err(_) => panic!("no {what} within {timeout:?}{}", self.context()),
+                Err(_) if left.is_zero() => {
+                    panic!("no {what} within {timeout:?}{}", self.context())
+                }
+                Err(_) => match exited {
+                    Some((at, status)) if at.elapsed() > Duration::from_secs(2) => panic!(
+                        "no {what}: cargo relive exited ({status}){}",
+                        self.context()
+                    ),
+                    Some(_) => {}
+                    None => {
+                        exited = self
+                            .child
+                            .try_wait()
+                            .ok()
+                            .flatten()
+                            .map(|s| (Instant::now(), s))
+                    }
+                },
             }
         }
     }
