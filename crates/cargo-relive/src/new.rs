@@ -285,7 +285,7 @@ fn split_state(files: &mut Vec<(String, String)>, manifest: &str) -> Result<()> 
 }
 
 /// The relive checkout this binary was built from, if it is still there.
-fn own_checkout() -> Option<PathBuf> {
+pub(crate) fn own_checkout() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     dir.join("crates/relive/Cargo.toml")
         .is_file()

@@ -239,12 +239,12 @@ impl fmt::Display for Status {
                 build_ms,
                 edit_to_effect_ms,
             } => {
-                write!(f, "reloaded v{version}: swap {swap_ms:.2} ms")?;
+                write!(f, "reloaded v{version}: swap {swap_ms:.2}ms")?;
                 if let Some(build) = build_ms {
-                    write!(f, ", build {:.2} s", build / 1000.0)?;
+                    write!(f, ", build {:.2}s", build / 1000.0)?;
                 }
                 if let Some(effect) = edit_to_effect_ms {
-                    write!(f, ", edit to effect {:.2} s", effect / 1000.0)?;
+                    write!(f, ", edit to effect {:.2}s", effect / 1000.0)?;
                 }
                 Ok(())
             }

@@ -1,4 +1,4 @@
-//! After a worker rebuild of a second or more, what in the worker's sources makes it slow, when
+//! After worker rebuilds of a second or more, what in the worker's sources makes them slow, when
 //! it is one of the two things relive can see and a user can change (BENCHMARKS.md, "Scale"):
 //!
 //! - many types deriving serde's traits in the worker: rustc expands and compiles their derives
@@ -7,12 +7,14 @@
 //! - one very large module: rustc compiles a module as one unit of code, so a save recompiles
 //!   all of it (the same 20k lines in 22 modules rebuilt in 0.79 × the time).
 //!
-//! Said once per session, and only what applies: a slow build with neither says nothing.
+//! Said once per session, after two slow rebuilds in a row (one large save, the one that
+//! added the code, say, is no pattern), and only what applies: neither found, nothing said.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// A rebuild at least this long is looked into (`RELIVE_SLOW_BUILD_MS` overrides it).
+/// Two rebuilds in a row at least this long are looked into (`RELIVE_SLOW_BUILD_MS` overrides
+/// it).
 const SLOW: Duration = Duration::from_secs(1);
 /// From this many types deriving serde's traits, their derives are a large part of a rebuild.
 const MANY_SERDE_TYPES: usize = 30;
@@ -64,44 +66,46 @@ impl Findings {
         found
     }
 
-    /// What to tell the user after a rebuild that took `build`, files shown relative to `root`;
+    /// What to tell the user after two slow rebuilds in a row that took `builds`, files shown
+    /// relative to `root`, pointing to `readme` (relive's README, when its checkout is known);
     /// nothing if there is nothing to change.
-    pub(super) fn advice(&self, build: Duration, root: &Path) -> Vec<String> {
-        let mut advice = Vec::new();
+    pub(super) fn advice(
+        &self,
+        builds: [Duration; 2],
+        root: &Path,
+        readme: Option<&Path>,
+    ) -> Vec<String> {
+        let mut found = Vec::new();
         if self.serde_types >= MANY_SERDE_TYPES {
-            advice.push(format!(
-                "{} types in the worker derive serde's traits, and rustc expands and compiles \
-                 those derives again at every save, whatever changed (two thirds of the rebuild \
-                 of relive's 20k-line benchmark worker). Types that rarely change compile only \
-                 when they change in a crate of their own that the worker depends on",
+            found.push(format!(
+                "- {} types derive serde's traits, and rustc compiles their derives again at \
+                 every save. Types that rarely change can move to a crate of their own that the \
+                 worker depends on (`cargo relive new --state-crate` starts a project that way)",
                 self.serde_types
             ));
         }
         if let Some((file, lines)) = &self.large_module {
             let shown = file.strip_prefix(root).unwrap_or(file);
-            advice.push(format!(
-                "`{}` is one module of {lines} lines of code, and rustc compiles a module as one \
-                 unit, so each save recompiles all of it. In modules (files under `src/`), a save \
-                 recompiles the ones it touches: 0.79 × the time for a 20k-line worker in \
-                 relive's benchmarks",
+            found.push(format!(
+                "- `{}` is one module of {lines} lines of code, all compiled again at every \
+                 save. Split into modules, a save compiles again only the modules it changes \
+                 (0.79 × the time for a 20k-line worker)",
                 shown.display()
             ));
         }
-        // The first line says why, the last where to read more.
-        let took = format!("the worker's rebuild took {:.1}s", build.as_secs_f64());
-        let n = advice.len();
-        for (i, line) in advice.iter_mut().enumerate() {
-            if i == 0 {
-                *line = format!("{took}: {line}");
-            } else {
-                *line = format!("also, {line}");
-            }
-            if i + 1 == n {
-                line.push_str(
-                    " (see \"Keeping reloads fast as the worker grows\" in relive's README)",
-                );
-            }
+        if found.is_empty() {
+            return found;
         }
+        let [a, b] = builds.map(|d| d.as_secs_f64());
+        let mut advice = vec![format!(
+            "the worker's last two rebuilds took {a:.2}s and {b:.2}s; in its sources:"
+        )];
+        advice.extend(found);
+        let section = "\"Keeping reloads fast as the worker grows\"";
+        advice.push(match readme {
+            Some(readme) => format!("more in {section} in {}", readme.display()),
+            None => format!("more in {section} in relive's README"),
+        });
         advice
     }
 }
@@ -169,38 +173,46 @@ mod tests {
     #[test]
     fn advice_fits_what_was_found_and_a_worker_with_neither_gets_none() {
         let root = Path::new("/game");
-        let build = Duration::from_millis(2630);
-        assert!(Findings::default().advice(build, root).is_empty());
+        let builds = [Duration::from_millis(1420), Duration::from_millis(2630)];
+        let readme = Path::new("/relive/README.md");
+        assert!(Findings::default().advice(builds, root, None).is_empty());
         let small = Findings {
             serde_types: MANY_SERDE_TYPES - 1,
             large_module: None,
         };
-        assert!(small.advice(build, root).is_empty());
+        assert!(small.advice(builds, root, None).is_empty());
 
         let derives = Findings {
             serde_types: 200,
             large_module: None,
         };
-        let advice = derives.advice(build, root);
-        assert_eq!(advice.len(), 1);
+        let advice = derives.advice(builds, root, Some(readme));
+        assert_eq!(
+            advice[0],
+            "the worker's last two rebuilds took 1.42s and 2.63s; in its sources:"
+        );
         assert!(
-            advice[0].starts_with("the worker's rebuild took 2.6s: 200 types"),
+            advice[1].starts_with("- 200 types derive serde's traits"),
             "{advice:?}"
         );
-        assert!(!advice[0].contains("module"), "{advice:?}");
+        assert!(advice[1].contains("--state-crate"), "{advice:?}");
+        assert_eq!(
+            advice[2],
+            "more in \"Keeping reloads fast as the worker grows\" in /relive/README.md"
+        );
+        assert_eq!(advice.len(), 3, "{advice:?}");
 
         let both = Findings {
             serde_types: 200,
             large_module: Some((PathBuf::from("/game/worker/src/lib.rs"), 19_625)),
         };
-        let advice = both.advice(build, root);
-        assert_eq!(advice.len(), 2);
-        assert!(!advice[0].contains("README"), "{advice:?}");
+        let advice = both.advice(builds, root, None);
+        assert_eq!(advice.len(), 4, "{advice:?}");
         assert!(
-            advice[1].starts_with("also, `worker/src/lib.rs` is one module of 19625 lines of code"),
+            advice[2].starts_with("- `worker/src/lib.rs` is one module of 19625 lines of code"),
             "{advice:?}"
         );
-        assert!(advice[1].ends_with("in relive's README)"), "{advice:?}");
+        assert!(advice[3].ends_with("in relive's README"), "{advice:?}");
     }
 
     #[test]

@@ -132,7 +132,10 @@ impl Supervisor {
         match (code, signal) {
             (Some(0), _) => {
                 self.events.emit("host_exited", json!({ "code": 0 }));
-                status::info("the host exited; state saved");
+                status::info(&format!(
+                    "the host exited; its state is saved in {}",
+                    self.snapshot.display()
+                ));
                 Ok(Some(0))
             }
             (Some(c @ (129 | 130 | 143)), _) => {

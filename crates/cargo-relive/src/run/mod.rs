@@ -133,6 +133,8 @@ struct Supervisor {
     told_linker: bool,
     /// Whether the session said what makes the worker's rebuilds slow (once is enough).
     advised: bool,
+    /// The last edit's rebuild, if it was slow (see [`advice`]).
+    last_slow_build: Option<Duration>,
     /// The worker sources saved, and their contents at the last successful build.
     sources: unchanged::Sources,
     /// The replay filling its incremental cache after a new project's first build.
@@ -205,6 +207,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         last_link: None,
         told_linker: false,
         advised: false,
+        last_slow_build: None,
         sources: unchanged::Sources::default(),
         warmup: None,
         shared_staged: Vec::new(),
@@ -416,14 +419,24 @@ impl Supervisor {
         Ok(())
     }
 
-    /// After a slow rebuild, once per session: what in the worker's sources makes it slow, if
-    /// it is something a user can change (see [`advice`]).
+    /// After two slow rebuilds in a row, once per session: what in the worker's sources makes
+    /// them slow, if it is something a user can change (see [`advice`]).
     fn advise_if_slow(&mut self, build: Duration) {
-        if self.advised || build < advice::slow() {
+        if self.advised {
             return;
         }
+        if build < advice::slow() {
+            self.last_slow_build = None;
+            return;
+        }
+        let Some(before) = self.last_slow_build.replace(build) else {
+            return;
+        };
         let found = advice::Findings::of(&self.project.worker_dir.join("src"));
-        let advice = found.advice(build, &self.project.root);
+        let readme = crate::new::own_checkout()
+            .map(|dir| dir.join("README.md"))
+            .filter(|readme| readme.is_file());
+        let advice = found.advice([before, build], &self.project.root, readme.as_deref());
         if advice.is_empty() {
             return;
         }
@@ -439,7 +452,7 @@ impl Supervisor {
             "slow_build",
             json!({
                 "crate": self.project.worker,
-                "build_ms": ms(build),
+                "build_ms": [ms(before), ms(build)],
                 "serde_types": found.serde_types,
                 "large_module": module,
                 "advice": advice,

@@ -172,7 +172,7 @@ impl Supervisor {
             .map(|a| human_age(a.as_secs()))
             .unwrap_or_default();
         let load = if kept {
-            format!("; it stays loadable as `cargo relive load {name}`")
+            format!("; this state stays loadable as `cargo relive load {name}`")
         } else {
             String::new()
         };
