@@ -34,6 +34,8 @@ pub(super) fn slow() -> Duration {
 pub(super) struct Findings {
     /// Items deriving `Serialize` or `Deserialize` (counted once if both).
     pub serde_types: usize,
+    /// The files that hold them, with how many each, most first.
+    pub serde_files: Vec<(PathBuf, usize)>,
     /// The largest source file without inline modules, and its lines of code, if it is large.
     pub large_module: Option<(PathBuf, usize)>,
 }
@@ -52,7 +54,11 @@ impl Findings {
                         let Ok(text) = std::fs::read_to_string(&path) else {
                             continue;
                         };
-                        found.serde_types += serde_derives(&text);
+                        let derives = serde_derives(&text);
+                        if derives > 0 {
+                            found.serde_types += derives;
+                            found.serde_files.push((path.clone(), derives));
+                        }
                         let lines = single_module_lines(&text);
                         let larger = found.large_module.as_ref().is_none_or(|(_, n)| lines > *n);
                         if lines >= LARGE_MODULE && larger {
@@ -63,6 +69,9 @@ impl Findings {
                 }
             }
         }
+        found
+            .serde_files
+            .sort_by(|(a, m), (b, n)| n.cmp(m).then_with(|| a.cmp(b)));
         found
     }
 
@@ -77,11 +86,28 @@ impl Findings {
     ) -> Vec<String> {
         let mut found = Vec::new();
         if self.serde_types >= MANY_SERDE_TYPES {
+            // Where they are: the three files with most.
+            let mut places: Vec<String> = self
+                .serde_files
+                .iter()
+                .take(3)
+                .map(|(file, n)| {
+                    format!(
+                        "{n} in `{}`",
+                        file.strip_prefix(root).unwrap_or(file).display()
+                    )
+                })
+                .collect();
+            if self.serde_files.len() > 3 {
+                places.push(format!("{} more files", self.serde_files.len() - 3));
+            }
             found.push(format!(
-                "- {} types derive serde's traits, and rustc compiles their derives again at \
-                 every save. Types that rarely change can move to a crate of their own that the \
-                 worker depends on (`cargo relive new --state-crate` starts a project that way)",
-                self.serde_types
+                "- {} types derive serde's traits ({}), and rustc compiles their derives again \
+                 at every save. Types that rarely change can move to a crate of their own that \
+                 the worker depends on (`cargo relive new --state-crate` starts a project that \
+                 way)",
+                self.serde_types,
+                places.join(", ")
             ));
         }
         if let Some((file, lines)) = &self.large_module {
@@ -178,12 +204,20 @@ mod tests {
         assert!(Findings::default().advice(builds, root, None).is_empty());
         let small = Findings {
             serde_types: MANY_SERDE_TYPES - 1,
-            large_module: None,
+            ..Findings::default()
         };
         assert!(small.advice(builds, root, None).is_empty());
 
+        let file = |f: &str, n| (PathBuf::from(format!("/game/worker/src/{f}")), n);
         let derives = Findings {
             serde_types: 200,
+            serde_files: vec![
+                file("a.rs", 100),
+                file("b.rs", 50),
+                file("c.rs", 30),
+                file("d.rs", 10),
+                file("lib.rs", 10),
+            ],
             large_module: None,
         };
         let advice = derives.advice(builds, root, Some(readme));
@@ -204,6 +238,7 @@ mod tests {
 
         let both = Findings {
             serde_types: 200,
+            serde_files: vec![file("lib.rs", 200)],
             large_module: Some((PathBuf::from("/game/worker/src/lib.rs"), 19_625)),
         };
         let advice = both.advice(builds, root, None);
@@ -235,6 +270,7 @@ mod tests {
         std::fs::write(src.join("notes.txt"), code(LARGE_MODULE * 2)).unwrap();
         let found = Findings::of(&src);
         assert_eq!(found.serde_types, 1);
+        assert_eq!(found.serde_files, [(src.join("small.rs"), 1)]);
         assert_eq!(
             found.large_module,
             Some((src.join("deep/big.rs"), LARGE_MODULE + 20))
