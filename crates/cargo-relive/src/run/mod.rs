@@ -444,16 +444,27 @@ impl Supervisor {
         for line in &advice {
             status::info(line);
         }
-        let module = found.large_module.as_ref().map(|(file, lines)| {
-            let file = file.strip_prefix(&self.project.root).unwrap_or(file);
-            json!({ "file": file, "lines": lines })
-        });
+        let shown = |file: &std::path::Path| {
+            file.strip_prefix(&self.project.root)
+                .unwrap_or(file)
+                .to_owned()
+        };
+        let module = found
+            .large_module
+            .as_ref()
+            .map(|(file, lines)| json!({ "file": shown(file), "lines": lines }));
+        let serde_files: Vec<_> = found
+            .serde_files
+            .iter()
+            .map(|(file, types)| json!({ "file": shown(file), "types": types }))
+            .collect();
         self.events.emit(
             "slow_build",
             json!({
                 "crate": self.project.worker,
                 "build_ms": [ms(before), ms(build)],
                 "serde_types": found.serde_types,
+                "serde_files": serde_files,
                 "large_module": module,
                 "advice": advice,
             }),

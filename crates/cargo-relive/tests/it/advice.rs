@@ -100,6 +100,14 @@ fn the_session_names_what_slows_a_rebuild_once_and_suggests_a_missing_wild_once_
     assert_eq!(said.len(), 1, "{seen:?}");
     let said = said[0];
     assert_eq!(said["serde_types"], 41, "{said}"); // the records and the template's `State`
+    assert_eq!(
+        said["serde_files"],
+        serde_json::json!([
+            { "file": "worker/src/records.rs", "types": 40 },
+            { "file": "worker/src/lib.rs", "types": 1 }
+        ]),
+        "{said}"
+    );
     assert_eq!(said["large_module"]["file"], "worker/src/lib.rs", "{said}");
     assert!(
         said["large_module"]["lines"].as_u64().unwrap() > 4100,
