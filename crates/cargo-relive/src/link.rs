@@ -241,6 +241,10 @@ fn chooses_linker(args: &[String]) -> bool {
         .any(|a| a.contains("linker-features") || a.contains("-fuse-ld") || a.contains("linker="))
 }
 
+/// The file, next to wild's directory, whose presence says that the session suggested
+/// installing wild (once per target directory).
+pub const WILD_SUGGESTED: &str = "wild-suggested";
+
 /// Why relive does not link with wild.
 #[derive(Debug, PartialEq)]
 enum NoWild {
@@ -261,6 +265,11 @@ fn wild_dir(dir: &Path, rustc: &str) -> Result<PathBuf, NoWild> {
             .map(|d| d.join("wild"))
             .find(|p| p.is_file())
     });
+    // Without wild, rustc is asked only for the suggestion to install it, made once.
+    let suggested = dir.with_file_name(WILD_SUGGESTED).exists();
+    if wild.is_none() && suggested {
+        return Err(NoWild::Other);
+    }
     let takes_the_flag = Command::new(rustc)
         .args(["-C", "linker-features=-lld", "--print", "sysroot"])
         .output()

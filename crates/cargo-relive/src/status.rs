@@ -8,9 +8,11 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 static LOG: OnceLock<PathBuf> = OnceLock::new();
+/// Lines worth reading that went to the session log: shown again when the session ends.
+static HELD: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 /// Sets the session log, where output goes while a full-screen host owns the terminal.
 pub fn set_log(path: PathBuf) {
@@ -68,7 +70,8 @@ impl<W: Write> Write for PlainText<W> {
     }
 }
 
-fn line(tag: &str, color: &str, message: &str) {
+/// Writes one status line; whether it reached the terminal (not the session log).
+fn line(tag: &str, color: &str, message: &str) -> bool {
     let raw = terminal_is_raw();
     let mut out = out();
     // One write per line: the host prints to the same terminal, and a line written in pieces
@@ -80,11 +83,30 @@ fn line(tag: &str, color: &str, message: &str) {
         format!("{tag:>12} {message}\n")
     };
     let _ = out.write_all(text.as_bytes());
+    !(raw && LOG.get().is_some())
 }
 
 /// A normal status line.
 pub fn info(message: &str) {
     line("relive", "32", message);
+}
+
+/// A line of advice: shown now, or, while a full-screen host owns the terminal, written to the
+/// session log and shown again by [`show_held`] when the session ends.
+pub fn advice(message: &str) {
+    if !line("relive", "32", message) {
+        HELD.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(message.to_owned());
+    }
+}
+
+/// Shows the advice that went to the session log (see [`advice`]), once the terminal is free.
+pub fn show_held() {
+    let held = std::mem::take(&mut *HELD.lock().unwrap_or_else(|e| e.into_inner()));
+    for message in held {
+        info(&message);
+    }
 }
 
 /// Something went wrong; what keeps running is in the message.

@@ -36,7 +36,8 @@ pub(super) struct Findings {
     pub serde_types: usize,
     /// The files that hold them, with how many each, most first.
     pub serde_files: Vec<(PathBuf, usize)>,
-    /// The largest source file without inline modules, and its lines of code, if it is large.
+    /// The source file whose own module (inline modules left out) has the most lines of code,
+    /// and how many, if they are many.
     pub large_module: Option<(PathBuf, usize)>,
 }
 
@@ -59,7 +60,7 @@ impl Findings {
                             found.serde_types += derives;
                             found.serde_files.push((path.clone(), derives));
                         }
-                        let lines = single_module_lines(&text);
+                        let lines = own_module_lines(&text);
                         let larger = found.large_module.as_ref().is_none_or(|(_, n)| lines > *n);
                         if lines >= LARGE_MODULE && larger {
                             found.large_module = Some((path, lines));
@@ -136,40 +137,102 @@ impl Findings {
     }
 }
 
-/// The number of `derive(…)` attributes naming `Serialize` or `Deserialize`.
+/// `text` without its comments (`//` to the end of the line, `/* … */`), line by line: the
+/// lines of a block comment come out empty. A `//` or `/*` inside a string literal is taken for
+/// a comment too, which only shortens what is counted.
+fn without_comments(text: &str) -> Vec<&str> {
+    let mut in_block = false;
+    text.lines()
+        .map(|line| {
+            if in_block {
+                match line.find("*/") {
+                    Some(end) => {
+                        in_block = false;
+                        line[end + 2..].split("//").next().unwrap_or("")
+                    }
+                    None => "",
+                }
+            } else {
+                let line = line.split("//").next().unwrap_or("");
+                match line.find("/*") {
+                    Some(start) if !line[start..].contains("*/") => {
+                        in_block = true;
+                        &line[..start]
+                    }
+                    _ => line,
+                }
+            }
+        })
+        .collect()
+}
+
+/// The number of items that derive `Serialize` or `Deserialize` (the last segment of a name in
+/// a `derive(…)`, so `serde::Serialize` counts and `BorshSerialize` does not), counted once per
+/// item even when two attributes name them.
 fn serde_derives(text: &str) -> usize {
+    let code = without_comments(text).join("\n");
     let mut count = 0;
-    let mut rest = text;
+    let mut rest = code.as_str();
+    // Whether the item that the last counted attribute belongs to is still ahead.
+    let mut item_pending = false;
     while let Some(at) = rest.find("derive(") {
+        // Between two attributes of one item there are only attributes: no item's body or end.
+        let between = &rest[..at];
+        if ["struct ", "enum ", "union ", "{", ";"]
+            .iter()
+            .any(|w| between.contains(w))
+        {
+            item_pending = false;
+        }
         let after = &rest[at + "derive(".len()..];
         let end = after.find(')').unwrap_or(after.len());
-        let names = &after[..end];
-        if names.contains("Serialize") || names.contains("Deserialize") {
+        let serde = after[..end].split(',').any(|name| {
+            let last = name.trim().rsplit("::").next().unwrap_or("");
+            last == "Serialize" || last == "Deserialize"
+        });
+        if serde && !item_pending {
             count += 1;
+            item_pending = true;
         }
         rest = &after[end..];
     }
     count
 }
 
-/// The lines of code (neither blank nor a `//` comment) of a file that is a single module: 0 for
-/// one with inline modules (`mod name {`), whose code rustc compiles in several units.
-fn single_module_lines(text: &str) -> usize {
-    let code = text.lines().map(str::trim).filter(|l| {
-        !l.is_empty() && !l.starts_with("//") && !l.starts_with("/*") && !l.starts_with('*')
-    });
+/// The lines of code (neither blank nor a comment) of a file's own module: the lines inside its
+/// inline modules (`mod tests { … }`) are left out, since rustc compiles those in units of their
+/// own. Braces are counted per line, which string literals with unbalanced braces would skew.
+fn own_module_lines(text: &str) -> usize {
+    let balance = |line: &str| line.matches('{').count() as i64 - line.matches('}').count() as i64;
     let mut lines = 0;
-    for line in code {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let at = usize::from(
-            words.first() == Some(&"pub") || words.first().is_some_and(|w| w.starts_with("pub(")),
-        );
-        if words.get(at) == Some(&"mod") && line.ends_with('{') {
-            return 0;
+    // Inside an inline module: its braces still open.
+    let mut inside: i64 = 0;
+    for line in without_comments(text).into_iter().map(str::trim) {
+        if line.is_empty() {
+            continue;
+        }
+        if inside > 0 {
+            inside += balance(line);
+            continue;
+        }
+        if opens_inline_module(line) {
+            inside = balance(line);
+            continue;
         }
         lines += 1;
     }
     lines
+}
+
+/// Whether `line` starts an inline module: `mod name {`, with any visibility (`pub`,
+/// `pub(crate)`, `pub(in crate::a)`).
+fn opens_inline_module(line: &str) -> bool {
+    let rest = match line.strip_prefix("pub") {
+        Some(vis) if vis.starts_with('(') => vis.find(')').map_or("", |end| &vis[end + 1..]),
+        Some(vis) => vis,
+        None => line,
+    };
+    rest.trim_start().starts_with("mod ") && line.contains('{')
 }
 
 #[cfg(test)]
@@ -179,21 +242,30 @@ mod tests {
     #[test]
     fn serde_derives_are_counted_once_per_item_whatever_their_spelling() {
         let text = "#[derive(Debug, Serialize, Deserialize)]\nstruct A;\n\
-                    #[derive(serde::Deserialize)]\nstruct B;\n\
+                    #[derive(serde::Deserialize)]\npub(crate) struct B(u8);\n\
                     #[derive(\n    Clone,\n    serde::Serialize,\n)]\nenum C {}\n\
                     #[derive(Debug, Clone)]\nstruct D;\n\
-                    #[cfg_attr(feature = \"x\", derive(Serialize))]\nstruct E;\n";
-        assert_eq!(serde_derives(text), 4);
+                    #[cfg_attr(feature = \"x\", derive(Serialize))]\nstruct E;\n\
+                    #[derive(Serialize)]\n#[derive(Deserialize)]\nstruct F;\n";
+        assert_eq!(serde_derives(text), 5);
+        // Not serde's, or not code.
+        let others = "#[derive(BorshSerialize, SerializeDisplay)]\nstruct G;\n\
+                      // #[derive(Serialize)]\n/// #[derive(Serialize)]\n\
+                      /* #[derive(Serialize)]\n   #[derive(Deserialize)] */\nstruct H;\n";
+        assert_eq!(serde_derives(others), 0);
     }
 
     #[test]
-    fn a_file_with_inline_modules_is_not_one_module_and_comments_are_not_code() {
-        let flat = "// a comment\n\nfn a() {}\n/* block\n * more\n */\nfn b() {}\n";
-        assert_eq!(single_module_lines(flat), 2);
-        let inline = "fn a() {}\npub(crate) mod inner {\n    fn b() {}\n}\n";
-        assert_eq!(single_module_lines(inline), 0);
+    fn a_module_counts_its_code_lines_without_comments_or_its_inline_modules() {
+        let flat = "// a comment\n\nfn a() {}\n/* block\n * more\n */\nfn b() {\n    *x += 1;\n}\n";
+        assert_eq!(own_module_lines(flat), 4);
+        let inline = "fn a() {\n    1\n}\npub(crate) mod inner {\n    fn b() {\n        2\n    }\n}\n\
+                      #[cfg(test)]\nmod tests {\n    fn c() {}\n}\nfn d() {}\nmod e { fn f() {} }\n\
+                      pub(in crate::a) mod g {\n    fn h() {}\n}\nfn i() {}\n";
+        // `fn a() {`, `1`, `}`, `#[cfg(test)]`, `fn d() {}`, `fn i() {}`
+        assert_eq!(own_module_lines(inline), 6);
         let declared = "mod other;\npub mod more;\nfn a() {}\n";
-        assert_eq!(single_module_lines(declared), 3);
+        assert_eq!(own_module_lines(declared), 3);
     }
 
     #[test]

@@ -66,15 +66,16 @@ impl Supervisor {
             .target_dir
             .join("relive")
             .join("link")
-            .join("wild-suggested");
+            .join(crate::link::WILD_SUGGESTED);
         if marker.exists() {
             return;
         }
-        status::info(
+        status::advice(
             "the worker links with rustc's rust-lld: with the wild linker on PATH, a small \
              worker reloads ~15 % sooner (`cargo install --locked wild-linker --version \
-             0.10.0`, then start `cargo relive run` again; relive uses it when found, \
-             `RELIVE_WILD=off` not). Said once for this target directory",
+             0.10.0`, which builds with rustc 1.95 and later; then start `cargo relive run` \
+             again: relive uses wild when it finds it, unless `RELIVE_WILD=off`). Said once for \
+             this target directory",
         );
         let _ = std::fs::create_dir_all(marker.parent().unwrap_or(&marker))
             .and_then(|()| std::fs::write(&marker, ""));

@@ -132,10 +132,16 @@ impl Supervisor {
         match (code, signal) {
             (Some(0), _) => {
                 self.events.emit("host_exited", json!({ "code": 0 }));
-                status::info(&format!(
-                    "the host exited; its state is saved in {}",
-                    self.snapshot.display()
-                ));
+                // Saved at its exit if the snapshot is younger than this host.
+                let saved = snapshot_age.is_some_and(|age| age <= lived);
+                status::info(&if saved {
+                    format!(
+                        "the host exited; its state is saved in {}",
+                        self.snapshot.display()
+                    )
+                } else {
+                    "the host exited without saving its state".to_owned()
+                });
                 Ok(Some(0))
             }
             (Some(c @ (129 | 130 | 143)), _) => {

@@ -244,6 +244,8 @@ pub fn run(opts: RunOptions) -> Result<i32> {
             log.display()
         ));
     }
+    // Advice given while the game had the terminal.
+    status::show_held();
     result
 }
 
@@ -389,7 +391,9 @@ impl Supervisor {
                 if let Some(build) = self.build_and_stage_worker("edit", Some(fired.first)) {
                     self.sources.built(saved);
                     self.pending_edit = Some((fired.first, build));
-                    self.advise_if_slow(build);
+                } else {
+                    // Slow rebuilds in a row are successful ones.
+                    self.last_slow_build = None;
                 }
             }
             // A host change, or any change while no host runs (after a failed start or a crash
@@ -419,13 +423,15 @@ impl Supervisor {
         Ok(())
     }
 
-    /// After two slow rebuilds in a row, once per session: what in the worker's sources makes
-    /// them slow, if it is something a user can change (see [`advice`]).
-    fn advise_if_slow(&mut self, build: Duration) {
+    /// After two slow rebuilds in a row of the worker's own sources (rustc replayed: not a
+    /// dependency's change, which cargo builds), once per session, when the second is loaded:
+    /// what in the worker's sources makes them slow, if it is something a user can change (see
+    /// [`advice`]).
+    pub(super) fn advise_if_slow(&mut self, build: Duration) {
         if self.advised {
             return;
         }
-        if build < advice::slow() {
+        if build < advice::slow() || self.last_build_via != "rustc replayed" {
             self.last_slow_build = None;
             return;
         }
@@ -442,12 +448,13 @@ impl Supervisor {
         }
         self.advised = true;
         for line in &advice {
-            status::info(line);
+            status::advice(line);
         }
         let shown = |file: &std::path::Path| {
             file.strip_prefix(&self.project.root)
                 .unwrap_or(file)
-                .to_owned()
+                .display()
+                .to_string()
         };
         let module = found
             .large_module

@@ -40,6 +40,7 @@ impl Supervisor {
                 let us = |key: &str| event["timings"][key].as_u64().unwrap_or(0) as f64 / 1000.0;
                 let (pause, prepare, to_swap) = (us("pause"), us("prepare"), us("detect_to_swap"));
                 let mut line = format!("reloaded v{version}: swap {pause:.2}ms");
+                let edit_build = self.pending_edit.map(|(_, build)| build);
                 if let Some((first, build)) = self.pending_edit.take() {
                     let effect = ms(first.elapsed());
                     let build = ms(build);
@@ -77,6 +78,9 @@ impl Supervisor {
                     );
                 }
                 status::info(&line);
+                if let Some(build) = edit_build {
+                    self.advise_if_slow(build);
+                }
             }
             "reload_failed" => status::error(&format!(
                 "reload refused: {}",

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::{FIRST_BUILD, STEP, Session, cargo_relive, edit, mkfifo, new_project};
+use super::{FIRST_BUILD, STEP, Session, cargo_relive, edit, mkfifo, new_project, wild_status};
 
 /// The host's status (`game.status()`, what a game shows in its UI) once `pick` accepts it, read
 /// through the control socket, where `cargo relive inspect` reads it.
@@ -99,22 +99,27 @@ fn a_new_project_runs_from_no_target_dir_shows_errors_and_panics_in_the_game_and
         names.contains("worker/src/lib.rs"),
         "the worker's debug info is gone"
     );
-    // Linked by wild exactly when it is installed.
-    let wild = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .any(|dir| dir.join("wild").is_file())
-        && std::env::var("RELIVE_WILD").ok().is_none_or(|v| v != "off");
+    // Linked by wild exactly when it is installed (and rustc can use it, and it is not off).
+    let (wild, suggested) = wild_status();
     assert_eq!(
         section(&library, ".comment").contains("Linker: Wild"),
         wild,
         "wild on PATH: {wild}"
     );
-    // And the terminal says which: that it links with wild, or how to get it.
-    let said = if wild {
-        "linking the worker with wild, found on PATH"
-    } else {
-        "with the wild linker on PATH, a small worker reloads"
-    };
-    assert!(s.stderr.lock().unwrap().contains(said), "{}", s.context());
+    // And the terminal says which: that it links with wild, or how to get it (when it could).
+    let stderr = s.stderr.lock().unwrap().clone();
+    assert_eq!(
+        stderr.contains("linking the worker with wild, found on PATH"),
+        wild,
+        "{}",
+        s.context()
+    );
+    assert_eq!(
+        stderr.contains("with the wild linker on PATH, a small worker reloads"),
+        suggested,
+        "{}",
+        s.context()
+    );
     let phases = &reloaded["phases_ms"];
     let sum: f64 = ["before_build", "build", "load", "frame_wait", "swap"]
         .iter()

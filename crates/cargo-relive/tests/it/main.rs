@@ -185,10 +185,14 @@ impl Session {
     /// Waits for the first event matching `pick`. If `cargo relive` has exited, waits 2 s more
     /// for what it wrote before exiting, not the whole `timeout`.
     fn event(&mut self, what: &str, timeout: Duration, pick: impl Fn(&Value) -> bool) -> Value {
+        use std::sync::mpsc::RecvTimeoutError;
         let deadline = Instant::now() + timeout;
         let mut exited: Option<(Instant, std::process::ExitStatus)> = None;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                panic!("no {what} within {timeout:?}{}", self.context());
+            }
             match self
                 .events
                 .recv_timeout(left.min(Duration::from_millis(200)))
@@ -199,24 +203,27 @@ impl Session {
                         return event;
                     }
                 }
-                Err(_) if left.is_zero() => {
-                    panic!("no {what} within {timeout:?}{}", self.context())
-                }
-                Err(_) => match exited {
-                    Some((at, status)) if at.elapsed() > Duration::from_secs(2) => panic!(
-                        "no {what}: cargo relive exited ({status}){}",
-                        self.context()
-                    ),
-                    Some(_) => {}
-                    None => {
-                        exited = self
-                            .child
-                            .try_wait()
-                            .ok()
-                            .flatten()
-                            .map(|s| (Instant::now(), s))
+                Err(e) => {
+                    if e == RecvTimeoutError::Disconnected {
+                        // The events' reader ended: nothing more comes.
+                        std::thread::sleep(Duration::from_millis(50));
                     }
-                },
+                    match exited {
+                        None => {
+                            exited = self
+                                .child
+                                .try_wait()
+                                .ok()
+                                .flatten()
+                                .map(|s| (Instant::now(), s))
+                        }
+                        Some((at, status)) if at.elapsed() > Duration::from_secs(2) => panic!(
+                            "no {what}: cargo relive exited ({status}){}",
+                            self.context()
+                        ),
+                        Some(_) => {}
+                    }
+                }
             }
         }
     }
@@ -320,6 +327,27 @@ mod quad;
 mod scaffold;
 mod session;
 mod workspace;
+
+/// Whether the toolchain's rustc takes `-C linker-features`, which relive links with wild by.
+fn rustc_takes_linker_features() -> bool {
+    Command::new("rustc")
+        .args(["-C", "linker-features=-lld", "--print", "sysroot"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Whether a session started from this environment would use wild, or suggest installing it.
+fn wild_status() -> (bool, bool) {
+    wild_status_with_path(&std::env::var("PATH").unwrap_or_default())
+}
+
+/// [`wild_status`] for a session started with `path` as its `PATH`.
+fn wild_status_with_path(path: &str) -> (bool, bool) {
+    let on_path = std::env::split_paths(path).any(|dir| dir.join("wild").is_file());
+    let allowed = std::env::var("RELIVE_WILD").ok().is_none_or(|v| v != "off")
+        && rustc_takes_linker_features();
+    (on_path && allowed, !on_path && allowed)
+}
 
 /// The session's events up to its next `reloaded` (included).
 fn until_reload(s: &mut Session) -> Vec<Value> {
