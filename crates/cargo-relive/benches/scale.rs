@@ -1,7 +1,8 @@
 //! A large worker: ~20k generated lines, 200 state types with serde derives. How much of
 //! edit-to-effect is relive's (debounce, staging, loading, swapping) and how much the compiler's,
 //! then what the state types' derives cost in each rebuild: serde's, nanoserde's (the leaner
-//! codec a hand-made reloader uses), or none, and the same worker in 22 modules instead of one. `cargo bench -p cargo-relive --bench scale`.
+//! codec a hand-made reloader uses), or none, and the same worker in 22 modules instead of
+//! one. `cargo bench -p cargo-relive --bench scale`.
 
 #![allow(clippy::unwrap_used)]
 
