@@ -91,9 +91,37 @@ pub fn info(message: &str) {
     line("relive", "32", message);
 }
 
-/// A line of advice: shown now, or, while a full-screen host owns the terminal, written to the
-/// session log and shown again by [`show_held`] when the session ends.
+/// Where relive's messages start on a line (after the right-aligned tag and a space).
+const INDENT: usize = 13;
+/// Lines of advice are wrapped to this width, the tag included.
+const WIDTH: usize = 100;
+
+/// `message` wrapped at spaces to fit [`WIDTH`] after the tag, its later lines indented to where
+/// the message starts (and under the text of a `- ` item).
+fn wrapped(message: &str) -> String {
+    let hang = INDENT + if message.starts_with("- ") { 2 } else { 0 };
+    let mut out = String::new();
+    let mut column = INDENT;
+    for word in message.split(' ').filter(|w| !w.is_empty()) {
+        if column > INDENT && column + 1 + word.chars().count() > WIDTH {
+            out.push('\n');
+            out.push_str(&" ".repeat(hang));
+            column = hang;
+        } else if !out.is_empty() {
+            out.push(' ');
+            column += 1;
+        }
+        out.push_str(word);
+        column += word.chars().count();
+    }
+    out
+}
+
+/// A line of advice, wrapped: shown now, or, while a full-screen host owns the terminal,
+/// written to the session log and shown again by [`show_held`] when the session ends.
 pub fn advice(message: &str) {
+    let message = wrapped(message);
+    let message = message.as_str();
     if !line("relive", "32", message) {
         HELD.lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -112,4 +140,33 @@ pub fn show_held() {
 /// Something went wrong; what keeps running is in the message.
 pub fn error(message: &str) {
     line("relive", "31", message);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn advice_wraps_at_spaces_under_its_first_word_and_under_a_list_items_text() {
+        let long = "word ".repeat(40);
+        let text = wrapped(long.trim());
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines.len() > 1, "{text}");
+        assert!(lines[0].len() <= WIDTH - INDENT, "{text}");
+        for line in &lines[1..] {
+            assert!(line.starts_with(&" ".repeat(INDENT)), "{text}");
+            assert!(!line.starts_with(&" ".repeat(INDENT + 1)), "{text}");
+            assert!(line.len() <= WIDTH, "{text}");
+        }
+        let item = wrapped(&format!("- {}", long.trim()));
+        let second = item.lines().nth(1).unwrap();
+        assert!(
+            second.starts_with(&format!("{}word", " ".repeat(INDENT + 2))),
+            "{item}"
+        );
+        // Nothing is lost or added but line breaks and indentation.
+        let words = |t: &str| t.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(words(&text), words(&long));
+        assert_eq!(wrapped("short"), "short");
+    }
 }

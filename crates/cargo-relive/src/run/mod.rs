@@ -135,6 +135,8 @@ struct Supervisor {
     advised: bool,
     /// The last edit's rebuild, if it was slow (see [`advice`]).
     last_slow_build: Option<Duration>,
+    /// Whether the last edit was to the worker's own sources (not a dependency's).
+    last_edit_own_sources: bool,
     /// The worker sources saved, and their contents at the last successful build.
     sources: unchanged::Sources,
     /// The replay filling its incremental cache after a new project's first build.
@@ -208,6 +210,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         told_linker: false,
         advised: false,
         last_slow_build: None,
+        last_edit_own_sources: false,
         sources: unchanged::Sources::default(),
         warmup: None,
         shared_staged: Vec::new(),
@@ -388,6 +391,7 @@ impl Supervisor {
                     self.replay = None;
                 }
                 self.sources.building(Some(&saved));
+                self.last_edit_own_sources = fired.change == Change::Worker;
                 if let Some(build) = self.build_and_stage_worker("edit", Some(fired.first)) {
                     self.sources.built(saved);
                     self.pending_edit = Some((fired.first, build));
@@ -423,15 +427,15 @@ impl Supervisor {
         Ok(())
     }
 
-    /// After two slow rebuilds in a row of the worker's own sources (rustc replayed: not a
-    /// dependency's change, which cargo builds), once per session, when the second is loaded:
+    /// After two slow rebuilds in a row of the worker's own sources (not of a dependency, such
+    /// as a state crate), once per session, when the second is loaded:
     /// what in the worker's sources makes them slow, if it is something a user can change (see
     /// [`advice`]).
     pub(super) fn advise_if_slow(&mut self, build: Duration) {
         if self.advised {
             return;
         }
-        if build < advice::slow() || self.last_build_via != "rustc replayed" {
+        if build < advice::slow() || !self.last_edit_own_sources {
             self.last_slow_build = None;
             return;
         }

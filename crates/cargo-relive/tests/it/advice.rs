@@ -77,7 +77,7 @@ fn the_session_names_what_slows_a_rebuild_once_and_suggests_a_missing_wild_once_
     );
     // The first replayed build linked without wild, and said how to get it.
     assert_eq!(
-        s.stderr.lock().unwrap().matches(WILD_HINT).count(),
+        s.said().matches(WILD_HINT).count(),
         usize::from(suggested),
         "{}",
         s.context()
@@ -128,20 +128,16 @@ fn the_session_names_what_slows_a_rebuild_once_and_suggests_a_missing_wild_once_
     assert_eq!(said["build_ms"].as_array().unwrap().len(), 2, "{said}");
     // The terminal shows it, with where to read more.
     let deadline = Instant::now() + STEP;
-    while !s.stderr.lock().unwrap().contains(
+    while !s.said().contains(
         "- 41 types derive serde's traits (40 in `worker/src/records.rs`, 1 in \
          `worker/src/lib.rs`), and",
-    ) || !s
-        .stderr
-        .lock()
-        .unwrap()
-        .contains("- `worker/src/lib.rs` is one module of")
+    ) || !s.said().contains("- `worker/src/lib.rs` is one module of")
     {
         assert!(Instant::now() < deadline, "no advice shown{}", s.context());
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(
-        s.stderr.lock().unwrap().contains(&format!(
+        s.said().contains(&format!(
             "\"Keeping reloads fast as the worker grows\" in {}",
             repo().join("README.md").display()
         )),
@@ -167,11 +163,7 @@ fn the_session_names_what_slows_a_rebuild_once_and_suggests_a_missing_wild_once_
     let seen = until_reload(&mut s);
     assert!(advice(&seen).is_empty(), "{seen:?}");
     s.frame("THIRD ");
-    assert!(
-        !s.stderr.lock().unwrap().contains(WILD_HINT),
-        "{}",
-        s.context()
-    );
+    assert!(!s.said().contains(WILD_HINT), "{}", s.context());
     // SAFETY: as above.
     unsafe { libc::killpg(s.child.id() as i32, libc::SIGINT) };
     s.wait_exit(Duration::from_secs(20));

@@ -107,7 +107,7 @@ fn a_new_project_runs_from_no_target_dir_shows_errors_and_panics_in_the_game_and
         "wild on PATH: {wild}"
     );
     // And the terminal says which: that it links with wild, or how to get it (when it could).
-    let stderr = s.stderr.lock().unwrap().clone();
+    let stderr = s.said();
     assert_eq!(
         stderr.contains("linking the worker with wild, found on PATH"),
         wild,

@@ -174,6 +174,13 @@ impl Session {
         }
     }
 
+    /// What `cargo relive` wrote to stderr, its whitespace collapsed: a wrapped message reads as
+    /// one line.
+    fn said(&self) -> String {
+        let stderr = self.stderr.lock().unwrap();
+        stderr.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
     fn context(&self) -> String {
         format!(
             "\n--- events seen ---\n{}\n--- cargo relive's stderr ---\n{}",
