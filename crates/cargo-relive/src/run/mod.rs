@@ -260,6 +260,12 @@ impl Supervisor {
                 .deadline()
                 .into_iter()
                 .chain(self.retry.map(|(at, _)| at))
+                // A warm-up running: looked at each second, to reap it once it ends.
+                .chain(
+                    self.warmup
+                        .is_some()
+                        .then(|| Instant::now() + Duration::from_secs(1)),
+                )
                 .min()
                 .map(|d| d.saturating_duration_since(Instant::now()))
                 .unwrap_or(Duration::from_secs(3600));
@@ -279,6 +285,10 @@ impl Supervisor {
                 },
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => bail!("the supervisor's channels closed"),
+            }
+            // An ended warm-up is reaped now, not left a zombie until the next build.
+            if self.warmup.as_mut().is_some_and(|w| !w.running()) {
+                self.warmup = None;
             }
             if let Some(fired) = self.debouncer.poll(Instant::now()) {
                 self.retry = None;

@@ -30,6 +30,25 @@ fn status_line(s: &mut Session, target: &Path, what: &str, pick: impl Fn(&str) -
     }
 }
 
+/// The child processes of `pid`: their names and states (`R`, `S`, `Z` for a zombie…).
+fn children(pid: u32) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid …`; the name may hold spaces and parentheses.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        if fields.get(1) == Some(&pid.to_string().as_str()) {
+            found.push((stat[open + 1..close].to_owned(), fields[0].to_owned()));
+        }
+    }
+    found
+}
+
 /// Ctrl-C to the whole process group, as a terminal sends it; the session must end with 130.
 fn interrupt(s: &mut Session) {
     // SAFETY: signalling the process group of the session we started.
@@ -72,6 +91,26 @@ fn a_new_project_runs_from_no_target_dir_shows_errors_and_panics_in_the_game_and
         assert!(
             Instant::now() < deadline,
             "no replay cache in {replay_cache:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Once that background rustc has ended, it is reaped: no zombie is left under the session
+    // until the first build.
+    let session = s.child.id();
+    let deadline = Instant::now() + STEP;
+    while children(session)
+        .iter()
+        .any(|(comm, state)| comm == "rustc" && state != "Z")
+    {
+        assert!(Instant::now() < deadline, "the warm-up's rustc never ended");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while children(session).iter().any(|(_, state)| state == "Z") {
+        assert!(
+            Instant::now() < deadline,
+            "a zombie under the session: {:?}",
+            children(session)
         );
         std::thread::sleep(Duration::from_millis(50));
     }
