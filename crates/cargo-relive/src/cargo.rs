@@ -120,7 +120,7 @@ pub fn build_graph(project: &Project, opts: &CargoOptions) -> Result<GraphBuild>
         worker: part(library),
         host: part(executable),
         replay: invocation.map(|inv: Invocation| {
-            let cache = project.target_dir.join("relive").join("link");
+            let cache = crate::link::cache_dir(&project.target_dir);
             let link = crate::link::Link::prepare(inv.program(), inv.target(), &cache);
             inv.with_link(link)
         }),

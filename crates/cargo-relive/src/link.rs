@@ -241,6 +241,12 @@ fn chooses_linker(args: &[String]) -> bool {
         .any(|a| a.contains("linker-features") || a.contains("-fuse-ld") || a.contains("linker="))
 }
 
+/// Where the link setup keeps its files (the stripped std, wild's directory, the link timings,
+/// [`WILD_SUGGESTED`]) for a target directory.
+pub fn cache_dir(target_dir: &Path) -> PathBuf {
+    target_dir.join("relive").join("link")
+}
+
 /// The file, next to wild's directory, whose presence says that the session suggested
 /// installing wild (once per target directory).
 pub const WILD_SUGGESTED: &str = "wild-suggested";

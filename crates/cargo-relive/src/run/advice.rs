@@ -45,29 +45,23 @@ impl Findings {
     /// Looks through the `.rs` files under `src`.
     pub(super) fn of(src: &Path) -> Findings {
         let mut found = Findings::default();
-        let mut stack = vec![src.to_owned()];
-        while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-                let path = entry.path();
-                match entry.file_type() {
-                    Ok(t) if t.is_dir() => stack.push(path),
-                    Ok(t) if t.is_file() && path.extension().is_some_and(|e| e == "rs") => {
-                        let Ok(text) = std::fs::read_to_string(&path) else {
-                            continue;
-                        };
-                        let derives = serde_derives(&text);
-                        if derives > 0 {
-                            found.serde_types += derives;
-                            found.serde_files.push((path.clone(), derives));
-                        }
-                        let lines = own_module_lines(&text);
-                        let larger = found.large_module.as_ref().is_none_or(|(_, n)| lines > *n);
-                        if lines >= LARGE_MODULE && larger {
-                            found.large_module = Some((path, lines));
-                        }
-                    }
-                    _ => {}
-                }
+        let sources = super::unchanged::files_under(src);
+        for path in sources
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        {
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let derives = serde_derives(&text);
+            if derives > 0 {
+                found.serde_types += derives;
+                found.serde_files.push((path.clone(), derives));
+            }
+            let lines = own_module_lines(&text);
+            let larger = found.large_module.as_ref().is_none_or(|(_, n)| lines > *n);
+            if lines >= LARGE_MODULE && larger {
+                found.large_module = Some((path, lines));
             }
         }
         found

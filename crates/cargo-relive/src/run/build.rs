@@ -61,12 +61,8 @@ impl Supervisor {
     /// Says, once per target directory, that the wild linker would make reloads faster (it is
     /// not on `PATH`, and relive would use it).
     fn suggest_wild(&self) {
-        let marker = self
-            .project
-            .target_dir
-            .join("relive")
-            .join("link")
-            .join(crate::link::WILD_SUGGESTED);
+        let marker =
+            crate::link::cache_dir(&self.project.target_dir).join(crate::link::WILD_SUGGESTED);
         if marker.exists() {
             return;
         }

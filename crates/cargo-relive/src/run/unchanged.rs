@@ -39,6 +39,24 @@ impl Snapshot {
     }
 }
 
+/// The files under `dir`, in all its subdirectories (symbolic links are not followed).
+pub(super) fn files_under(dir: &Path) -> BTreeSet<PathBuf> {
+    let mut files = BTreeSet::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => stack.push(entry.path()),
+                Ok(t) if t.is_file() => {
+                    files.insert(entry.path());
+                }
+                _ => {}
+            }
+        }
+    }
+    files
+}
+
 fn hash_of(path: &Path) -> Option<u64> {
     let bytes = std::fs::read(path).ok()?;
     let mut hasher = DefaultHasher::new();
@@ -61,19 +79,7 @@ impl Sources {
     /// build of the whole worker).
     pub(super) fn snapshot_all(&mut self, dir: &Path) -> Snapshot {
         let mut files = std::mem::take(&mut self.saved);
-        let mut stack = vec![dir.join("src")];
-        while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-                let path = entry.path();
-                match entry.file_type() {
-                    Ok(t) if t.is_dir() => stack.push(path),
-                    Ok(t) if t.is_file() => {
-                        files.insert(path);
-                    }
-                    _ => {}
-                }
-            }
-        }
+        files.extend(files_under(&dir.join("src")));
         Snapshot::read(files)
     }
 
