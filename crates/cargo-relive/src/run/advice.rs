@@ -13,6 +13,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use serde_json::json;
+
+use super::ms;
+use crate::status;
+
 /// Two rebuilds in a row at least this long are looked into (`RELIVE_SLOW_BUILD_MS` overrides
 /// it).
 const SLOW: Duration = Duration::from_secs(1);
@@ -128,6 +133,94 @@ impl Findings {
             None => format!("more in {section} in relive's README"),
         });
         advice
+    }
+}
+
+/// The worker's rebuilds after edits, for the advice: two slow ones in a row, each after an edit
+/// to the worker's own sources (not a dependency's, such as a state crate's), and none failed
+/// between; once per session.
+#[derive(Debug, Default)]
+pub(super) struct SlowBuilds {
+    /// The advice was given.
+    advised: bool,
+    /// The last rebuild, if it counts and was slow.
+    last: Option<Duration>,
+    /// The edit being built is to the worker's own sources.
+    own: bool,
+}
+
+impl SlowBuilds {
+    /// An edit is built; `own` if it is to the worker's own sources.
+    pub(super) fn edit(&mut self, own: bool) {
+        self.own = own;
+    }
+
+    /// The build failed: the row is broken.
+    pub(super) fn failed(&mut self) {
+        self.last = None;
+    }
+
+    /// The edit's rebuild, which took `build`, is loaded; the two rebuilds' times when they make
+    /// a slow row (at least `slow` each) and no advice was given yet.
+    fn reloaded(&mut self, build: Duration, slow: Duration) -> Option<[Duration; 2]> {
+        if self.advised {
+            return None;
+        }
+        if build < slow || !self.own {
+            self.last = None;
+            return None;
+        }
+        self.last.replace(build).map(|before| [before, build])
+    }
+}
+
+impl super::Supervisor {
+    /// After two slow rebuilds in a row of the worker's own sources (not of a dependency, such
+    /// as a state crate), once per session, when the second is loaded:
+    /// what in the worker's sources makes them slow, if it is something a user can change (see
+    /// [`SlowBuilds`]).
+    pub(in crate::run) fn advise_if_slow(&mut self, build: Duration) {
+        let Some([before, build]) = self.slow_builds.reloaded(build, slow()) else {
+            return;
+        };
+        let found = Findings::of(&self.project.worker_dir.join("src"));
+        let readme = crate::new::own_checkout()
+            .map(|dir| dir.join("README.md"))
+            .filter(|readme| readme.is_file());
+        let advice = found.advice([before, build], &self.project.root, readme.as_deref());
+        if advice.is_empty() {
+            return;
+        }
+        self.slow_builds.advised = true;
+        for line in &advice {
+            status::advice(line);
+        }
+        let shown = |file: &std::path::Path| {
+            file.strip_prefix(&self.project.root)
+                .unwrap_or(file)
+                .display()
+                .to_string()
+        };
+        let module = found
+            .large_module
+            .as_ref()
+            .map(|(file, lines)| json!({ "file": shown(file), "lines": lines }));
+        let serde_files: Vec<_> = found
+            .serde_files
+            .iter()
+            .map(|(file, types)| json!({ "file": shown(file), "types": types }))
+            .collect();
+        self.events.emit(
+            "slow_build",
+            json!({
+                "crate": self.project.worker,
+                "build_ms": [ms(before), ms(build)],
+                "serde_types": found.serde_types,
+                "serde_files": serde_files,
+                "large_module": module,
+                "advice": advice,
+            }),
+        );
     }
 }
 
@@ -314,6 +407,36 @@ mod tests {
             "{advice:?}"
         );
         assert!(advice[3].ends_with("in relive's README"), "{advice:?}");
+    }
+
+    #[test]
+    fn two_slow_successful_rebuilds_of_the_workers_own_sources_in_a_row_make_a_row_once() {
+        let ms = Duration::from_millis;
+        let slow = ms(1000);
+        let mut b = SlowBuilds::default();
+        b.edit(true);
+        assert_eq!(b.reloaded(ms(1500), slow), None, "one is no row");
+        b.edit(true);
+        assert_eq!(b.reloaded(ms(300), slow), None, "a fast one breaks it");
+        b.edit(true);
+        assert_eq!(b.reloaded(ms(1500), slow), None);
+        b.edit(true);
+        b.failed();
+        b.edit(true);
+        assert_eq!(b.reloaded(ms(1200), slow), None, "a failure breaks it");
+        b.edit(false);
+        assert_eq!(
+            b.reloaded(ms(5000), slow),
+            None,
+            "a dependency's rebuild breaks it"
+        );
+        b.edit(true);
+        assert_eq!(b.reloaded(ms(1100), slow), None);
+        b.edit(true);
+        assert_eq!(b.reloaded(ms(1300), slow), Some([ms(1100), ms(1300)]));
+        b.advised = true;
+        b.edit(true);
+        assert_eq!(b.reloaded(ms(1400), slow), None, "once per session");
     }
 
     #[test]

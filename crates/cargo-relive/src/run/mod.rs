@@ -131,12 +131,8 @@ struct Supervisor {
     last_link: Option<Duration>,
     /// Whether the session said which linker the replay uses.
     told_linker: bool,
-    /// Whether the session said what makes the worker's rebuilds slow (once is enough).
-    advised: bool,
-    /// The last edit's rebuild, if it was slow (see [`advice`]).
-    last_slow_build: Option<Duration>,
-    /// Whether the last edit was to the worker's own sources (not a dependency's).
-    last_edit_own_sources: bool,
+    /// The slow rebuilds in a row, for the advice on them.
+    slow_builds: advice::SlowBuilds,
     /// The worker sources saved, and their contents at the last successful build.
     sources: unchanged::Sources,
     /// The replay filling its incremental cache after a new project's first build.
@@ -208,9 +204,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         last_build_via: "cargo",
         last_link: None,
         told_linker: false,
-        advised: false,
-        last_slow_build: None,
-        last_edit_own_sources: false,
+        slow_builds: advice::SlowBuilds::default(),
         sources: unchanged::Sources::default(),
         warmup: None,
         shared_staged: Vec::new(),
@@ -401,13 +395,12 @@ impl Supervisor {
                     self.replay = None;
                 }
                 self.sources.building(Some(&saved));
-                self.last_edit_own_sources = fired.change == Change::Worker;
+                self.slow_builds.edit(fired.change == Change::Worker);
                 if let Some(build) = self.build_and_stage_worker("edit", Some(fired.first)) {
                     self.sources.built(saved);
                     self.pending_edit = Some((fired.first, build));
                 } else {
-                    // Slow rebuilds in a row are successful ones.
-                    self.last_slow_build = None;
+                    self.slow_builds.failed();
                 }
             }
             // A host change, or any change while no host runs (after a failed start or a crash
@@ -435,61 +428,6 @@ impl Supervisor {
             }
         }
         Ok(())
-    }
-
-    /// After two slow rebuilds in a row of the worker's own sources (not of a dependency, such
-    /// as a state crate), once per session, when the second is loaded:
-    /// what in the worker's sources makes them slow, if it is something a user can change (see
-    /// [`advice`]).
-    pub(super) fn advise_if_slow(&mut self, build: Duration) {
-        if self.advised {
-            return;
-        }
-        if build < advice::slow() || !self.last_edit_own_sources {
-            self.last_slow_build = None;
-            return;
-        }
-        let Some(before) = self.last_slow_build.replace(build) else {
-            return;
-        };
-        let found = advice::Findings::of(&self.project.worker_dir.join("src"));
-        let readme = crate::new::own_checkout()
-            .map(|dir| dir.join("README.md"))
-            .filter(|readme| readme.is_file());
-        let advice = found.advice([before, build], &self.project.root, readme.as_deref());
-        if advice.is_empty() {
-            return;
-        }
-        self.advised = true;
-        for line in &advice {
-            status::advice(line);
-        }
-        let shown = |file: &std::path::Path| {
-            file.strip_prefix(&self.project.root)
-                .unwrap_or(file)
-                .display()
-                .to_string()
-        };
-        let module = found
-            .large_module
-            .as_ref()
-            .map(|(file, lines)| json!({ "file": shown(file), "lines": lines }));
-        let serde_files: Vec<_> = found
-            .serde_files
-            .iter()
-            .map(|(file, types)| json!({ "file": shown(file), "types": types }))
-            .collect();
-        self.events.emit(
-            "slow_build",
-            json!({
-                "crate": self.project.worker,
-                "build_ms": [ms(before), ms(build)],
-                "serde_types": found.serde_types,
-                "serde_files": serde_files,
-                "large_module": module,
-                "advice": advice,
-            }),
-        );
     }
 
     /// Waits for `pid` to end, handling other messages meanwhile. A stop signal (or another
