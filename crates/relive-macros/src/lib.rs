@@ -300,6 +300,31 @@ impl Parse for ReadFns {
     }
 }
 
+/// Takes `#[input(keyboard)]` / `#[input(pointer)]` out of a read's attributes: the kind of
+/// input it is, as `relive_tape`'s capture bits.
+fn input_kind(attrs: &[Attribute]) -> syn::Result<(Vec<Attribute>, Option<u8>)> {
+    let mut kept = Vec::new();
+    let mut bits = None;
+    for attr in attrs {
+        if !attr.path().is_ident("input") {
+            kept.push(attr.clone());
+            continue;
+        }
+        let kind: syn::Ident = attr.parse_args()?;
+        bits = Some(match kind.to_string().as_str() {
+            "keyboard" => 1u8,
+            "pointer" => 2u8,
+            _ => {
+                return Err(syn::Error::new(
+                    kind.span(),
+                    "relive_tape::reads!: `#[input(..)]` takes `keyboard` or `pointer`",
+                ));
+            }
+        });
+    }
+    Ok((kept, bits))
+}
+
 /// See `relive_tape::reads`.
 #[proc_macro]
 pub fn reads(input: TokenStream) -> TokenStream {
@@ -312,6 +337,7 @@ pub fn reads(input: TokenStream) -> TokenStream {
 
 fn expand_reads(fns: &[ReadFn]) -> syn::Result<Tokens> {
     let slot = format_ident!("__RELIVE_READS_SLOT");
+    let captured = format_ident!("__RELIVE_READS_CAPTURED");
     let mut names = Vec::new();
     let mut wrappers = Vec::new();
     for (index, f) in fns.iter().enumerate() {
@@ -369,7 +395,19 @@ fn expand_reads(fns: &[ReadFn]) -> syn::Result<Tokens> {
             ));
         }
         let path = &f.path;
-        let call = quote!(#path(#(#args),*));
+        let live = quote!(#path(#(#args),*));
+        let (attrs, input) = input_kind(&f.attrs)?;
+        // While an inspector panel has this kind of input, the game reads "nothing happened".
+        let call = match input {
+            Some(bits) => quote! {
+                if ::relive_tape::EngineReads::is_captured(&#captured, #bits) {
+                    ::core::default::Default::default()
+                } else {
+                    #live
+                }
+            },
+            None => live.clone(),
+        };
         let on_tape = match why {
             Some(why) => quote! {
                 tape.read_unrecordable(#index, #why);
@@ -377,12 +415,14 @@ fn expand_reads(fns: &[ReadFn]) -> syn::Result<Tokens> {
             },
             None => recorded_read(ty, index, &quote!(::relive_tape), &quote!(tape), &call),
         };
-        let (attrs, vis) = (&f.attrs, &f.vis);
+        let vis = &f.vis;
         wrappers.push(quote! {
             #(#attrs)*
             #[inline]
             #vis #sig {
-                ::relive_tape::__engine_read!(slot: #slot, live: #call, taped: |tape| { #on_tape })
+                ::relive_tape::__engine_read!(
+                    slot: #slot, live: #live, input: #call, taped: |tape| { #on_tape }
+                )
             }
         });
         names.push(ident.to_string());
@@ -394,9 +434,14 @@ fn expand_reads(fns: &[ReadFn]) -> syn::Result<Tokens> {
                 const { ::core::cell::Cell::new(::core::ptr::null()) };
         }
 
-        /// The engine reads this module wraps, for the host: `Worker::record_reads`.
+        #[doc(hidden)]
+        pub static #captured: ::core::sync::atomic::AtomicU8 =
+            ::core::sync::atomic::AtomicU8::new(0);
+
+        /// The engine reads this module wraps, for the host: `Worker::record_reads`, and an
+        /// inspector's `EngineReads::capture`.
         pub static RELIVE_READS: ::relive_tape::EngineReads =
-            ::relive_tape::EngineReads::new(&[#(#names),*], &#slot);
+            ::relive_tape::EngineReads::new(&[#(#names),*], &#slot, &#captured);
 
         #(#wrappers)*
     })

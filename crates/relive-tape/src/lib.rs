@@ -14,6 +14,7 @@
 //! one that replays it, with the same interface crate.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 /// Wraps engine functions a worker calls directly (the engine-direct layout, `context: ()`), in
 /// the engine crate, so that a loop can record what they return and play it back.
@@ -38,6 +39,10 @@ use std::cell::RefCell;
 /// rules as for `#[relive_worker::context]`: a type that is not serde's `Serialize +
 /// Deserialize`, a borrowed value or a `&mut` argument cannot be recorded, and a loop whose
 /// recording reads one is refused with the function's name. A generic function cannot be listed.
+///
+/// A read marked `#[input(keyboard)]` or `#[input(pointer)]` is input the game should not see
+/// while an inspector panel holds it ([`EngineReads::capture`]): it then returns its type's
+/// `Default` (no key down, no click, no wheel), recorded as such by a loop.
 ///
 /// The engine crate depends on `relive-tape` only: everything it depends on is shared by the host
 /// and every worker version, and relive-worker must stay each version's own.
@@ -285,7 +290,13 @@ pub fn run_taped<C: ?Sized + 'static>(
 pub struct EngineReads {
     names: &'static [&'static str],
     slot: &'static std::thread::LocalKey<std::cell::Cell<*const Tape>>,
+    captured: &'static AtomicU8,
 }
+
+/// The keyboard reads (`#[input(keyboard)]` in [`reads!`]) are captured.
+const KEYBOARD: u8 = 1;
+/// The pointer reads (`#[input(pointer)]`) are captured.
+const POINTER: u8 = 2;
 
 impl EngineReads {
     /// What [`reads!`] generates.
@@ -293,8 +304,30 @@ impl EngineReads {
     pub const fn new(
         names: &'static [&'static str],
         slot: &'static std::thread::LocalKey<std::cell::Cell<*const Tape>>,
+        captured: &'static AtomicU8,
     ) -> EngineReads {
-        EngineReads { names, slot }
+        EngineReads {
+            names,
+            slot,
+            captured,
+        }
+    }
+
+    /// Whether the game's keyboard and pointer reads are held by something drawn over the game
+    /// (an inspector panel with the pointer over it, a text field being typed into): while they
+    /// are, the wrappers marked `#[input(keyboard)]` or `#[input(pointer)]` return what they
+    /// return when nothing is pressed (`Default`), so the game does not also act on that input.
+    /// Set each frame, before the worker's `update`.
+    pub fn capture(&self, keyboard: bool, pointer: bool) {
+        let bits = if keyboard { KEYBOARD } else { 0 } | if pointer { POINTER } else { 0 };
+        self.captured.store(bits, Ordering::Relaxed);
+    }
+
+    /// Whether reads of the kind `bits` are captured now (see [`EngineReads::capture`]).
+    #[doc(hidden)]
+    #[inline]
+    pub fn is_captured(captured: &AtomicU8, bits: u8) -> bool {
+        captured.load(Ordering::Relaxed) & bits != 0
     }
 
     /// The wrapped functions' names, by index.
@@ -335,10 +368,10 @@ impl EngineReads {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __engine_read {
-    (slot: $slot:ident, live: $live:expr, taped: |$tape:ident| $taped:block) => {
+    (slot: $slot:ident, live: $live:expr, input: $input:expr, taped: |$tape:ident| $taped:block) => {
         $crate::EngineReads::read(&$slot, |tape| {
             let ::core::option::Option::Some($tape) = tape else {
-                return $live;
+                return $input;
             };
             $taped
         })
@@ -350,7 +383,7 @@ macro_rules! __engine_read {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __engine_read {
-    (slot: $slot:ident, live: $live:expr, taped: |$tape:ident| $taped:block) => {
+    (slot: $slot:ident, live: $live:expr, input: $input:expr, taped: |$tape:ident| $taped:block) => {
         $live
     };
 }

@@ -201,6 +201,14 @@ pub enum Error {
         reason: String,
     },
 
+    /// An edit of one value of the state ([`crate::Worker::set_state_at`]) was refused before
+    /// the worker saw it: no value at that path, or a value of another kind.
+    #[error("{message}")]
+    Edit {
+        /// What was refused and why, with the path.
+        message: String,
+    },
+
     /// A JSON value could not become the state.
     #[error("the value does not fit the state: {message}; the current state is unchanged")]
     BadValue {

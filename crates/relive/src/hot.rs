@@ -22,6 +22,7 @@ use crate::supervise::Supervisor;
 use crate::watch::{Loader, Prepared};
 
 mod commands;
+mod inspect;
 mod looping;
 mod rewind;
 pub use rewind::HistoryState;

@@ -100,21 +100,9 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
                     .cloned()
                     .ok_or_else(|| format!("the state has no value at `{pointer}`"))
             }
-            Some("set") => {
-                let mut state = self.state_json().map_err(|e| e.to_string())?;
-                let slot = state
-                    .pointer_mut(pointer)
-                    .ok_or_else(|| format!("the state has no value at `{pointer}`"))?;
-                let value = &command["value"];
-                if let Some(refusal) = kind_mismatch(pointer, slot, value) {
-                    return Err(refusal);
-                }
-                *slot = value.clone();
-                self.set_state_json(&state).map_err(|e| e.to_string())?;
-                self.state_json()
-                    .map_err(|e| e.to_string())
-                    .map(|s| s.pointer(pointer).cloned().unwrap_or_default())
-            }
+            Some("set") => self
+                .set_state_at(pointer, command["value"].clone())
+                .map_err(|e| e.to_string()),
             Some("save") => {
                 let path = path.ok_or("`save` needs a path")?;
                 self.save_snapshot(&path, Format::Binary)
@@ -191,7 +179,7 @@ fn kind(value: &serde_json::Value) -> &'static str {
 /// Refuses a `set` whose value is of another kind than the one it replaces (a string for a
 /// number, say), naming both, before the worker's decoder would refuse it in its own terms. An
 /// `Option` (null) may become anything, an integer may go where a float is.
-fn kind_mismatch(
+pub(super) fn kind_mismatch(
     pointer: &str,
     old: &serde_json::Value,
     new: &serde_json::Value,

@@ -125,7 +125,10 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
 }
 
 /// A kept state as a snapshot of the running library's state type.
-fn snapshot_of(lib: &crate::library::Library, entry: &crate::history::Entry) -> Snapshot {
+pub(super) fn snapshot_of(
+    lib: &crate::library::Library,
+    entry: &crate::history::Entry,
+) -> Snapshot {
     Snapshot {
         state_type: lib.state_type().to_owned(),
         state_version: entry.state_version,

@@ -32,20 +32,26 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
     /// Replaces the state with one decoded from `snapshot` (through the worker's tolerant decode
     /// and `migrate`). On failure the current state is unchanged.
     pub fn restore(&mut self, snapshot: &Snapshot) -> Result<(), Error> {
-        let new_state = match self.lib.load(&snapshot.bytes, snapshot.state_version) {
-            Ok(state) => state,
+        let new_state = self.decode(snapshot)?;
+        self.replace_state(new_state);
+        Ok(())
+    }
+
+    /// A new state decoded from `snapshot` by the running library; a refusal names the path
+    /// where the decoder failed.
+    pub(super) fn decode(&self, snapshot: &Snapshot) -> Result<*mut c_void, Error> {
+        match self.lib.load(&snapshot.bytes, snapshot.state_version) {
+            Ok(state) => Ok(state),
             Err(CallError::Failed(message)) => {
                 let at = crate::misfit::find(&self.lib, &snapshot.bytes, snapshot.state_version)
                     .map(|p| format!(" (at `{p}`)"))
                     .unwrap_or_default();
-                return Err(Error::BadValue {
+                Err(Error::BadValue {
                     message: format!("{}{at}", crate::decode_message::plain(&message)),
-                });
+                })
             }
-            Err(e) => return Err(call_error(e, "load", self.version)),
-        };
-        self.replace_state(new_state);
-        Ok(())
+            Err(e) => Err(call_error(e, "load", self.version)),
+        }
     }
 
     /// Replaces the state with a fresh `Default` one. The only way relive ever resets a state.

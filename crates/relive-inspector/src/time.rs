@@ -1,0 +1,187 @@
+//! The panel's time controls (pause, step, the history slider, the loop), its plots and
+//! relive's status.
+
+use relive::{Interface, LoopState, Status, Worker};
+
+use crate::core::{Action, Inspector};
+use crate::model::display_path;
+use crate::widgets::PROBLEM;
+
+impl Inspector {
+    /// relive's status: the running version and the last reload with its phases, a failed
+    /// build with its error and where, a panic with where and how often.
+    pub(crate) fn status_ui<C: ?Sized + Interface + 'static>(
+        &self,
+        ui: &mut egui::Ui,
+        game: &Worker<C>,
+    ) {
+        let Some(status) = game.status() else {
+            ui.label(format!("v{}", game.version()));
+            return;
+        };
+        let color = if status.is_problem() {
+            PROBLEM
+        } else {
+            ui.visuals().text_color()
+        };
+        let text = match &status {
+            Status::BuildFailed {
+                version,
+                error,
+                location,
+            } => format!(
+                "build failed (v{version} keeps running)\n{error}{}",
+                location
+                    .as_ref()
+                    .map(|l| format!("\n  --> {l}"))
+                    .unwrap_or_default()
+            ),
+            Status::Panicked {
+                version,
+                function,
+                message,
+                location,
+                count,
+            } => format!(
+                "v{version} panicked in `{function}`{}: {message}{}",
+                if *count > 1 {
+                    format!(" ({count} times)")
+                } else {
+                    String::new()
+                },
+                location
+                    .as_ref()
+                    .map(|l| format!("\n  at {l}"))
+                    .unwrap_or_default()
+            ),
+            Status::Reloaded {
+                version,
+                swap_ms,
+                build_ms,
+                edit_to_effect_ms,
+            } => {
+                let mut text = format!("v{version} reloaded: swap {swap_ms:.1} ms");
+                if let Some(build) = build_ms {
+                    text.push_str(&format!(", build {build:.0} ms"));
+                }
+                if let Some(total) = edit_to_effect_ms {
+                    text.push_str(&format!(", save to effect {total:.0} ms"));
+                }
+                text
+            }
+            other => other.to_string(),
+        };
+        ui.label(egui::RichText::new(text).color(color));
+    }
+
+    /// Pause, step, the slider over the kept history, and the loop's buttons.
+    pub(crate) fn time_ui<C: ?Sized + Interface + 'static>(
+        &mut self,
+        ui: &mut egui::Ui,
+        game: &Worker<C>,
+    ) {
+        ui.horizontal(|ui| {
+            let label = if self.paused { "▶ Play" } else { "⏸ Pause" };
+            if ui.button(label).clicked() {
+                self.actions.push(Action::Pause(!self.paused));
+            }
+            if ui
+                .add_enabled(self.paused, egui::Button::new("⏭ Step"))
+                .on_hover_text("one frame of play")
+                .clicked()
+            {
+                self.actions.push(Action::Step);
+            }
+            match game.loop_state() {
+                LoopState::Off => {
+                    if ui
+                        .button("⏺ Record loop")
+                        .on_hover_text("record from now; end it to play it again and again")
+                        .clicked()
+                    {
+                        self.actions.push(Action::LoopStart);
+                    }
+                }
+                LoopState::Armed | LoopState::Recording { .. } => {
+                    let frames = match game.loop_state() {
+                        LoopState::Recording { frames } => frames,
+                        _ => 0,
+                    };
+                    if ui
+                        .button(format!("⏹ End loop ({frames} frames)"))
+                        .on_hover_text("play the recording from its start, again and again")
+                        .clicked()
+                    {
+                        self.actions.push(Action::LoopEnd);
+                    }
+                }
+                LoopState::Playing {
+                    pass,
+                    frame,
+                    frames,
+                } => {
+                    ui.label(format!("loop pass {pass}, {frame}/{frames}"));
+                    if ui.button("⏹ Stop loop").clicked() {
+                        self.actions.push(Action::LoopStop);
+                    }
+                }
+            }
+        });
+        let Some((oldest, newest)) = game.history_frames() else {
+            ui.weak("no history kept (run under `cargo relive run` to scrub)");
+            return;
+        };
+        let mut frame = self.scrub.unwrap_or(newest);
+        let response = ui
+            .add(
+                egui::Slider::new(&mut frame, oldest..=newest.max(oldest))
+                    .text("frame")
+                    .clamping(egui::SliderClamping::Always),
+            )
+            .on_hover_text("drag to see a frame of the last seconds; release to go back to it");
+        if response.dragged() {
+            self.actions.push(Action::Scrub(frame));
+        } else if response.drag_stopped() || (response.changed() && self.scrub.is_none()) {
+            self.actions.push(Action::RewindTo(frame));
+        } else if self.scrub.is_some() && !response.dragged() {
+            // The drag ended off the slider.
+            self.actions.push(Action::RewindTo(frame));
+        }
+    }
+
+    /// Each plot: the value over the kept frames, live.
+    pub(crate) fn plots_ui(&mut self, ui: &mut egui::Ui) {
+        let mut remove = None;
+        for (i, plot) in self.plots.iter().enumerate() {
+            ui.horizontal(|ui| {
+                if ui
+                    .small_button("✖")
+                    .on_hover_text("remove the plot")
+                    .clicked()
+                {
+                    remove = Some(i);
+                }
+                let last = plot.points.last().map(|p| p[1]);
+                ui.label(match last {
+                    Some(y) => format!("{} = {y:.3}", display_path(&plot.pointer)),
+                    None => format!("{}: no value", display_path(&plot.pointer)),
+                });
+            });
+            if plot.points.is_empty() {
+                ui.label(egui::RichText::new("no number at this path now").color(PROBLEM));
+                continue;
+            }
+            egui_plot::Plot::new(("relive-plot", &plot.pointer))
+                .height(110.0)
+                .allow_scroll(false)
+                .show(ui, |p| {
+                    p.line(egui_plot::Line::new(egui_plot::PlotPoints::from(
+                        plot.points.clone(),
+                    )));
+                });
+        }
+        if let Some(i) = remove {
+            self.plots.remove(i);
+        }
+    }
+}
