@@ -85,6 +85,21 @@ enum Source {
 
 impl Source {
     /// The value of the dependency on `krate` (`relive` or `relive-worker`) in a manifest.
+    /// [`Source::dependency`] with crate `features` turned on.
+    fn dependency_with(&self, krate: &str, features: &[&str]) -> String {
+        let features: Vec<String> = features.iter().map(|f| toml_string(f)).collect();
+        let features = format!("features = [{}]", features.join(", "));
+        match self {
+            Source::Version(version) => {
+                format!("{{ version = {}, {features} }}", toml_string(version))
+            }
+            _ => {
+                let table = self.dependency(krate);
+                format!("{}, {features} }}", table.trim_end_matches(" }"))
+            }
+        }
+    }
+
     fn dependency(&self, krate: &str) -> String {
         match self {
             Source::Path(dir) => {
@@ -297,6 +312,10 @@ pub(crate) fn own_checkout() -> Option<PathBuf> {
 fn render(text: &str, source: &Source, name: &str) -> String {
     text.replace("{{RELIVE_WORKER}}", &source.dependency("relive-worker"))
         .replace("{{RELIVE_TAPE}}", &source.dependency("relive-tape"))
+        .replace(
+            "{{RELIVE_INSPECTOR}}",
+            &source.dependency_with("relive-inspector", &["macroquad"]),
+        )
         .replace("{{RELIVE}}", &source.dependency("relive"))
         .replace("{{NAME}}", name)
 }
@@ -421,6 +440,14 @@ mod tests {
         assert_eq!(
             pinned.dependency("relive-worker"),
             r#"{ git = "https://example.com/relive.git", rev = "0123abc" }"#
+        );
+        assert_eq!(
+            pinned.dependency_with("relive-inspector", &["macroquad"]),
+            r#"{ git = "https://example.com/relive.git", rev = "0123abc", features = ["macroquad"] }"#
+        );
+        assert_eq!(
+            Source::Version("0.1".into()).dependency_with("relive-inspector", &["macroquad"]),
+            r#"{ version = "0.1", features = ["macroquad"] }"#
         );
         let version = Source::Version("0.1".into());
         assert_eq!(version.dependency("relive"), r#""0.1""#);

@@ -132,6 +132,7 @@ impl Inspector {
             return;
         };
         let mut frame = self.scrub.unwrap_or(newest);
+        ui.spacing_mut().slider_width = (ui.available_width() - 110.0).max(100.0);
         let response = ui
             .add(
                 egui::Slider::new(&mut frame, oldest..=newest.max(oldest))
