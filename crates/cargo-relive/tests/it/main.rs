@@ -328,6 +328,7 @@ mod bursts;
 mod coins;
 mod faults;
 mod front_door;
+mod inspector;
 mod loops;
 mod ported;
 mod quad;

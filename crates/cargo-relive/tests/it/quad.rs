@@ -58,14 +58,14 @@ impl Xvfb {
         Xvfb { child, display }
     }
 
-    fn command(&self, program: &str) -> Command {
+    pub(crate) fn command(&self, program: &str) -> Command {
         let mut cmd = Command::new(program);
         cmd.env("DISPLAY", &self.display);
         cmd
     }
 
     /// The screen as RGB bytes, also saved as PNG under `name`.
-    fn screenshot(&self, dir: &Path, name: &str) -> Vec<u8> {
+    pub(crate) fn screenshot(&self, dir: &Path, name: &str) -> Vec<u8> {
         let raw = dir.join(format!("{name}.rgb"));
         let ok = self
             .command("import")
@@ -124,7 +124,10 @@ impl Drop for Xvfb {
 }
 
 /// Bounding box (min x, min y, max x, max y) of the pixels `pick` accepts, below the status lines.
-fn bbox(rgb: &[u8], pick: impl Fn(u8, u8, u8) -> bool) -> Option<(usize, usize, usize, usize)> {
+pub(crate) fn bbox(
+    rgb: &[u8],
+    pick: impl Fn(u8, u8, u8) -> bool,
+) -> Option<(usize, usize, usize, usize)> {
     let mut b: Option<(usize, usize, usize, usize)> = None;
     for y in 80..H {
         for x in 0..W {
@@ -140,16 +143,16 @@ fn bbox(rgb: &[u8], pick: impl Fn(u8, u8, u8) -> bool) -> Option<(usize, usize, 
     b
 }
 
-fn green(r: u8, g: u8, b: u8) -> bool {
+pub(crate) fn green(r: u8, g: u8, b: u8) -> bool {
     g > 150 && r < 120 && b < 150
 }
 
-fn red(r: u8, g: u8, b: u8) -> bool {
+pub(crate) fn red(r: u8, g: u8, b: u8) -> bool {
     r > 180 && g < 120 && b < 120
 }
 
 /// Takes screenshots until `pick` finds pixels, for up to 60 s.
-fn wait_for_pixels(
+pub(crate) fn wait_for_pixels(
     x: &Xvfb,
     dir: &Path,
     name: &str,
@@ -476,4 +479,10 @@ fn window_template_worker_draws_itself_reloads_in_place_and_survives_an_engine_p
             .filter(|l| l.contains("relive_tape"))
             .collect::<Vec<_>>()
     );
+    // Nor the inspector: no egui (the panel's UI) and none of its drawing code.
+    let inspector: Vec<_> = symbols
+        .lines()
+        .filter(|l| l.contains("egui") || l.contains("relive_inspector"))
+        .collect();
+    assert!(inspector.is_empty(), "{inspector:?}");
 }

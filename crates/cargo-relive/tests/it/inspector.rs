@@ -1,0 +1,175 @@
+//! The in-window inspector of the window template, used as its user uses it: a real session under
+//! Xvfb, F1 to open the panel, xdotool to drag, click and type in it, the state checked through
+//! the control socket (`cargo relive state get`), screenshots looked at for the game's square.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::quad::{Xvfb, bbox, green, start_on};
+use super::{STEP, cargo_relive, edit, new_project_with, test_target};
+
+/// The panel's left edge in the 800×600 window: the game is drawn left of it.
+const PANEL: usize = 420;
+const W: usize = 800;
+
+/// The value at `pointer` of the running game's state, as JSON text.
+fn get(dir: &Path, target: &Path, pointer: &str) -> serde_json::Value {
+    let out = cargo_relive(dir, target, &["state", "get", pointer]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.trim()).unwrap_or_else(|_| panic!("state get {pointer}: {text:?}"))
+}
+
+fn number(dir: &Path, target: &Path, pointer: &str) -> f64 {
+    get(dir, target, pointer)
+        .as_f64()
+        .unwrap_or_else(|| panic!("{pointer} is not a number"))
+}
+
+/// The game's part of a screenshot (left of the panel), the panel blacked out.
+fn game_area(mut rgb: Vec<u8>) -> Vec<u8> {
+    for (i, px) in rgb.chunks_mut(3).enumerate() {
+        if i % W >= PANEL {
+            px.copy_from_slice(&[0, 0, 0]);
+        }
+    }
+    rgb
+}
+
+/// Waits until `check` holds, for up to 20 s.
+fn until(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !check() {
+        assert!(Instant::now() < deadline, "{what} never happened");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn window_template_inspector_edits_by_drag_and_typing_keeps_input_from_the_game_pauses_steps_and_scrubs()
+ {
+    let x = Xvfb::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("panelgame");
+    new_project_with(&dir, &["--template", "window"]);
+    let shots = test_target("e2e-inspector-shots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let target = test_target("e2e-inspector");
+    let mut s = start_on(&x, &dir, tmp.path(), &target, &[]);
+    let xdo = |args: &[&str]| x.key_in("panelgame", args);
+    until("the square drawn", || {
+        bbox(&game_area(x.screenshot(&shots, "0-start")), green).is_some()
+    });
+
+    // F1 opens the panel; the square's x (a float, 200) is the first row of the tree.
+    xdo(&["key", "F1"]);
+    std::thread::sleep(Duration::from_millis(500));
+    x.screenshot(&shots, "1-open");
+    assert_eq!(number(&dir, &target, "/x"), 200.0);
+
+    // Dragging the number right by 50 pixels moves it by about 50 (one unit a pixel at 200).
+    xdo(&["mousemove", "480", "171", "mousedown", "1"]);
+    for _ in 0..10 {
+        xdo(&["mousemove_relative", "5", "0"]);
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    xdo(&["mouseup", "1"]);
+    until("the dragged x in the state", || {
+        let v = number(&dir, &target, "/x");
+        (230.0..=270.0).contains(&v)
+    });
+    x.screenshot(&shots, "2-dragged");
+
+    // Typing a number into the same field, with an arrow key held while it has the keyboard:
+    // the state gets exactly the typed value, and the game never saw the arrow.
+    xdo(&["mousemove", "480", "171", "click", "1"]);
+    std::thread::sleep(Duration::from_millis(300));
+    xdo(&["key", "ctrl+a"]);
+    xdo(&["type", "--delay", "50", "320"]);
+    xdo(&["keydown", "Right"]);
+    std::thread::sleep(Duration::from_millis(500));
+    xdo(&["keyup", "Right"]);
+    xdo(&["key", "Return"]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        number(&dir, &target, "/x"),
+        320.0,
+        "the typed value, not moved by the held arrow"
+    );
+    let typed = bbox(&game_area(x.screenshot(&shots, "3-typed")), green).unwrap();
+    assert_eq!(typed.0, 320, "the square is drawn where the state says");
+
+    // A reload keeps the edited state (and the panel stays open: the host never restarted).
+    edit(
+        &dir.join("worker/src/lib.rs"),
+        "const SIZE: f32 = 60.0;",
+        "const SIZE: f32 = 40.0;",
+    );
+    s.event("reload", STEP, |e| e["event"] == "reloaded");
+    assert_eq!(number(&dir, &target, "/x"), 320.0);
+
+    // Pause: the frame counter stops while the square is still drawn; Step plays one frame.
+    xdo(&["mousemove", "455", "60", "click", "1"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let paused = number(&dir, &target, "/frames");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(number(&dir, &target, "/frames"), paused, "paused");
+    let drawn = bbox(&game_area(x.screenshot(&shots, "4-paused")), green);
+    assert!(drawn.is_some_and(|b| b.0 == 320), "{drawn:?}");
+    xdo(&["mousemove", "513", "60", "click", "1"]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(number(&dir, &target, "/frames"), paused + 1.0, "one step");
+
+    // Play again, move left for a second, then drag the history slider back: the game shows
+    // the earlier frame while the state stays; releasing goes back to it for good.
+    xdo(&["mousemove", "455", "60", "click", "1"]);
+    std::thread::sleep(Duration::from_millis(200));
+    xdo(&["mousemove", "200", "400", "keydown", "Left"]);
+    std::thread::sleep(Duration::from_millis(700));
+    xdo(&["keyup", "Left"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let now = number(&dir, &target, "/x");
+    assert!(now < 320.0, "moved left: {now}");
+    // The slider's handle sits at its right end (the newest frame).
+    let handle = slider_handle(&x.screenshot(&shots, "5-before-scrub"));
+    xdo(&[
+        "mousemove",
+        &handle.0.to_string(),
+        &handle.1.to_string(),
+        "mousedown",
+        "1",
+    ]);
+    for _ in 0..20 {
+        xdo(&["mousemove_relative", "--", "-4", "0"]);
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    std::thread::sleep(Duration::from_millis(400));
+    let shown = bbox(&game_area(x.screenshot(&shots, "6-scrubbing")), green).unwrap();
+    assert_eq!(
+        number(&dir, &target, "/x"),
+        now,
+        "scrubbing does not change the state"
+    );
+    assert!(
+        shown.0 as f64 > now + 5.0,
+        "the scrubbed frame shows the square further right: {shown:?} vs x {now}"
+    );
+    xdo(&["mouseup", "1"]);
+    until("the rewind on release", || {
+        number(&dir, &target, "/x") > now + 5.0
+    });
+    s.event("rewound", STEP, |e| e["event"] == "rewound");
+    x.screenshot(&shots, "7-rewound");
+}
+
+/// Where the history slider's handle is: the first light pixel from the left on the slider's
+/// row (its rail is dark) is the handle's outline.
+fn slider_handle(rgb: &[u8]) -> (usize, usize) {
+    let y = 81;
+    let light = |x: usize| {
+        let i = (y * W + x) * 3;
+        rgb[i] > 150 && rgb[i + 1] > 150 && rgb[i + 2] > 150
+    };
+    let left = (PANEL + 10..W).find(|&x| light(x));
+    let x = left.expect("the slider's handle is drawn");
+    (x + 8, y)
+}
