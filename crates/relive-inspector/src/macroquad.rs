@@ -227,36 +227,43 @@ mod ship {
 
     impl Overlay {
         /// Nothing to make.
+        #[inline(always)]
         pub fn new() -> Overlay {
             Overlay
         }
 
         /// Nothing opens.
+        #[inline(always)]
         pub fn key(self, _key: KeyCode) -> Overlay {
             self
         }
 
         /// Nothing opens.
+        #[inline(always)]
         pub fn opened(self) -> Overlay {
             self
         }
 
         /// No input is held back.
+        #[inline(always)]
         pub fn isolate(self, _reads: &'static EngineReads) -> Overlay {
             self
         }
 
         /// Never open.
+        #[inline(always)]
         pub fn is_open(&self) -> bool {
             false
         }
 
         /// Never.
+        #[inline(always)]
         pub fn wants_keyboard(&self) -> bool {
             false
         }
 
         /// Never.
+        #[inline(always)]
         pub fn wants_pointer(&self) -> bool {
             false
         }
