@@ -92,14 +92,15 @@ mod hot {
             self.open
         }
 
-        /// Whether the panel holds the keyboard this frame (a field is being typed into): a host
-        /// that reads keys for the game (the context layout) ignores them then.
+        /// Whether the panel held the keyboard in the last [`Overlay::update`] (a field is being
+        /// typed into): a host that reads keys for the game (the context layout) ignores them
+        /// while it does. The engine-direct layout needs nothing: see [`Overlay::isolate`].
         pub fn wants_keyboard(&self) -> bool {
             self.keyboard
         }
 
-        /// Whether the pointer is over the panel or dragging in it: a host that reads the mouse
-        /// for the game ignores it then.
+        /// Whether the pointer was over the panel or dragging in it in the last
+        /// [`Overlay::update`]: a host that reads the mouse for the game ignores it then.
         pub fn wants_pointer(&self) -> bool {
             self.pointer
         }

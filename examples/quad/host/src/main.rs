@@ -1,5 +1,5 @@
 //! The macroquad host: owns the window, the input and the textures, and draws what the game asks
-//! for. F5 quicksaves, F9 quickloads, F2 dumps the state as pretty JSON; the top line shows the
+//! for. F1 opens the inspector, F5 quicksaves, F9 quickloads, F2 dumps the state as pretty JSON; the top line shows the
 //! worker's version, the last reload and, after a panic, its message (the last good frame stays
 //! on screen until the fix is saved).
 
@@ -21,6 +21,8 @@ enum Draw {
 
 struct Host {
     frame: Vec<Draw>,
+    /// The inspector panel holds the keyboard (a field is typed into): the game sees no keys.
+    keys_held_back: bool,
     dt: f32,
     /// The host-owned resources, by name; the game holds indices into this.
     textures: Vec<(&'static str, Texture2D)>,
@@ -42,12 +44,13 @@ impl Context for Host {
     }
 
     fn is_pressed(&self, input: Input) -> bool {
-        is_key_down(match input {
-            Input::Left => KeyCode::A,
-            Input::Right => KeyCode::D,
-            Input::Up => KeyCode::W,
-            Input::Down => KeyCode::S,
-        })
+        !self.keys_held_back
+            && is_key_down(match input {
+                Input::Left => KeyCode::A,
+                Input::Right => KeyCode::D,
+                Input::Up => KeyCode::W,
+                Input::Down => KeyCode::S,
+            })
     }
 
     fn frame_time(&self) -> f32 {
@@ -150,26 +153,32 @@ async fn main() {
     };
     let mut host = Host {
         frame: Vec::new(),
+        keys_held_back: false,
         dt: 0.0,
         textures: vec![("sprite", sprite())],
     };
     let mut last_good: Vec<Draw> = Vec::new();
-    let mut note = String::from("F5 save, F9 load, F2 dump JSON");
+    let mut note = String::from("F1 inspector, F5 save, F9 load, F2 dump JSON");
+    // F1 opens the inspector: the state, edited live; pause, step, rewind, loop.
+    let mut inspector = relive_inspector::macroquad::Overlay::new();
     loop {
         let started = Instant::now();
-        if is_key_pressed(KeyCode::F5) {
+        // While the panel has the keyboard, neither the game nor the host's keys act on it.
+        host.keys_held_back = inspector.wants_keyboard();
+        let keys = !host.keys_held_back;
+        if keys && is_key_pressed(KeyCode::F5) {
             note = match game.save_snapshot(QUICKSAVE, relive::Format::Binary) {
                 Ok(()) => format!("saved to {QUICKSAVE}"),
                 Err(e) => e.to_string(),
             };
         }
-        if is_key_pressed(KeyCode::F9) {
+        if keys && is_key_pressed(KeyCode::F9) {
             note = match game.load_snapshot(QUICKSAVE) {
                 Ok(()) => format!("loaded {QUICKSAVE}"),
                 Err(e) => e.to_string(),
             };
         }
-        if is_key_pressed(KeyCode::F2) {
+        if keys && is_key_pressed(KeyCode::F2) {
             note = match game.save_snapshot(JSON_DUMP, relive::Format::Json) {
                 Ok(()) => format!("state dumped to {JSON_DUMP}"),
                 Err(e) => e.to_string(),
@@ -179,7 +188,7 @@ async fn main() {
         host.frame.clear();
         host.dt = get_frame_time();
         // After a panic the last good frame stays on screen; the status says what happened.
-        if game.update(&mut host).is_ok() {
+        if inspector.update(&mut game, &mut host).is_ok() {
             std::mem::swap(&mut last_good, &mut host.frame);
         }
 
@@ -202,6 +211,7 @@ async fn main() {
             Some(status) => draw_band(&format!("{status}  |  {note}"), status.is_problem()),
             None => draw_band(&note, false),
         }
+        inspector.draw();
         let rest = std::time::Duration::from_secs_f64(1.0 / FPS).saturating_sub(started.elapsed());
         std::thread::sleep(rest);
         next_frame().await;
