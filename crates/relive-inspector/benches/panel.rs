@@ -76,7 +76,10 @@ fn main() {
     }
     let (plain, closed, open) = (median(plain), median(closed), median(open));
     println!("state: {bytes} bytes encoded; blocks of {FRAMES} frames, medians of {BLOCKS}");
-    println!("update, no inspector (baseline): {:>9.1} µs", plain / 1000.0);
+    println!(
+        "update, no inspector (baseline): {:>9.1} µs",
+        plain / 1000.0
+    );
     println!(
         "update through the inspector, closed: {:>9.1} µs ({:+.1} µs)",
         closed / 1000.0,
