@@ -10,6 +10,9 @@ pub struct FirstError {
     pub message: String,
     /// `file:line:column` of its primary span, when it has one.
     pub location: Option<String>,
+    /// The whole error as the compiler writes it to a terminal (the source lines, the carets,
+    /// the notes and help), when it gave one.
+    pub rendered: Option<String>,
 }
 
 /// The error in one rustc JSON diagnostic (`$message_type: diagnostic`, or the `message` of a
@@ -39,7 +42,12 @@ pub fn error_of(diagnostic: &Value) -> Option<FirstError> {
             span["column_start"].as_u64()?
         ))
     });
-    Some(FirstError { message, location })
+    let rendered = diagnostic["rendered"].as_str().map(str::to_owned);
+    Some(FirstError {
+        message,
+        location,
+        rendered,
+    })
 }
 
 /// Whether a cargo `package_id` names a package of the user's own (a path dependency or a
@@ -68,6 +76,7 @@ mod tests {
             Some(FirstError {
                 message: "[E0425] cannot find value `x` in this scope".into(),
                 location: Some("worker/src/lib.rs:12:5".into()),
+                rendered: None,
             })
         );
         let warning = json!({ "level": "warning", "message": "unused", "spans": [] });

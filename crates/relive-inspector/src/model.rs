@@ -276,9 +276,38 @@ pub fn numeric_leaves(value: &Value, pointer: &str, out: &mut Vec<String>, limit
     }
 }
 
+/// `text` without terminal colour codes (`ESC [ … m`): the compiler's rendered error as a
+/// panel shows it.
+pub fn without_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // A CSI sequence ends at its first letter.
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn terminal_colours_leave_the_compiler_s_text() {
+        assert_eq!(
+            without_ansi("\u{1b}[0m\u{1b}[1m\u{1b}[38;5;9merror\u{1b}[0m: expected `;`"),
+            "error: expected `;`"
+        );
+        assert_eq!(without_ansi("plain"), "plain");
+    }
     use serde_json::json;
 
     #[test]

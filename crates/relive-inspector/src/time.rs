@@ -27,8 +27,27 @@ impl Inspector {
         let text = match &status {
             Status::BuildFailed {
                 version,
+                rendered: Some(rendered),
+                ..
+            } => {
+                ui.label(
+                    egui::RichText::new(format!("build failed (v{version} keeps running)"))
+                        .color(color),
+                );
+                // The compiler's whole first error, as the terminal shows it.
+                let rendered = crate::model::without_ansi(rendered);
+                ui.label(
+                    egui::RichText::new(rendered.trim_end())
+                        .monospace()
+                        .color(color),
+                );
+                return;
+            }
+            Status::BuildFailed {
+                version,
                 error,
                 location,
+                ..
             } => format!(
                 "build failed (v{version} keeps running)\n{error}{}",
                 location

@@ -91,15 +91,23 @@ pub(crate) struct History {
     budget: usize,
     /// `update` calls so far.
     pub(crate) frame: u64,
+    /// Frames in a row whose encoding took longer than [`MAX_ENCODE`].
+    pub(crate) slow_in_a_row: u32,
 }
 
 /// How far back the ring reaches at most, whatever the budget.
 #[cfg(not(feature = "static"))]
 pub(crate) const MAX_AGE: Duration = Duration::from_secs(10);
 
-/// The longest one frame's encoding may take before the ring turns itself off.
+/// The longest one frame's encoding may take, [`SLOW_FRAMES`] frames in a row, before the ring
+/// turns itself off.
 #[cfg(not(feature = "static"))]
 pub(crate) const MAX_ENCODE: Duration = Duration::from_millis(4);
+
+/// How many frames in a row may encode slower than [`MAX_ENCODE`]: one slow frame is the machine
+/// (the thread descheduled, a build running beside the game), not the state.
+#[cfg(not(feature = "static"))]
+pub(crate) const SLOW_FRAMES: u32 = 8;
 
 #[cfg(not(feature = "static"))]
 impl History {
@@ -109,6 +117,7 @@ impl History {
             bytes: 0,
             budget,
             frame: 0,
+            slow_in_a_row: 0,
         }
     }
 

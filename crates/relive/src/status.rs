@@ -46,6 +46,10 @@ pub enum Status {
         error: String,
         /// Where: `file:line:column`, when the compiler said.
         location: Option<String>,
+        /// The whole first error as the compiler writes it to a terminal (source lines, carets,
+        /// notes), under `cargo relive run`; an in-game panel shows it (`Display` does not).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        rendered: Option<String>,
     },
     /// A new build was built but refused (it cannot read the state, another interface …);
     /// `version` keeps running.
@@ -191,6 +195,7 @@ impl fmt::Display for Status {
                 version,
                 error,
                 location,
+                ..
             } => {
                 write!(f, "build failed: {error}")?;
                 if let Some(location) = location {
@@ -443,6 +448,7 @@ impl Board {
                     version,
                     error: text("error").unwrap_or_else(|| "see the terminal".to_owned()),
                     location: text("location"),
+                    rendered: text("rendered"),
                 };
             }
             Some("built") => {

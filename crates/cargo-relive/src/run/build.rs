@@ -175,14 +175,19 @@ impl Supervisor {
         );
         if !build.success {
             // The game shows it: the terminal's copy scrolls away under a full-screen host.
-            let (error, location) = match &build.first_error {
-                Some(e) => (e.message.clone(), e.location.clone()),
-                None => (format!("`{krate}` does not build (see the terminal)"), None),
+            let (error, location, rendered) = match &build.first_error {
+                Some(e) => (e.message.clone(), e.location.clone(), e.rendered.clone()),
+                None => (
+                    format!("`{krate}` does not build (see the terminal)"),
+                    None,
+                    None,
+                ),
             };
             self.send_status(&json!({
                 "status": "build_failed",
                 "error": error,
                 "location": location,
+                "rendered": rendered,
             }));
         }
         match build.artifact {

@@ -45,7 +45,7 @@ fn until(what: &str, mut check: impl FnMut() -> bool) {
 }
 
 #[test]
-fn window_template_inspector_edits_by_drag_and_typing_keeps_input_from_the_game_pauses_steps_and_scrubs()
+fn window_template_inspector_edits_numbers_strings_and_colours_keeps_input_from_the_game_pauses_steps_scrubs_and_loops()
  {
     let x = Xvfb::start();
     let tmp = tempfile::tempdir().unwrap();
@@ -159,6 +159,90 @@ fn window_template_inspector_edits_by_drag_and_typing_keeps_input_from_the_game_
     });
     s.event("rewound", STEP, |e| e["event"] == "rewound");
     x.screenshot(&shots, "7-rewound");
+
+    // A string and a colour join the state (a reload; the new fields start as `Default` says).
+    let src = dir.join("worker/src/lib.rs");
+    edit(
+        &src,
+        "    frames: u64,\n}",
+        "    frames: u64,\n    label: String,\n    tint_color: [f32; 4],\n}",
+    );
+    edit(
+        &src,
+        "            frames: 0,\n",
+        "            frames: 0,\n            label: String::new(),\n            tint_color: [0.2, 0.8, 0.4, 1.0],\n",
+    );
+    edit(
+        &src,
+        "draw_rectangle(state.x, state.y, SIZE, SIZE, COLOR);",
+        "draw_rectangle(state.x, state.y, SIZE, SIZE, Color::from(state.tint_color));\n    \
+         draw_text(&state.label, 10.0, 70.0, 30.0, COLOR);",
+    );
+    s.event("reload with the new fields", STEP, |e| {
+        e["event"] == "reloaded"
+    });
+    // The panel's notes (the rewind's) are gone after 6 s: the rows are where they were.
+    std::thread::sleep(Duration::from_millis(6500));
+    let before = number(&dir, &target, "/x");
+
+    // Typing into the string: "dash" holds three of the game's keys (WASD), none reaches it.
+    xdo(&["mousemove", "560", "233", "click", "1"]);
+    std::thread::sleep(Duration::from_millis(300));
+    xdo(&["type", "--delay", "60", "dash"]);
+    xdo(&["key", "Return"]);
+    until("the typed label", || get(&dir, &target, "/label") == "dash");
+    assert_eq!(
+        number(&dir, &target, "/x"),
+        before,
+        "a typed `d` or `a` moved the square"
+    );
+    x.screenshot(&shots, "8-string");
+
+    // The colour: its swatch opens egui's picker; a click in the picker's square changes it.
+    xdo(&["mousemove", "540", "254", "click", "1"]);
+    std::thread::sleep(Duration::from_millis(400));
+    x.screenshot(&shots, "9-picker");
+    xdo(&["mousemove", "600", "330", "click", "1"]);
+    until("a picked colour", || {
+        get(&dir, &target, "/tint_color") != serde_json::json!([0.2, 0.8, 0.4, 1.0])
+    });
+    let picked = get(&dir, &target, "/tint_color");
+    let channels: Vec<f64> = picked
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_f64().unwrap())
+        .collect();
+    assert!(
+        channels.len() == 4 && channels.iter().all(|c| (0.0..=1.0).contains(c)),
+        "{picked}"
+    );
+    xdo(&["key", "Escape"]);
+    std::thread::sleep(Duration::from_millis(300));
+    x.screenshot(&shots, "10-colour");
+
+    // A loop from the panel: record while Right is held, end it, and it plays with no key held.
+    xdo(&["mousemove", "588", "60", "click", "1"]);
+    s.event("loop recording", STEP, |e| e["event"] == "loop_recording");
+    xdo(&["mousemove", "200", "400", "keydown", "Right"]);
+    std::thread::sleep(Duration::from_millis(400));
+    xdo(&["keyup", "Right"]);
+    xdo(&["mousemove", "570", "60", "click", "1"]);
+    let playing = s.event("loop playing", STEP, |e| e["event"] == "loop_playing");
+    assert!(
+        playing["frames"].as_u64().is_some_and(|f| f > 5),
+        "{playing}"
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..10 {
+        seen.insert(number(&dir, &target, "/x") as i64);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        seen.len() > 2,
+        "the loop does not move the square: {seen:?}"
+    );
+    x.screenshot(&shots, "11-loop");
 }
 
 /// Where the history slider's handle is: the first light pixel from the left on the slider's

@@ -24,7 +24,11 @@ fn copy_ported(to: &Path) {
             } else if entry.file_name() == "Cargo.toml" {
                 let text = std::fs::read_to_string(entry.path()).unwrap();
                 let crates = format!("{}/crates/", repo().display());
-                std::fs::write(&target, text.replace("../../../../crates/", &crates)).unwrap();
+                // Hosts and workers are four levels down, the engine three.
+                let text = text
+                    .replace("../../../../crates/", &crates)
+                    .replace("../../../crates/", &crates);
+                std::fs::write(&target, text).unwrap();
             } else {
                 std::fs::copy(entry.path(), &target).unwrap();
             }

@@ -28,7 +28,7 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
     /// Keeps the state after each `update` in a ring of at most `budget` bytes and 10 s, for
     /// [`Worker::rewind`]; 0 turns it off. Each frame then pays for encoding its state (≈15 µs
     /// for 1 KB); a state too large to keep 32 of in the budget, or whose encoding takes more than
-    /// 4 ms, turns the ring off with a warning. `cargo relive run` keeps 64 MiB (`--history MB`).
+    /// 4 ms in 8 frames in a row, turns the ring off with a warning. `cargo relive run` keeps 64 MiB (`--history MB`).
     pub fn keep_history(&mut self, budget: usize) {
         if budget == 0 {
             self.history = None;
@@ -109,7 +109,12 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
         let Ok(bytes) = saved else {
             return;
         };
-        let too_slow = started.elapsed() > crate::history::MAX_ENCODE;
+        if started.elapsed() > crate::history::MAX_ENCODE {
+            history.slow_in_a_row += 1;
+        } else {
+            history.slow_in_a_row = 0;
+        }
+        let too_slow = history.slow_in_a_row >= crate::history::SLOW_FRAMES;
         if too_slow || !history.fits(bytes.len()) {
             log::warn!(
                 "rewind is off: the state ({} bytes) takes {:?} to encode each frame; a larger \

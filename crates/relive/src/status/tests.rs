@@ -88,9 +88,15 @@ fn a_failed_build_names_its_error_and_location_and_the_reload_after_the_fix_clea
     board.on_supervisor(&serde_json::json!({ "status": "building" }));
     assert_eq!(board.status(), Status::Building { version: 1 });
     board.on_supervisor(&serde_json::json!({
-        "status": "build_failed", "error": "expected expression", "location": "worker/src/lib.rs:12:5"
+        "status": "build_failed", "error": "expected expression", "location": "worker/src/lib.rs:12:5",
+        "rendered": "error: expected expression\n --> worker/src/lib.rs:12:5\n"
     }));
     let shown = board.status().to_string();
+    assert!(
+        matches!(&board.status(), Status::BuildFailed { rendered: Some(r), .. } if r.contains(" --> ")),
+        "the whole error is kept for a panel: {:?}",
+        board.status()
+    );
     assert!(board.status().is_problem());
     assert_eq!(
         shown,

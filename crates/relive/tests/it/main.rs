@@ -7,6 +7,7 @@ mod allocator;
 mod bad_library;
 mod engine_direct;
 mod host_threads;
+mod inspect;
 mod logging;
 mod loops;
 mod panics;

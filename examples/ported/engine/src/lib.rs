@@ -6,6 +6,51 @@
 
 pub use macroquad::*;
 
+/// macroquad's prelude (`use ported_engine::prelude::*;`), with the functions that read input, time and
+/// the window's size wrapped so that a loop (`cargo relive loop start|end|stop`) records what
+/// they return and plays it back. Each wrapper calls macroquad's function of the same name.
+/// The keyboard and mouse reads (`#[input(..)]`) read "nothing pressed" while the inspector
+/// panel (F1 in the hosts) holds that input, so typing into it does not also steer the game.
+pub mod prelude {
+    pub use macroquad::prelude::*;
+
+    relive_tape::reads! {
+        /// `macroquad::input::is_key_down`.
+        #[input(keyboard)]
+        pub fn is_key_down(key: KeyCode) -> bool = macroquad::input::is_key_down;
+        /// `macroquad::input::is_key_pressed`.
+        #[input(keyboard)]
+        pub fn is_key_pressed(key: KeyCode) -> bool = macroquad::input::is_key_pressed;
+        /// `macroquad::input::is_key_released`.
+        #[input(keyboard)]
+        pub fn is_key_released(key: KeyCode) -> bool = macroquad::input::is_key_released;
+        /// `macroquad::input::is_mouse_button_down`.
+        #[input(pointer)]
+        pub fn is_mouse_button_down(button: MouseButton) -> bool =
+            macroquad::input::is_mouse_button_down;
+        /// `macroquad::input::is_mouse_button_pressed`.
+        #[input(pointer)]
+        pub fn is_mouse_button_pressed(button: MouseButton) -> bool =
+            macroquad::input::is_mouse_button_pressed;
+        /// `macroquad::input::mouse_position`.
+        pub fn mouse_position() -> (f32, f32) = macroquad::input::mouse_position;
+        /// `macroquad::input::mouse_wheel`.
+        #[input(pointer)]
+        pub fn mouse_wheel() -> (f32, f32) = macroquad::input::mouse_wheel;
+        /// `macroquad::input::get_char_pressed`.
+        #[input(keyboard)]
+        pub fn get_char_pressed() -> Option<char> = macroquad::input::get_char_pressed;
+        /// `macroquad::time::get_frame_time`.
+        pub fn get_frame_time() -> f32 = macroquad::time::get_frame_time;
+        /// `macroquad::time::get_time`.
+        pub fn get_time() -> f64 = macroquad::time::get_time;
+        /// `macroquad::window::screen_width`.
+        pub fn screen_width() -> f32 = macroquad::window::screen_width;
+        /// `macroquad::window::screen_height`.
+        pub fn screen_height() -> f32 = macroquad::window::screen_height;
+    }
+}
+
 /// Draws relive's status (a reload, a build that failed and where, a panic and where) across
 /// the top of the window on a dark band, wrapped to the window's width: red when it needs the
 /// user, gray otherwise.

@@ -23,11 +23,16 @@ async fn main() {
             std::process::exit(1);
         }
     };
+    // What the game reads from macroquad, for `cargo relive loop`; F1 opens the inspector, and
+    // while it has the keyboard or the mouse the game's reads of them see nothing pressed.
+    game.record_reads(&ported_engine::prelude::RELIVE_READS);
+    let mut inspector =
+        relive_inspector::macroquad::Overlay::new().isolate(&ported_engine::prelude::RELIVE_READS);
     let (mut shown, mut since): (Option<relive::Status>, f64) = (None, 0.0);
     loop {
         let started = std::time::Instant::now();
         // A panic is reported in the band below; the next frame calls the worker again.
-        let _ = game.update(&mut ());
+        let _ = inspector.update(&mut game, &mut ());
         if let Some(status) = game.status() {
             if shown.as_ref().is_none_or(|last| status.is_news_since(last)) {
                 (shown, since) = (Some(status.clone()), get_time());
@@ -38,6 +43,7 @@ async fn main() {
                 ported_engine::draw_status(&status.to_string(), status.is_problem());
             }
         }
+        inspector.draw();
         let rest = std::time::Duration::from_secs_f64(1.0 / FPS).saturating_sub(started.elapsed());
         std::thread::sleep(rest);
         next_frame().await;
