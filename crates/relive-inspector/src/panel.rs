@@ -20,13 +20,20 @@ impl Inspector {
             .show(ctx, |ui| {
                 ui.heading("relive inspector");
                 self.status_ui(ui, game);
-                if let Some(note) = self.note_at("").cloned() {
-                    let color = if note.problem {
-                        PROBLEM
-                    } else {
-                        ui.visuals().text_color()
-                    };
-                    ui.label(egui::RichText::new(note.text).color(color));
+                // The panel's note has a line of its own, empty without one: the controls
+                // below never move under the pointer when a note comes or goes.
+                match self.note_at("").cloned() {
+                    Some(note) => {
+                        let color = if note.problem {
+                            PROBLEM
+                        } else {
+                            ui.visuals().text_color()
+                        };
+                        ui.label(egui::RichText::new(note.text).color(color));
+                    }
+                    None => {
+                        ui.label(" ");
+                    }
                 }
                 ui.separator();
                 self.time_ui(ui, game);

@@ -60,14 +60,15 @@ fn window_template_inspector_edits_numbers_strings_and_colours_keeps_input_from_
         bbox(&game_area(x.screenshot(&shots, "0-start")), green).is_some()
     });
 
-    // F1 opens the panel; the square's x (a float, 200) is the first row of the tree.
+    // F1 opens the panel; the square's x (a float, 200) is the first row of the tree (below the
+    // status, the note line, the time controls and the filter).
     xdo(&["key", "F1"]);
     std::thread::sleep(Duration::from_millis(500));
     x.screenshot(&shots, "1-open");
     assert_eq!(number(&dir, &target, "/x"), 200.0);
 
     // Dragging the number right by 50 pixels moves it by about 50 (one unit a pixel at 200).
-    xdo(&["mousemove", "480", "171", "mousedown", "1"]);
+    xdo(&["mousemove", "480", "188", "mousedown", "1"]);
     for _ in 0..10 {
         xdo(&["mousemove_relative", "5", "0"]);
         std::thread::sleep(Duration::from_millis(30));
@@ -81,7 +82,7 @@ fn window_template_inspector_edits_numbers_strings_and_colours_keeps_input_from_
 
     // Typing a number into the same field, with an arrow key held while it has the keyboard:
     // the state gets exactly the typed value, and the game never saw the arrow.
-    xdo(&["mousemove", "480", "171", "click", "1"]);
+    xdo(&["mousemove", "480", "188", "click", "1"]);
     std::thread::sleep(Duration::from_millis(300));
     xdo(&["key", "ctrl+a"]);
     xdo(&["type", "--delay", "50", "320"]);
@@ -108,20 +109,20 @@ fn window_template_inspector_edits_numbers_strings_and_colours_keeps_input_from_
     assert_eq!(number(&dir, &target, "/x"), 320.0);
 
     // Pause: the frame counter stops while the square is still drawn; Step plays one frame.
-    xdo(&["mousemove", "455", "60", "click", "1"]);
+    xdo(&["mousemove", "455", "77", "click", "1"]);
     std::thread::sleep(Duration::from_millis(300));
     let paused = number(&dir, &target, "/frames");
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(number(&dir, &target, "/frames"), paused, "paused");
     let drawn = bbox(&game_area(x.screenshot(&shots, "4-paused")), green);
     assert!(drawn.is_some_and(|b| b.0 == 320), "{drawn:?}");
-    xdo(&["mousemove", "513", "60", "click", "1"]);
+    xdo(&["mousemove", "513", "77", "click", "1"]);
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(number(&dir, &target, "/frames"), paused + 1.0, "one step");
 
     // Play again, move left for a second, then drag the history slider back: the game shows
     // the earlier frame while the state stays; releasing goes back to it for good.
-    xdo(&["mousemove", "455", "60", "click", "1"]);
+    xdo(&["mousemove", "455", "77", "click", "1"]);
     std::thread::sleep(Duration::from_millis(200));
     xdo(&["mousemove", "200", "400", "keydown", "Left"]);
     std::thread::sleep(Duration::from_millis(700));
@@ -181,12 +182,10 @@ fn window_template_inspector_edits_numbers_strings_and_colours_keeps_input_from_
     s.event("reload with the new fields", STEP, |e| {
         e["event"] == "reloaded"
     });
-    // The panel's notes (the rewind's) are gone after 6 s: the rows are where they were.
-    std::thread::sleep(Duration::from_millis(6500));
     let before = number(&dir, &target, "/x");
 
     // Typing into the string: "dash" holds three of the game's keys (WASD), none reaches it.
-    xdo(&["mousemove", "560", "233", "click", "1"]);
+    xdo(&["mousemove", "560", "250", "click", "1"]);
     std::thread::sleep(Duration::from_millis(300));
     xdo(&["type", "--delay", "60", "dash"]);
     xdo(&["key", "Return"]);
@@ -199,10 +198,10 @@ fn window_template_inspector_edits_numbers_strings_and_colours_keeps_input_from_
     x.screenshot(&shots, "8-string");
 
     // The colour: its swatch opens egui's picker; a click in the picker's square changes it.
-    xdo(&["mousemove", "540", "254", "click", "1"]);
+    xdo(&["mousemove", "540", "271", "click", "1"]);
     std::thread::sleep(Duration::from_millis(400));
     x.screenshot(&shots, "9-picker");
-    xdo(&["mousemove", "600", "330", "click", "1"]);
+    xdo(&["mousemove", "600", "347", "click", "1"]);
     until("a picked colour", || {
         get(&dir, &target, "/tint_color") != serde_json::json!([0.2, 0.8, 0.4, 1.0])
     });
@@ -222,12 +221,12 @@ fn window_template_inspector_edits_numbers_strings_and_colours_keeps_input_from_
     x.screenshot(&shots, "10-colour");
 
     // A loop from the panel: record while Right is held, end it, and it plays with no key held.
-    xdo(&["mousemove", "588", "60", "click", "1"]);
+    xdo(&["mousemove", "588", "77", "click", "1"]);
     s.event("loop recording", STEP, |e| e["event"] == "loop_recording");
     xdo(&["mousemove", "200", "400", "keydown", "Right"]);
     std::thread::sleep(Duration::from_millis(400));
     xdo(&["keyup", "Right"]);
-    xdo(&["mousemove", "570", "60", "click", "1"]);
+    xdo(&["mousemove", "570", "77", "click", "1"]);
     let playing = s.event("loop playing", STEP, |e| e["event"] == "loop_playing");
     assert!(
         playing["frames"].as_u64().is_some_and(|f| f > 5),
@@ -248,7 +247,7 @@ fn window_template_inspector_edits_numbers_strings_and_colours_keeps_input_from_
 /// Where the history slider's handle is: the first light pixel from the left on the slider's
 /// row (its rail is dark) is the handle's outline.
 fn slider_handle(rgb: &[u8]) -> (usize, usize) {
-    let y = 81;
+    let y = 98;
     let light = |x: usize| {
         let i = (y * W + x) * 3;
         rgb[i] > 150 && rgb[i + 1] > 150 && rgb[i + 2] > 150
