@@ -43,51 +43,6 @@ impl Inspector {
                 );
                 return;
             }
-            Status::BuildFailed {
-                version,
-                error,
-                location,
-                ..
-            } => format!(
-                "build failed (v{version} keeps running)\n{error}{}",
-                location
-                    .as_ref()
-                    .map(|l| format!("\n  --> {l}"))
-                    .unwrap_or_default()
-            ),
-            Status::Panicked {
-                version,
-                function,
-                message,
-                location,
-                count,
-            } => format!(
-                "v{version} panicked in `{function}`{}: {message}{}",
-                if *count > 1 {
-                    format!(" ({count} times)")
-                } else {
-                    String::new()
-                },
-                location
-                    .as_ref()
-                    .map(|l| format!("\n  at {l}"))
-                    .unwrap_or_default()
-            ),
-            Status::Reloaded {
-                version,
-                swap_ms,
-                build_ms,
-                edit_to_effect_ms,
-            } => {
-                let mut text = format!("v{version} reloaded: swap {swap_ms:.1} ms");
-                if let Some(build) = build_ms {
-                    text.push_str(&format!(", build {build:.0} ms"));
-                }
-                if let Some(total) = edit_to_effect_ms {
-                    text.push_str(&format!(", save to effect {total:.0} ms"));
-                }
-                text
-            }
             other => other.to_string(),
         };
         ui.label(egui::RichText::new(text).color(color));
