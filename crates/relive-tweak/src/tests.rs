@@ -1,0 +1,260 @@
+use super::*;
+
+fn sites_of(source: &str) -> Vec<(String, usize, String)> {
+    let mut item: Item = syn::parse_str(source).expect("parses");
+    let mut out = Vec::new();
+    bodies(&mut item, &mut |table, body, consts| {
+        let sites = match body {
+            Body::Fn(block) => walk_block(&table, block, consts, &mut Look),
+            Body::Const(c) => walk_expr(&table, &mut c.expr, consts, &mut Look),
+        };
+        out.extend(sites.into_iter().map(|s| (s.table, s.index, s.text)));
+    });
+    out
+}
+
+#[test]
+fn literals_are_numbered_per_body_in_source_order_with_their_minus() {
+    let sites = sites_of(
+        r#"impl Player {
+            fn step(&mut self) { self.x += -1.5 * 2.0; self.name = "p"; }
+            fn hit(&mut self) -> bool { self.hp -= 3u8; true }
+            const fn fixed() -> u8 { 4 }
+        }"#,
+    );
+    let want = [
+        ("Player::step", 0, "-1.5"),
+        ("Player::step", 1, "2.0"),
+        ("Player::step", 2, "\"p\""),
+        ("Player::hit", 0, "3u8"),
+        ("Player::hit", 1, "true"),
+    ];
+    let got: Vec<(&str, usize, &str)> = sites
+        .iter()
+        .map(|(t, i, s)| (t.as_str(), *i, s.as_str()))
+        .collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn literals_where_a_runtime_value_cannot_go_are_left_alone() {
+    let sites = sites_of(
+        r#"fn f(x: u32) -> &'static [i32] {
+            let a = [0u8; 16];
+            let b: [f32; 4] = [1.0; 4];
+            match x { 1 => {}, 2..=5 => {}, _ => {} }
+            if let Some(7) = Some(x) {}
+            let c = const { 3 };
+            let d = format!("{}", 9);
+            let e = x.pow(2) + foo::<10>();
+            #[allow(unused)] const K: u32 = 11;
+            fn inner() -> u32 { 12 }
+            let _ = (a, b, c, d, e, K, inner());
+            &[13, 14]
+        }"#,
+    );
+    let texts: Vec<&str> = sites.iter().map(|(_, _, s)| s.as_str()).collect();
+    // The repeated element and `pow`'s argument are runtime values; nothing else is.
+    assert_eq!(texts, ["0u8", "1.0", "2"]);
+}
+
+#[test]
+fn a_marked_module_numbers_its_functions_impls_and_consts() {
+    let sites = sites_of(
+        "mod physics {
+            const G: f32 = 9.8;
+            fn fall(v: f32) -> f32 { v + G * 0.5 }
+            impl Body { fn rest() -> f32 { 1.0 } }
+        }",
+    );
+    let tables: Vec<(&str, usize)> = sites.iter().map(|(t, i, _)| (t.as_str(), *i)).collect();
+    assert_eq!(
+        tables,
+        [
+            ("physics::G", 0),
+            ("physics::fall", 0),
+            ("physics::Body::rest", 0)
+        ]
+    );
+}
+
+#[test]
+fn a_const_read_by_name_is_handed_to_the_rewriter() {
+    struct Names(Vec<String>);
+    impl Found for Names {
+        fn literal(&mut self, _: &mut Expr, _: &Site) {}
+        fn const_use(&mut self, _: &mut Expr, name: &syn::Ident) {
+            self.0.push(name.to_string());
+        }
+    }
+    let mut block: Block = syn::parse_str(
+        "{ let v = SPEED * dt; let w = self::SPEED; let SIZE2 = SIZE; draw(COLOR); }",
+    )
+    .unwrap();
+    let consts: BTreeSet<String> = ["SPEED", "COLOR"].map(String::from).into();
+    let mut names = Names(Vec::new());
+    walk_block("update", &mut block, &consts, &mut names);
+    assert_eq!(names.0, ["SPEED", "COLOR"]);
+}
+
+#[test]
+fn values_are_written_back_in_the_style_of_the_literal_they_replace() {
+    assert_eq!(Value::Float(450.0).as_literal_like("300.0", ""), "450.0");
+    assert_eq!(
+        Value::Float(0.25).as_literal_like("1.0f32", "f32"),
+        "0.25f32"
+    );
+    assert_eq!(Value::Int(255).as_literal_like("0x10", ""), "0xff");
+    assert_eq!(Value::Int(-3).as_literal_like("2", "i32"), "-3i32");
+    assert_eq!(
+        Value::Str("a \"b\"\n".into()).as_literal_like("\"x\"", ""),
+        "\"a \\\"b\\\"\\n\""
+    );
+    assert_eq!(
+        Value::Str("héllo".into()).as_literal_like("r\"x\"", ""),
+        "r\"héllo\""
+    );
+    assert_eq!(Value::Char('\'').as_literal_like("'a'", ""), "'\\''");
+}
+
+#[test]
+fn what_a_user_types_is_read_as_the_literal_s_kind_or_refused_saying_which() {
+    assert_eq!(Value::parse(Kind::Float, "450"), Ok(Value::Float(450.0)));
+    assert_eq!(Value::parse(Kind::Int, "1_000"), Ok(Value::Int(1000)));
+    assert_eq!(
+        Value::parse(Kind::Str, "Game over"),
+        Ok(Value::Str("Game over".into()))
+    );
+    assert_eq!(
+        Value::parse(Kind::Str, r#""a\tb""#),
+        Ok(Value::Str("a\tb".into()))
+    );
+    assert_eq!(Value::parse(Kind::Char, "'x'"), Ok(Value::Char('x')));
+    let refused = Value::parse(Kind::Int, "3.5").unwrap_err();
+    assert_eq!(
+        refused,
+        "`3.5` is not an integer: the literal there is an integer"
+    );
+    assert!(Value::parse(Kind::Float, "inf").is_err());
+}
+
+#[cfg(feature = "locations")]
+mod comparing {
+    use crate::compare::{Outcome, compare};
+
+    const BUILT: &str = r#"
+use base::prelude::*;
+
+#[relive_worker::tweak]
+const SPEED: f32 = 300.0;
+#[relive_worker::tweak]
+const COLOR: Color = Color::new(0.2, 0.8, 0.4, 1.0);
+
+impl Default for State {
+    fn default() -> Self { State { x: 200.0, frames: 0 } }
+}
+
+#[relive_worker::tweak]
+fn update(_: &mut (), state: &mut State) {
+    state.x += SPEED * get_frame_time();
+    draw_rectangle(state.x, 40.0, 60.0, 60.0, COLOR);
+    draw_text("hello", 10.0, 20.0, 20.0, WHITE);
+}
+
+fn plain() -> u32 { 5 }
+
+relive_worker::export! { state: State, context: (), update: update }
+"#;
+
+    fn tweaks(new: &str) -> Vec<(String, usize, String, String)> {
+        match compare(BUILT, new) {
+            Outcome::Tweaks(changes) => changes
+                .into_iter()
+                .map(|c| (c.site.table, c.site.index, c.old_text, c.site.text))
+                .collect(),
+            other => panic!("not tweaks: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn only_tweakable_literals_changed_is_a_tweak_with_old_and_new() {
+        assert_eq!(
+            tweaks(&BUILT.replace("300.0", "450.0")),
+            [("SPEED".into(), 0, "300.0".into(), "450.0".into())]
+        );
+        let two = BUILT
+            .replace("\"hello\"", "\"hi there\"")
+            .replace("0.8, 0.4", "0.1, 0.4");
+        assert_eq!(
+            tweaks(&two),
+            [
+                ("COLOR".into(), 1, "0.8".into(), "0.1".into()),
+                (
+                    "update".into(),
+                    3,
+                    "\"hello\"".into(),
+                    "\"hi there\"".into()
+                ),
+            ]
+        );
+        // A comment and a blank line added elsewhere move lines, not keys.
+        let moved = BUILT
+            .replace("use base", "// tuned\n\nuse base")
+            .replace("300.0", "310.0");
+        assert_eq!(tweaks(&moved)[0].0, "SPEED");
+    }
+
+    #[test]
+    fn everything_else_builds_and_says_why() {
+        let why = |new: String| match compare(BUILT, &new) {
+            Outcome::Build { why, .. } => why,
+            other => panic!("not a build: {other:?}"),
+        };
+        assert_eq!(
+            why(BUILT.replace("{ 5 }", "{ 6 }")),
+            "`6` at line 20 is not in a #[relive_worker::tweak] item"
+        );
+        assert_eq!(
+            why(BUILT.replace("300.0", "300")),
+            "a tweakable literal changed its kind or type suffix"
+        );
+        assert_eq!(
+            why(BUILT.replace("state.x +=", "state.x -=")),
+            "code changed"
+        );
+        assert_eq!(
+            why(BUILT
+                .replace("300.0", "450.0")
+                .replace("{ 5 }", "{ 5 + 1 }")),
+            "code changed"
+        );
+        assert!(matches!(
+            compare(BUILT, &BUILT.replace("fn plain", "// c\nfn plain")),
+            Outcome::Same
+        ));
+        let used = format!("{BUILT}\nfn other() -> f32 {{ SPEED }}\n").replace("300.0", "1.0");
+        let built_used = format!("{BUILT}\nfn other() -> f32 {{ SPEED }}\n");
+        match compare(&built_used, &used) {
+            Outcome::Build { why, .. } => {
+                assert!(why.starts_with("`SPEED` is also used outside"), "{why}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_changed_default_names_the_state_field_it_would_set() {
+        match compare(BUILT, &BUILT.replace("x: 200.0", "x: 250.0")) {
+            Outcome::Build { defaults, .. } => {
+                assert_eq!(defaults.len(), 1);
+                assert_eq!(defaults[0].ty, "State");
+                assert_eq!(defaults[0].pointer.as_deref(), Some("/x"));
+                assert_eq!(
+                    (defaults[0].old_text.as_str(), defaults[0].new_text.as_str()),
+                    ("200.0", "250.0")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
