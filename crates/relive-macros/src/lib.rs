@@ -12,6 +12,14 @@ use syn::{
     Signature, Token, TraitItem, TraitItemFn, Type, Visibility, parse_macro_input,
 };
 
+mod tweak;
+
+/// See `relive_worker::tweak`.
+#[proc_macro_attribute]
+pub fn tweak(attr: TokenStream, item: TokenStream) -> TokenStream {
+    tweak::expand(attr.into(), item.into()).into()
+}
+
 /// See `relive_worker::context`.
 #[proc_macro_attribute]
 pub fn context(attr: TokenStream, item: TokenStream) -> TokenStream {

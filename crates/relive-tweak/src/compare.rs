@@ -10,7 +10,7 @@ use proc_macro2::{Delimiter, Span, TokenStream, TokenTree};
 use syn::spanned::Spanned;
 use syn::{Expr, ImplItem, Item};
 
-use crate::{Body, Found, Site, Value, is_tweak, tweak_consts, walk_block, walk_expr};
+use crate::{Body, Found, Site, Value, is_tweak, walk_block, walk_expr};
 
 /// What relive knows about the tweakable literals of one source file.
 #[derive(Debug, Default)]
@@ -90,7 +90,7 @@ pub enum Outcome {
 pub fn analyze(text: &str) -> syn::Result<FileTweaks> {
     let file = syn::parse_file(text)?;
     let mut out = FileTweaks {
-        consts: tweak_consts(&file.items, false),
+        consts: crate::tweak_consts_in(text),
         state_type: state_type(&file.items),
         ..FileTweaks::default()
     };

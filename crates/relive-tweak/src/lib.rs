@@ -174,6 +174,54 @@ pub fn tweak_consts(items: &[Item], all: bool) -> BTreeSet<String> {
         .collect()
 }
 
+/// The tweakable consts a file declares at its top level (`#[..tweak] const NAME`), read from
+/// its tokens (the proc macro reads the file it is in with this; a whole parse would cost each
+/// marked item of a large file).
+pub fn tweak_consts_in(text: &str) -> BTreeSet<String> {
+    use proc_macro2::{Delimiter, TokenTree};
+    let Ok(stream) = text.parse::<proc_macro2::TokenStream>() else {
+        return BTreeSet::new();
+    };
+    let mut out = BTreeSet::new();
+    let mut marked = false;
+    let mut trees = stream.into_iter().peekable();
+    while let Some(tree) = trees.next() {
+        match &tree {
+            TokenTree::Punct(p) if p.as_char() == '#' => {
+                if let Some(TokenTree::Group(g)) = trees.peek()
+                    && g.delimiter() == Delimiter::Bracket
+                {
+                    let words: Vec<TokenTree> = g.stream().into_iter().collect();
+                    let path_only = words.iter().all(|t| match t {
+                        TokenTree::Ident(_) => true,
+                        TokenTree::Punct(p) => p.as_char() == ':',
+                        _ => false,
+                    });
+                    let last = words.iter().rev().find_map(|t| match t {
+                        TokenTree::Ident(i) => Some(i.to_string()),
+                        _ => None,
+                    });
+                    marked |= path_only && last.as_deref() == Some(ATTRIBUTE);
+                    trees.next();
+                }
+            }
+            TokenTree::Ident(i) if i == "const" && marked => {
+                if let Some(TokenTree::Ident(name)) = trees.peek()
+                    && name != "_"
+                    && name != "fn"
+                {
+                    out.insert(name.to_string());
+                }
+                marked = false;
+            }
+            TokenTree::Punct(p) if p.as_char() == ';' => marked = false,
+            TokenTree::Group(g) if g.delimiter() == Delimiter::Brace => marked = false,
+            _ => {}
+        }
+    }
+    out
+}
+
 /// Walks one body: numbers its tweakable literals (in source order) and hands each, and each
 /// use of a name in `consts`, to `found`. Returns the sites.
 pub fn walk_block(

@@ -258,3 +258,11 @@ relive_worker::export! { state: State, context: (), update: update }
         }
     }
 }
+
+#[test]
+fn a_file_s_tweakable_consts_are_read_from_its_tokens() {
+    let consts = tweak_consts_in(
+        "#[relive_worker::tweak]\npub(crate) const SPEED: f32 = 1.0;\n#[tweak] #[allow(x)] const SIZE: f32 = 2.0;\nconst PLAIN: u8 = 3;\n#[relive_worker::tweak] fn f() { const INNER: u8 = 4; }\n#[doc = \"tweak\"] const DOC: u8 = 5;",
+    );
+    assert_eq!(consts, ["SIZE", "SPEED"].map(String::from).into());
+}

@@ -380,6 +380,8 @@ pub unsafe fn exports<W: Exports>(
             before_save: before_save::<W>,
             after_load: after_load::<W>,
             set_logger: crate::logging::set_logger,
+            tweak,
+            tweaks,
             functions: functions.as_ptr(),
             function_count: functions.len(),
         }
@@ -400,4 +402,62 @@ pub const fn function<E: Entry>(name: &'static str) -> Function {
         name: RawStr::new(name),
         call: call::<E>,
     }
+}
+
+/// Shim of [`RawExports::tweak`].
+///
+/// # Safety
+///
+/// `target` and `value` must point at valid values whose strings are readable; `sink` must be
+/// valid for the call.
+unsafe extern "C" fn tweak(
+    target: *const abi::TweakTarget,
+    value: *const abi::TweakValue,
+    sink: *const Sink,
+) -> u32 {
+    let outcome = guard(|| {
+        // SAFETY: the caller guarantees both point at valid values.
+        let (target, value) = unsafe { (&*target, &*value) };
+        // SAFETY: the caller guarantees the strings are readable.
+        let (krate, file, item, text) = unsafe {
+            (
+                target.krate.to_string_lossy(),
+                target.file.to_string_lossy(),
+                target.item.to_string_lossy(),
+                value.text.to_string_lossy(),
+            )
+        };
+        use crate::__tweak::Value;
+        let value = match value.kind {
+            abi::TWEAK_INT => {
+                Value::Int((u128::from(value.hi) << 64 | u128::from(value.lo)) as i128)
+            }
+            abi::TWEAK_FLOAT => Value::Float(f64::from_bits(value.lo)),
+            abi::TWEAK_BOOL => Value::Bool(value.lo != 0),
+            abi::TWEAK_CHAR => Value::Char(
+                char::from_u32(value.lo as u32).ok_or("not a char: the host sent a bad value")?,
+            ),
+            abi::TWEAK_STR => Value::Str(text),
+            other => return Err(format!("unknown tweak kind {other}")),
+        };
+        crate::__tweak::set(&krate, &file, &item, target.index as usize, &value)
+    });
+    // SAFETY: forwarded from the caller.
+    unsafe { report(sink, outcome) }
+}
+
+/// Shim of [`RawExports::tweaks`].
+///
+/// # Safety
+///
+/// `sink` must be valid for the call.
+unsafe extern "C" fn tweaks(sink: *const Sink) -> u32 {
+    let outcome = guard(|| {
+        let bytes = rmp_serde::to_vec(&crate::__tweak::list()).map_err(|e| e.to_string())?;
+        // SAFETY: forwarded from the caller.
+        unsafe { write(sink, PART_STATE, &bytes) };
+        Ok(())
+    });
+    // SAFETY: forwarded from the caller.
+    unsafe { report(sink, outcome) }
 }

@@ -16,7 +16,7 @@
 use std::ffi::c_void;
 
 /// Version of this interface. The host refuses a library that answers with another one.
-pub const ABI_VERSION: u32 = 3;
+pub const ABI_VERSION: u32 = 4;
 
 /// Name of the one symbol a worker library exports (NUL-terminated for `dlsym`).
 pub const EXPORTS_SYMBOL: &[u8] = b"relive_worker_exports_v1\0";
@@ -153,11 +153,63 @@ pub struct Exports {
         unsafe extern "C" fn(ctx: *mut c_void, state: *mut c_void, sink: *const Sink) -> u32,
     /// Called once after the handshake: routes the worker's `log` records to the host's logger.
     pub set_logger: unsafe extern "C" fn(logger: *const HostLogger),
+    /// Sets a tweakable literal (`#[relive_worker::tweak]`): [`STATUS_OK`], or
+    /// [`STATUS_FAILED`] with a [`PART_MESSAGE`] saying which part of the target did not match.
+    pub tweak: unsafe extern "C" fn(
+        target: *const TweakTarget,
+        value: *const TweakValue,
+        sink: *const Sink,
+    ) -> u32,
+    /// Lists the tweakable literals as [`PART_STATE`] chunks: MessagePack of
+    /// `[(crate, file, item, [(kind, line, column, text, set)])]`.
+    pub tweaks: unsafe extern "C" fn(sink: *const Sink) -> u32,
     /// The exported functions.
     pub functions: *const Function,
     /// Number of entries at `functions`.
     pub function_count: usize,
 }
+
+/// Which tweakable literal: the table (crate, file relative to the crate's `Cargo.toml`, item)
+/// and the literal's index in it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct TweakTarget {
+    /// `CARGO_PKG_NAME` of the crate.
+    pub krate: RawStr,
+    /// The file, relative to the crate's `Cargo.toml` (`src/lib.rs`).
+    pub file: RawStr,
+    /// The table's name within its marked item (`update`, `Player::step`, `SPEED`).
+    pub item: RawStr,
+    /// The literal's index in the table.
+    pub index: u32,
+}
+
+/// A tweak value: [`TWEAK_INT`] (`lo`, `hi` the two halves of an `i128`), [`TWEAK_FLOAT`]
+/// (`lo` an `f64`'s bits), [`TWEAK_BOOL`] (`lo` 0 or 1), [`TWEAK_CHAR`] (`lo` the scalar
+/// value), [`TWEAK_STR`] (`text`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct TweakValue {
+    /// One of the `TWEAK_*` kinds.
+    pub kind: u32,
+    /// See the kinds.
+    pub lo: u64,
+    /// See the kinds.
+    pub hi: u64,
+    /// See the kinds.
+    pub text: RawStr,
+}
+
+/// [`TweakValue`] kind: an integer.
+pub const TWEAK_INT: u32 = 1;
+/// [`TweakValue`] kind: a float.
+pub const TWEAK_FLOAT: u32 = 2;
+/// [`TweakValue`] kind: a bool.
+pub const TWEAK_BOOL: u32 = 3;
+/// [`TweakValue`] kind: a char.
+pub const TWEAK_CHAR: u32 = 4;
+/// [`TweakValue`] kind: a string.
+pub const TWEAK_STR: u32 = 5;
 
 /// Signature of [`EXPORTS_SYMBOL`]: fills `out` if `abi_version` and `exports_size` match this
 /// library's, and returns one of the `STATUS_*` constants.

@@ -96,6 +96,9 @@
 
 #[doc(hidden)]
 pub mod __private;
+#[doc(hidden)]
+#[path = "tweak.rs"]
+pub mod __tweak;
 pub mod abi;
 pub mod bulk;
 mod codec;
@@ -130,6 +133,31 @@ pub use relive_tape as tape;
 pub use relive_macros::context;
 
 pub use relive_tape::reads;
+
+/// Makes every literal of a function, an `impl` block, an inline module or a `const` tweakable:
+/// while `cargo relive run` runs, a save that changes only such literals takes effect at the
+/// next frame, without a rebuild (the rebuild follows, and its literals agree).
+///
+/// ```
+/// use relive_worker::tweak;
+///
+/// #[tweak]
+/// const SPEED: f32 = 300.0;
+///
+/// #[tweak]
+/// fn step(x: f32, dt: f32) -> f32 {
+///     (x + SPEED * dt).min(640.0) // `SPEED` and `640.0` are both tweakable here
+/// }
+/// # fn main() { assert_eq!(step(0.0, 0.5), 150.0); }
+/// ```
+///
+/// Numbers, bools, chars and strings are tweakable where a value computed at run time may stand;
+/// literals in patterns, types, array lengths, generic arguments, attributes, macro inputs,
+/// `const` blocks and `const fn`s, and under a `&` made of literals only, are left as they are.
+/// A marked `const` keeps its compiled value where a constant is needed (`[0; SIZE]`), and its
+/// uses by name in marked items of the same file read the tweaked one. A ship build (feature
+/// `static`) compiles every literal as itself.
+pub use relive_macros::tweak;
 
 pub use codec::{DecodeError, EncodeError, OldState, decode, encode};
 
