@@ -218,8 +218,8 @@ fn source_file() -> Option<(PathBuf, String)> {
 
 /// The tweakable consts a file declares at its top level, read once per file and compilation.
 fn file_consts(path: &Path) -> BTreeSet<String> {
-    static READ: Mutex<Option<HashMap<PathBuf, (std::time::SystemTime, BTreeSet<String>)>>> =
-        Mutex::new(None);
+    type Read = HashMap<PathBuf, (std::time::SystemTime, BTreeSet<String>)>;
+    static READ: Mutex<Option<Read>> = Mutex::new(None);
     let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
     let mut cache = READ.lock().unwrap_or_else(|e| e.into_inner());
     let cache = cache.get_or_insert_with(HashMap::new);

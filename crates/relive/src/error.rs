@@ -209,6 +209,14 @@ pub enum Error {
         message: String,
     },
 
+    /// A tweakable literal could not be set ([`crate::Worker::tweak`]): the running build has no
+    /// such literal, or one of another kind.
+    #[error("{message}")]
+    Tweak {
+        /// What did not match.
+        message: String,
+    },
+
     /// A JSON value could not become the state.
     #[error("the value does not fit the state: {message}; the current state is unchanged")]
     BadValue {

@@ -64,6 +64,16 @@ pub enum Event {
         /// How long it took.
         timings: SwapTimings,
     },
+    /// Tweakable literals were set in the running version (a save that changed only those, or
+    /// `cargo relive tweak`), without a rebuild.
+    Tweaked {
+        /// The running version.
+        version: u64,
+        /// What changed.
+        literals: Vec<crate::TweakedLiteral>,
+        /// From the save to the new values in effect, in milliseconds (under `cargo relive run`).
+        effect_ms: Option<f64>,
+    },
     /// A new build was refused or could not take over; the previous version keeps running.
     ReloadFailed {
         /// The version number the build would have had.
@@ -277,6 +287,11 @@ impl Bus {
                 )
             }
             Event::ReloadFailed { reason, .. } => log::error!("{reason}"),
+            Event::Tweaked { literals, .. } => {
+                for l in literals {
+                    log::info!("tweaked {} {} -> {} at {}", l.name, l.old, l.new, l.at)
+                }
+            }
             Event::Panicked {
                 version,
                 function,

@@ -27,6 +27,7 @@ mod looping;
 mod rewind;
 pub use rewind::HistoryState;
 mod state;
+mod tweak;
 use crate::{Func, Status};
 
 /// A worker library that is reloaded while the host runs, with its state carried across.

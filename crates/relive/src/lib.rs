@@ -121,6 +121,7 @@ pub mod fuzzing;
 mod hot;
 #[cfg(not(feature = "static"))]
 mod library;
+mod literal;
 #[cfg(not(feature = "static"))]
 pub mod locate;
 #[cfg(not(feature = "static"))]
@@ -143,6 +144,7 @@ pub use event::{Event, SwapTimings};
 pub use history::{LoopState, Rewind};
 #[cfg(not(feature = "static"))]
 pub use hot::{HistoryState, Worker};
+pub use literal::{LiteralKey, LiteralValue, Tweakable, TweakedLiteral};
 pub use relive_worker::{Exports, Interface};
 pub use snapshot::{Format, Snapshot};
 pub use static_worker::StaticWorker;

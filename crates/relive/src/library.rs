@@ -377,6 +377,36 @@ impl Library {
         collected.into_error(status)
     }
 
+    /// Sets one tweakable literal.
+    pub(crate) fn tweak(
+        &self,
+        target: &abi::TweakTarget,
+        value: &abi::TweakValue,
+    ) -> Result<(), CallError> {
+        let mut collected = Collected::default();
+        let sink = collected.sink();
+        // SAFETY: `target`, `value` (and the strings they borrow) and `sink` live across the call.
+        let status = unsafe { (self.exports.tweak)(target, value, &sink) };
+        if status == STATUS_OK {
+            Ok(())
+        } else {
+            Err(collected.into_error(status))
+        }
+    }
+
+    /// The tweakable literals, as the worker lists them (MessagePack).
+    pub(crate) fn tweaks(&self) -> Result<Vec<u8>, CallError> {
+        let mut collected = Collected::default();
+        let sink = collected.sink();
+        // SAFETY: `sink` lives across the call.
+        let status = unsafe { (self.exports.tweaks)(&sink) };
+        if status == STATUS_OK {
+            Ok(collected.state)
+        } else {
+            Err(collected.into_error(status))
+        }
+    }
+
     /// Lets the worker flush its output before the library is closed.
     pub(crate) fn before_unload(&self) -> Result<(), CallError> {
         let mut collected = Collected::default();

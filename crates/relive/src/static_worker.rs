@@ -24,6 +24,24 @@ pub struct StaticWorker<W: Exports> {
 }
 
 impl<W: Exports> StaticWorker<W> {
+    /// A ship build compiles every tweakable literal as itself: refused, saying so (the same
+    /// call as [`crate::Worker::tweak`], so a host's code need not change).
+    pub fn tweak(
+        &mut self,
+        _key: &crate::LiteralKey,
+        _value: &crate::LiteralValue,
+    ) -> Result<(), Error> {
+        Err(Error::Tweak {
+            message: "a ship build compiles every literal as itself: there is nothing to tweak"
+                .to_owned(),
+        })
+    }
+
+    /// None: a ship build compiles every literal as itself.
+    pub fn tweakables(&self) -> Result<Vec<crate::Tweakable>, Error> {
+        Ok(Vec::new())
+    }
+
     /// Creates the worker with a default state. `_crate_name` is what [`crate::Worker::new`] takes;
     /// the static mode has nothing to look up.
     pub fn new(_crate_name: &str) -> Result<Self, Error> {

@@ -100,6 +100,19 @@ pub enum Status {
         /// Why, naming what was read.
         reason: String,
     },
+    /// Tweakable literals were set without a rebuild (`what`: `SPEED 300.0 → 450.0 at
+    /// worker/src/lib.rs:9`); `compiled_in` once the rebuild that follows is swapped in (its
+    /// literals are the new ones: nothing changed on screen).
+    Tweaked {
+        /// The running version.
+        version: u64,
+        /// The literals, old and new values, and where.
+        what: String,
+        /// From the save to the effect, in milliseconds, when known.
+        effect_ms: Option<f64>,
+        /// The version running has the new values compiled in.
+        compiled_in: bool,
+    },
     /// Version `version` was swapped in with the state carried.
     Reloaded {
         /// The new version.
@@ -175,6 +188,7 @@ impl Status {
             | Status::LoopRecording { version }
             | Status::Looping { version, .. }
             | Status::LoopRefused { version, .. }
+            | Status::Tweaked { version, .. }
             | Status::Reloaded { version, .. } => *version,
         }
     }
@@ -238,6 +252,21 @@ impl fmt::Display for Status {
             Status::LoopRefused { version, reason } => {
                 write!(f, "loop refused: {reason} (v{version} plays live)")
             }
+            Status::Tweaked {
+                version,
+                what,
+                effect_ms,
+                compiled_in,
+            } => {
+                write!(f, "tweaked {what}")?;
+                if *compiled_in {
+                    write!(f, " (v{version} has it compiled in)")
+                } else if let Some(ms) = effect_ms {
+                    write!(f, " in {ms:.0}ms, no rebuild (v{version})")
+                } else {
+                    write!(f, ", no rebuild (v{version})")
+                }
+            }
             Status::Reloaded {
                 version,
                 swap_ms,
@@ -271,6 +300,9 @@ pub(crate) struct Board {
     /// The loop shown when a build started: shown again once the build is done, while the new
     /// version waits for the loop's next pass.
     loop_before_build: Option<Status>,
+    /// The tweak shown when its rebuild started: shown until that build is swapped in (then
+    /// said to be compiled in) or fails.
+    tweak_before_build: Option<Status>,
 }
 
 /// Whether two panics are the same one repeating: the same version, function and place. The
@@ -293,6 +325,7 @@ impl Default for Board {
             run: None,
             build: None,
             loop_before_build: None,
+            tweak_before_build: None,
         }
     }
 }
@@ -341,6 +374,42 @@ impl Board {
         let next = match event {
             Event::Loaded { version, .. } => Status::Running { version: *version },
             Event::Restored { version, .. } => Status::Restored { version: *version },
+            Event::Tweaked {
+                version,
+                literals,
+                effect_ms,
+            } => Status::Tweaked {
+                version: *version,
+                what: literals
+                    .iter()
+                    .map(|l| format!("{} {} \u{2192} {} at {}", l.name, l.old, l.new, l.at))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                effect_ms: *effect_ms,
+                compiled_in: false,
+            },
+            Event::Reloaded { version, .. }
+                if matches!(self.status, Status::Tweaked { .. })
+                    || matches!(self.tweak_before_build, Some(Status::Tweaked { .. })) =>
+            {
+                self.build = None;
+                let shown = self
+                    .tweak_before_build
+                    .take()
+                    .unwrap_or_else(|| self.status.clone());
+                let Status::Tweaked {
+                    what, effect_ms, ..
+                } = shown
+                else {
+                    return Report::Send(None);
+                };
+                Status::Tweaked {
+                    version: *version,
+                    what,
+                    effect_ms,
+                    compiled_in: true,
+                }
+            }
             Event::Reloaded {
                 version, timings, ..
             } => {
@@ -433,6 +502,12 @@ impl Board {
         let text = |key: &str| report[key].as_str().map(str::to_owned);
         match report["status"].as_str() {
             Some("building") => {
+                // A tweak's rebuild: the tweak stays shown while it compiles.
+                if matches!(self.status, Status::Tweaked { .. }) {
+                    self.tweak_before_build = Some(self.status.clone());
+                    return;
+                }
+                self.tweak_before_build = None;
                 if matches!(
                     self.status,
                     Status::Looping { .. } | Status::LoopRecording { .. }
@@ -443,6 +518,7 @@ impl Board {
             }
             Some("build_failed") => {
                 self.build = None;
+                self.tweak_before_build = None;
                 self.loop_before_build = None;
                 self.status = Status::BuildFailed {
                     version,

@@ -341,6 +341,18 @@ fn forward_events(bus: &Bus, stream: Arc<Mutex<UnixStream>>) {
 }
 
 /// Writes one JSON line to the supervisor; `false` when the connection is gone.
+/// `CLOCK_MONOTONIC` in nanoseconds: the one clock the supervisor and its host share (a save
+/// seen by one, its effect in the other).
+pub fn monotonic_ns() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid, writable timespec; CLOCK_MONOTONIC always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
+}
+
 pub(crate) fn send_line(stream: &Mutex<UnixStream>, value: &serde_json::Value) -> bool {
     let Ok(mut line) = serde_json::to_vec(value) else {
         return true;

@@ -23,6 +23,7 @@ mod report;
 mod setup;
 mod shared;
 mod socket;
+mod tweak;
 mod unchanged;
 pub use report::loop_stopped;
 
@@ -393,6 +394,11 @@ impl Supervisor {
                 }
                 if fired.change == Change::WorkerDeps {
                     self.replay = None;
+                }
+                // Only tweakable literals changed: in effect at the host's next frame; the
+                // build below still runs (its literals are the new ones).
+                if fired.change == Change::Worker {
+                    self.send_tweaks(&saved, fired.first);
                 }
                 self.sources.building(Some(&saved));
                 self.slow_builds.edit(fired.change == Change::Worker);

@@ -9,6 +9,7 @@ use crate::status;
 /// The events a host's relive runtime sends (`relive::Event`).
 const HOST_EVENTS: &[&str] = &[
     "loaded",
+    "tweaked",
     "reloaded",
     "reload_failed",
     "panicked",

@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 
 use super::{Msg, Supervisor};
 use crate::protocol;
+use crate::status;
 
 /// Connections served at once (clients and the host); more are refused with an answer.
 pub(super) const MAX_CONNECTIONS: usize = 64;
@@ -76,6 +77,12 @@ impl Supervisor {
             .and_then(|id| self.waiting.remove(&id))
         {
             answer(client, reply);
+        } else if let Some(error) = reply["error"].as_str() {
+            // The supervisor's own command (a save's tweaks): the build that follows the save
+            // applies the edit anyway.
+            status::info(&format!(
+                "the tweak was not applied ({error}); the rebuild applies the edit"
+            ));
         }
     }
 }

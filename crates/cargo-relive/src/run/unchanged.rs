@@ -13,12 +13,15 @@ use std::path::{Path, PathBuf};
 /// The contents (hashed) of some worker sources, read at one moment; `None` for a file that
 /// cannot be read (deleted, say).
 #[derive(Debug, Default)]
-pub(super) struct Snapshot(Vec<(PathBuf, Option<u64>)>);
+pub(super) struct Snapshot(Vec<(PathBuf, Option<u64>)>, HashMap<PathBuf, String>);
 
 /// What the last successful build saw, and what was saved since.
 #[derive(Debug, Default)]
 pub(super) struct Sources {
     built: HashMap<PathBuf, u64>,
+    /// The text of each source as the last successful build saw it: what the running version
+    /// was built from, for the tweaks of a save that changed only literals.
+    texts: HashMap<PathBuf, String>,
     saved: BTreeSet<PathBuf>,
     /// A build started since the last one that succeeded.
     unsettled: bool,
@@ -27,15 +30,30 @@ pub(super) struct Sources {
 impl Snapshot {
     /// The contents of `paths`, read now.
     fn read(paths: BTreeSet<PathBuf>) -> Snapshot {
-        Snapshot(
-            paths
-                .into_iter()
-                .map(|p| {
-                    let hash = hash_of(&p);
-                    (p, hash)
-                })
-                .collect(),
-        )
+        let mut texts = HashMap::new();
+        let hashes = paths
+            .into_iter()
+            .map(|p| {
+                let bytes = std::fs::read(&p).ok();
+                let hash = bytes.as_ref().map(|b| {
+                    let mut hasher = DefaultHasher::new();
+                    b.hash(&mut hasher);
+                    hasher.finish()
+                });
+                if let Some(text) = bytes.and_then(|b| String::from_utf8(b).ok()) {
+                    texts.insert(p.clone(), text);
+                }
+                (p, hash)
+            })
+            .collect();
+        Snapshot(hashes, texts)
+    }
+
+    /// The files read, with their text (those that could be read, as UTF-8).
+    pub(super) fn texts(&self) -> impl Iterator<Item = (&Path, Option<&str>)> {
+        self.0
+            .iter()
+            .map(|(p, _)| (p.as_path(), self.1.get(p).map(String::as_str)))
     }
 }
 
@@ -55,13 +73,6 @@ pub(super) fn files_under(dir: &Path) -> BTreeSet<PathBuf> {
         }
     }
     files
-}
-
-fn hash_of(path: &Path) -> Option<u64> {
-    let bytes = std::fs::read(path).ok()?;
-    let mut hasher = DefaultHasher::new();
-    bytes.hash(&mut hasher);
-    Some(hasher.finish())
 }
 
 impl Sources {
@@ -105,9 +116,25 @@ impl Sources {
         same.then(|| snapshot.0.iter().map(|(p, _)| p.as_path()).collect())
     }
 
+    /// The text of `path` in the last successful build.
+    pub(super) fn built_text(&self, path: &Path) -> Option<&str> {
+        self.texts.get(path).map(String::as_str)
+    }
+
+    /// The texts of every source the last successful builds saw.
+    pub(super) fn built_texts(&self) -> impl Iterator<Item = (&Path, &str)> {
+        self.texts.iter().map(|(p, t)| (p.as_path(), t.as_str()))
+    }
+
     /// A build of `snapshot`'s contents succeeded.
-    pub(super) fn built(&mut self, snapshot: Snapshot) {
+    pub(super) fn built(&mut self, mut snapshot: Snapshot) {
         self.unsettled = false;
+        for (path, _) in &snapshot.0 {
+            match snapshot.1.remove(path) {
+                Some(text) => self.texts.insert(path.clone(), text),
+                None => self.texts.remove(path),
+            };
+        }
         for (path, hash) in snapshot.0 {
             match hash {
                 Some(hash) => self.built.insert(path, hash),

@@ -334,6 +334,7 @@ mod ported;
 mod quad;
 mod scaffold;
 mod session;
+mod tweaks;
 mod workspace;
 
 /// Whether the toolchain's rustc takes `-C linker-features`, which relive links with wild by.

@@ -158,6 +158,7 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
                     .map_err(|e| e.to_string()),
                 other => Err(format!("unknown loop action {other:?}")),
             },
+            Some("tweak") => self.tweak_command(command),
             other => Err(format!("unknown command {other:?}")),
         }
     }

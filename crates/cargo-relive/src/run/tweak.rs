@@ -1,0 +1,159 @@
+//! The fast path of a save that changed only tweakable literals (`#[relive_worker::tweak]`):
+//! their new values go to the running host, which applies them before its next frame; the
+//! rebuild runs behind (its literals are the new ones, so nothing changes when it is swapped in).
+//! Anything else in the save (code, a literal outside the marked items, a const also read
+//! elsewhere, a changed kind) takes the build alone, as before.
+
+use std::path::Path;
+use std::time::Instant;
+
+use relive_tweak::Value;
+use relive_tweak::compare::{self, Outcome};
+use serde_json::{Value as Json, json};
+
+use super::Supervisor;
+use super::unchanged::Snapshot;
+use crate::status;
+
+/// The value of a literal as the host's `tweak` command takes it.
+fn wire(value: &Value) -> Json {
+    match value {
+        Value::Int(v) => i64::try_from(*v)
+            .map(Json::from)
+            .or_else(|_| u64::try_from(*v).map(Json::from))
+            .unwrap_or(Json::Null),
+        Value::Float(v) => json!(v),
+        Value::Bool(v) => json!(v),
+        Value::Char(c) => json!(c.to_string()),
+        Value::Str(s) => json!(s),
+    }
+}
+
+impl Supervisor {
+    /// `path` relative to the workspace, as messages show it.
+    fn shown(&self, path: &Path) -> String {
+        path.strip_prefix(&self.project.root)
+            .unwrap_or(path)
+            .display()
+            .to_string()
+    }
+
+    /// Sends the saved literals to the host when the save in `saved` changed only tweakable
+    /// literals; says so for a changed `Default::default`. Returns whether it sent any.
+    pub(super) fn send_tweaks(&mut self, saved: &Snapshot, first: Instant) -> bool {
+        if self.host_control.is_none() {
+            return false;
+        }
+        let mut literals = Vec::new();
+        let mut lines = Vec::new();
+
+        for (path, text) in saved.texts() {
+            let (text, old) = match (text, self.sources.built_text(path)) {
+                (Some(text), Some(old)) => (text, old),
+                // Gone, and never built: an editor's temporary file, renamed over the source.
+                (None, None) => continue,
+                // A new file, or a source deleted: a build.
+                _ => return false,
+            };
+            let shown = self.shown(path);
+            match compare::compare(old, text) {
+                Outcome::Same => {}
+                Outcome::Build { defaults, .. } if !defaults.is_empty() => {
+                    for d in defaults {
+                        let mut line = format!(
+                            "`{}::default()` changed ({} \u{2192} {} at {shown}:{}): it makes new values only, so the running game keeps the one it has",
+                            d.ty, d.old_text, d.new_text, d.line
+                        );
+                        if let Some(pointer) = &d.pointer {
+                            line.push_str(&format!(
+                                "; `cargo relive state set {pointer} {}` sets it now",
+                                d.new_text
+                            ));
+                        }
+                        status::info(&line);
+                        self.events.emit(
+                            "default_changed",
+                            json!({ "type": d.ty, "pointer": d.pointer, "old": d.old_text, "new": d.new_text, "at": format!("{shown}:{}", d.line) }),
+                        );
+                    }
+                    return false;
+                }
+                Outcome::Build { why, .. } => {
+                    // A literal changed where relive cannot tweak it: say why it rebuilds.
+                    if why != "code changed" && why != "the file does not parse" {
+                        status::info(&format!("not a tweak ({why}): rebuilding"));
+                    }
+                    return false;
+                }
+                Outcome::Tweaks(changes) => {
+                    let Ok(file) = path.strip_prefix(&self.project.worker_dir) else {
+                        return false;
+                    };
+                    for change in changes {
+                        let site = &change.site;
+                        // A const read by name in another file has its old value compiled in there.
+                        let is_const = !site.table.contains("::")
+                            && site
+                                .table
+                                .chars()
+                                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+                        if is_const
+                            && let Some((other, _)) = self.sources.built_texts().find(|(p, t)| {
+                                *p != path && !compare::mentions(t, &site.table).is_empty()
+                            })
+                        {
+                            status::info(&format!(
+                                "`{}` is also read in {}, outside #[relive_worker::tweak] items: rebuilding",
+                                site.table,
+                                self.shown(other)
+                            ));
+                            return false;
+                        }
+                        let line = site.literal_span.start().line;
+                        let name = if is_const {
+                            site.table.clone()
+                        } else {
+                            format!("{}#{}", site.table, site.index)
+                        };
+                        let at = format!("{shown}:{line}");
+                        lines.push(format!(
+                            "{name} {} \u{2192} {} at {at}",
+                            change.old_text, site.text
+                        ));
+                        literals.push(json!({
+                            "crate": self.project.worker,
+                            "file": file.to_string_lossy(),
+                            "item": site.table,
+                            "index": site.index,
+                            "kind": site.kind.name(),
+                            "value": wire(&site.value),
+                            "name": name,
+                            "at": at,
+                            "old": change.old_text,
+                            "new": site.text,
+                        }));
+                    }
+                }
+            }
+        }
+        if literals.is_empty() {
+            return false;
+        }
+        let saved_at =
+            relive::supervise::monotonic_ns().saturating_sub(first.elapsed().as_nanos() as u64);
+        self.next_command += 1;
+        let command = json!({ "cmd": "tweak", "id": self.next_command, "literals": literals, "saved_at_ns": saved_at });
+        let Some(host) = &mut self.host_control else {
+            return false;
+        };
+        if super::socket::reply_line(host, &command).is_err() {
+            self.host_control = None;
+            return false;
+        }
+        status::info(&format!(
+            "tweaked {}; rebuilding behind it",
+            lines.join(", ")
+        ));
+        true
+    }
+}
