@@ -167,8 +167,15 @@ impl Found for Rewrite {
     fn literal(&mut self, expr: &mut Expr, site: &Site) {
         let index = syn::LitInt::new(&format!("{}usize", site.index), Span::call_site());
         let original = expr.clone();
-        *expr = Expr::Verbatim(quote_spanned! {site.span=>
-            ::relive_worker::__tweak_get!(__RELIVE_TWEAKS, #index, #original)
+        *expr = Expr::Verbatim(if site.nested {
+            quote_spanned! {site.span=>
+                ::relive_worker::__tweak_get!(__RELIVE_TWEAKS, #index, #original)
+            }
+        } else {
+            // The body read whether any slot of its table is set once, on entry.
+            quote_spanned! {site.span=>
+                ::relive_worker::__tweak_get_or!(__RELIVE_TWEAKS, __relive_tweaked, #index, #original)
+            }
         });
     }
 
@@ -191,7 +198,7 @@ fn table_tokens(table: &str, sites: &[Site], file: &str) -> Tokens {
         quote!((#kind, #line, #column, #text))
     });
     quote! {
-        ::relive_worker::__tweak_table!(__RELIVE_TWEAKS, #n, #file, #table, [#(#entries),*]);
+        ::relive_worker::__tweak_table!(__RELIVE_TWEAKS, __relive_tweaked, #n, #file, #table, [#(#entries),*]);
     }
 }
 

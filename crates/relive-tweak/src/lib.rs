@@ -49,6 +49,8 @@ pub struct Site {
     pub span: Span,
     /// The literal token itself.
     pub literal_span: Span,
+    /// Inside a closure or an `async` block (which may outlive the body's locals).
+    pub nested: bool,
 }
 
 /// Whether `attr` is the tweak attribute (any path ending in `tweak`).
@@ -252,6 +254,8 @@ struct Walker<'a> {
     consts: &'a BTreeSet<String>,
     found: &'a mut dyn Found,
     sites: Vec<Site>,
+    /// Closures and `async` blocks around the walk.
+    nested: usize,
 }
 
 impl<'a> Walker<'a> {
@@ -261,6 +265,7 @@ impl<'a> Walker<'a> {
             consts,
             found,
             sites: Vec::new(),
+            nested: 0,
         }
     }
 
@@ -283,6 +288,7 @@ impl<'a> Walker<'a> {
             text,
             span: expr.span(),
             literal_span: lit.lit.span(),
+            nested: self.nested > 0,
         })
     }
 }
@@ -347,6 +353,11 @@ impl VisitMut for Walker<'_> {
                 if reference.mutability.is_none() && promotable(&reference.expr) => {}
             Expr::Const(_) | Expr::Macro(_) => {}
             Expr::Repeat(repeat) => self.visit_expr_mut(&mut repeat.expr),
+            Expr::Closure(_) | Expr::Async(_) => {
+                self.nested += 1;
+                visit_mut::visit_expr_mut(self, expr);
+                self.nested -= 1;
+            }
             _ => visit_mut::visit_expr_mut(self, expr),
         }
     }

@@ -67,6 +67,9 @@ pub struct TableInfo {
 pub struct Table<const N: usize> {
     /// What it is.
     pub info: TableInfo,
+    /// Whether any slot is set: read once per call of the body, so that a literal whose table
+    /// has no value set costs a test of a local (a debug build calls even an atomic load).
+    any: std::sync::atomic::AtomicBool,
     /// One per literal.
     pub slots: [Slot; N],
 }
@@ -76,8 +79,15 @@ impl<const N: usize> Table<N> {
     pub const fn new(info: TableInfo) -> Self {
         Table {
             info,
+            any: std::sync::atomic::AtomicBool::new(false),
             slots: [const { Slot::new() }; N],
         }
+    }
+
+    /// Whether any of the table's slots holds a value.
+    #[inline(always)]
+    pub fn any(&self) -> bool {
+        self.any.load(Ordering::Acquire)
     }
 
     /// Literal `i`: the value the host set, else `compiled`.
@@ -95,6 +105,7 @@ impl<const N: usize> Table<N> {
 #[repr(C)]
 pub struct Entry {
     info: &'static TableInfo,
+    any: &'static std::sync::atomic::AtomicBool,
     slots: &'static [Slot],
 }
 
@@ -103,6 +114,7 @@ impl Entry {
     pub const fn of<const N: usize>(table: &'static Table<N>) -> Entry {
         Entry {
             info: &table.info,
+            any: &table.any,
             slots: &table.slots,
         }
     }
@@ -221,8 +233,11 @@ mod section {
     #[unsafe(link_section = "relive_tweaks")]
     static NONE: Entry = Entry {
         info: &NO_SITES,
+        any: &NOT_ANY,
         slots: &[],
     };
+
+    static NOT_ANY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
     /// Every table of this library.
     pub(super) fn entries() -> &'static [Entry] {
@@ -328,6 +343,7 @@ pub fn set(krate: &str, file: &str, item: &str, index: usize, value: &Value) -> 
         };
         slot.word.store(word, Ordering::Relaxed);
         slot.state.store(state, Ordering::Release);
+        entry.any.store(true, Ordering::Release);
         found = true;
     }
     if found {
@@ -359,6 +375,27 @@ macro_rules! __tweak_get {
     };
 }
 
+/// Reads literal `i` of `$table` if `$any` (the body's entry read of [`Table::any`]); in a
+/// ship build, the literal itself.
+#[cfg(not(feature = "static"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __tweak_get_or {
+    ($table:ident, $any:ident, $i:literal, $v:expr) => {
+        if $any { $table.get($i, $v) } else { $v }
+    };
+}
+
+/// Reads literal `i` of `$table` if `$any`; in a ship build, the literal itself.
+#[cfg(feature = "static")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __tweak_get_or {
+    ($table:ident, $any:ident, $i:literal, $v:expr) => {
+        $v
+    };
+}
+
 /// A tweakable const read by name: its literals' slots, or in a ship build the const itself.
 #[cfg(not(feature = "static"))]
 #[doc(hidden)]
@@ -384,7 +421,7 @@ macro_rules! __tweak_const {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __tweak_table {
-    ($name:ident, $n:literal, $file:expr, $item:expr, [$(($kind:expr, $line:expr, $column:expr, $text:expr)),* $(,)?]) => {
+    ($name:ident, $any:ident, $n:literal, $file:expr, $item:expr, [$(($kind:expr, $line:expr, $column:expr, $text:expr)),* $(,)?]) => {
         static $name: $crate::__tweak::Table<$n> = $crate::__tweak::Table::new($crate::__tweak::TableInfo {
             krate: ::core::env!("CARGO_PKG_NAME"),
             file: $file,
@@ -396,6 +433,8 @@ macro_rules! __tweak_table {
             #[unsafe(link_section = "relive_tweaks")]
             static ENTRY: $crate::__tweak::Entry = $crate::__tweak::Entry::of(&$name);
         };
+        #[allow(unused_variables)]
+        let $any = $name.any();
     };
 }
 
