@@ -6,11 +6,11 @@ use std::time::Instant;
 
 #[relive_worker::tweak]
 fn tweaked(x: f32) -> f32 {
-    x * 0.5 + 1.25
+    x * 0.5 + 2.0
 }
 
 fn plain(x: f32) -> f32 {
-    x * 0.5 + 1.25
+    x * 0.5 + 2.0
 }
 
 /// Nanoseconds per call of `f`, the best of 7 runs of `n` calls.
