@@ -165,7 +165,7 @@ struct Rewrite;
 
 impl Found for Rewrite {
     fn literal(&mut self, expr: &mut Expr, site: &Site) {
-        let index = syn::LitInt::new(&format!("{}usize", site.index), Span::call_site());
+        let index = syn::LitInt::new(&format!("{}usize", site.index), Span::mixed_site());
         let original = expr.clone();
         *expr = Expr::Verbatim(if site.nested {
             quote_spanned! {site.span=>
