@@ -192,9 +192,10 @@ fn table_tokens(table: &str, sites: &[Site], file: &str) -> Tokens {
     let entries = sites.iter().map(|site| {
         let kind = site.kind.name();
         let text = &site.text;
-        let at = site.literal_span;
-        let line = quote_spanned!(at=> ::core::line!());
-        let column = quote_spanned!(at=> ::core::column!());
+        // Numbers, not `line!()` at the literal's span: a lint would read that integer's
+        // source text as the literal's.
+        let at = site.literal_span.unwrap();
+        let (line, column) = (at.line() as u32, at.column() as u32);
         quote!((#kind, #line, #column, #text))
     });
     quote! {
