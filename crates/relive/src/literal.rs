@@ -33,7 +33,7 @@ pub enum LiteralValue {
     Str(String),
 }
 
-/// A tweakable literal of the running build, as [`Worker::tweakables`] lists it.
+/// A tweakable literal of the running build, as `Worker::tweakables` (and [`crate::StaticWorker::tweakables`]) list it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Tweakable {
     /// Which.
