@@ -64,9 +64,25 @@ enum Command {
     Inspect(CommonArgs),
     /// Go back in the running game: `2s`, `500ms`, `120f` (frames); play continues from there.
     Rewind(RewindArgs),
+    /// Set a tweakable literal (`#[relive_worker::tweak]`) in the running game and in its source
+    /// file, with no rebuild: `tweak SPEED 450`; with no arguments, list them.
+    Tweak(TweakArgs),
     /// Play a span of the running game again and again, each pass under the newest build:
     /// `loop start`, play, `loop end`; `loop stop` goes back to live play.
     Loop(LoopArgs),
+}
+
+#[derive(Args, Debug)]
+struct TweakArgs {
+    /// Which literal: a const's name (`SPEED`), an item's literal by its place in it
+    /// (`update#3`), or where it is (`lib.rs:40`, `worker/src/lib.rs:40:17`).
+    name: Option<String>,
+    /// Its new value, as you would write it in the source (`450`, `0.5`, `true`, `'x'`, a
+    /// string's text or a Rust string literal).
+    #[arg(allow_hyphen_values = true, requires = "name")]
+    value: Option<String>,
+    #[command(flatten)]
+    common: CommonArgs,
 }
 
 #[derive(Args, Debug)]
@@ -312,6 +328,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             });
             Ok(0)
         }
+        Command::Tweak(args) => tweak(&args),
         Command::Save(args) => save_or_load(&args, "save"),
         Command::Load(args) => save_or_load(&args, "load"),
     }
@@ -327,6 +344,64 @@ fn save_or_load(args: &NameArgs, cmd: &str) -> Result<i32> {
     )?;
     let done = if cmd == "save" { "saved to" } else { "loaded" };
     status::info(&format!("{done} {}", path.as_str().unwrap_or(&args.name)));
+    Ok(0)
+}
+
+/// `cargo relive tweak [NAME VALUE]`: lists the tweakable literals, or sets one.
+fn tweak(args: &TweakArgs) -> Result<i32> {
+    let project =
+        Project::discover_running(&args.common.cargo_options(), args.common.package.as_deref())?;
+    let (Some(name), Some(value)) = (&args.name, &args.value) else {
+        let list = control::request(&project, serde_json::json!({ "cmd": "literals" }))?;
+        let list = list.as_array().cloned().unwrap_or_default();
+        let wanted = |l: &&serde_json::Value| {
+            args.name
+                .as_deref()
+                .is_none_or(|n| l["name"].as_str().is_some_and(|name| name.contains(n)))
+        };
+        let shown: Vec<&serde_json::Value> = list.iter().filter(wanted).collect();
+        if shown.is_empty() {
+            status::info(if list.is_empty() {
+                "the worker has no tweakable literals: mark a function, an impl block or a const with #[relive_worker::tweak]"
+            } else {
+                "no tweakable literal has that name"
+            });
+            return Ok(if list.is_empty() { 0 } else { 1 });
+        }
+        let width = shown
+            .iter()
+            .map(|l| l["name"].as_str().unwrap_or("").len())
+            .max()
+            .unwrap_or(0);
+        for l in shown {
+            println!(
+                "{:width$}  {}  ({}, {})",
+                l["name"].as_str().unwrap_or(""),
+                l["text"].as_str().unwrap_or(""),
+                l["kind"].as_str().unwrap_or(""),
+                l["at"].as_str().unwrap_or(""),
+            );
+        }
+        return Ok(0);
+    };
+    let done = control::request(
+        &project,
+        serde_json::json!({ "cmd": "write_literal", "name": name, "value": value }),
+    )?;
+    let text = |k: &str| done[k].as_str().unwrap_or("").to_owned();
+    status::info(&format!(
+        "tweaked {} {} \u{2192} {} at {}: {}, and written to {}",
+        text("name"),
+        text("old"),
+        text("new"),
+        text("at"),
+        if done["applied"].as_bool() == Some(true) {
+            "in the game now"
+        } else {
+            "in the game at the next reload"
+        },
+        text("file"),
+    ));
     Ok(0)
 }
 

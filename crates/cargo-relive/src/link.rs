@@ -187,14 +187,17 @@ impl Link {
     pub fn additions(&self, args: &[String]) -> Additions {
         let mut added = Additions::default();
         let stripped = self.wait(Duration::from_secs(5));
-        if let (Some(linker), Some(shim), Some(stripped)) =
-            (linker_to_wrap(args), self.shim.as_ref(), stripped)
-        {
-            let spec = format!(
-                "{linker}\n{}\n{}",
-                stripped.from.display(),
-                stripped.to.display()
-            );
+        // The shim times every link it can run; it swaps in the stripped std only where the
+        // command links std statically (not `prefer-dynamic`) and the copy is ready.
+        if let (Some(linker), Some(shim)) = (linker_of(args), self.shim.as_ref()) {
+            let (from, to) = match (linker_to_wrap(args), stripped) {
+                (Some(_), Some(stripped)) => (
+                    stripped.from.display().to_string(),
+                    stripped.to.display().to_string(),
+                ),
+                _ => (String::new(), String::new()),
+            };
+            let spec = format!("{linker}\n{from}\n{to}");
             added.args = vec!["-C".to_owned(), format!("linker={}", shim.display())];
             added.env.push((SHIM_ENV.to_owned(), spec));
             if let Some(report) = &self.report {
@@ -300,6 +303,23 @@ fn wild_dir(dir: &Path, rustc: &str) -> Result<PathBuf, NoWild> {
 /// command names with `-C linker=`. `None` when std is linked dynamically, or the command picks
 /// a linker flavor or a linker the shim does not stand in for.
 fn linker_to_wrap(args: &[String]) -> Option<String> {
+    let dynamic = args.iter().enumerate().any(|(i, word)| {
+        let flag = if word == "-C" {
+            args.get(i + 1).map(String::as_str).unwrap_or_default()
+        } else {
+            word.strip_prefix("-C").unwrap_or_default()
+        };
+        flag.starts_with("prefer-dynamic")
+    });
+    if dynamic {
+        return None;
+    }
+    linker_of(args)
+}
+
+/// The linker driver a command links with (`cc` unless it names one), if the shim can stand in
+/// for it: a C compiler driver, not a linker flavor of rustc's own.
+fn linker_of(args: &[String]) -> Option<String> {
     let mut linker = "cc".to_owned();
     let mut words = args.iter();
     while let Some(word) = words.next() {
@@ -308,7 +328,7 @@ fn linker_to_wrap(args: &[String]) -> Option<String> {
         } else {
             word.strip_prefix("-C").unwrap_or_default()
         };
-        if flag.starts_with("prefer-dynamic") || flag.starts_with("linker-flavor") {
+        if flag.starts_with("linker-flavor") {
             return None;
         }
         if let Some(program) = flag.strip_prefix("linker=") {
@@ -439,7 +459,8 @@ fn make_stripped_std(
 /// otherwise.
 pub fn shim() -> Option<i32> {
     let spec = std::env::var(SHIM_ENV).ok()?;
-    let mut lines = spec.lines();
+    // `split`, not `lines`: empty lines (no copy: only timed) count.
+    let mut lines = spec.split('\n');
     let (Some(linker), Some(from), Some(to)) = (lines.next(), lines.next(), lines.next()) else {
         eprintln!(
             "relive: {SHIM_ENV} is malformed: it names the linker, std's directory and the copy's, one per line"
@@ -451,9 +472,17 @@ pub fn shim() -> Option<i32> {
         to: to.into(),
     };
     let start = Instant::now();
+    // No copy named: the link is only timed.
+    let substitute = !stripped.from.as_os_str().is_empty();
     let args: Vec<OsString> = std::env::args_os()
         .skip(1)
-        .map(|arg| stripped.substitute(arg))
+        .map(|arg| {
+            if substitute {
+                stripped.substitute(arg)
+            } else {
+                arg
+            }
+        })
         .collect();
     let mut linking = Command::new(linker);
     linking

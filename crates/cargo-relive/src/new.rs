@@ -227,10 +227,21 @@ fn split_state(files: &mut Vec<(String, String)>, manifest: &str) -> Result<()> 
     let start = source
         .find("/// Everything here survives a reload.")
         .context("the template's State has no doc comment")?;
-    let end = source[start..]
+    let mut end = source[start..]
         .find("\nfn update(")
         .map(|i| start + i + 1)
         .context("the template has no update")?;
+    // The comments and attributes right above `update` (`#[relive_worker::tweak]`) stay with it.
+    while let Some(line_start) = source[start..end.saturating_sub(1)]
+        .rfind('\n')
+        .map(|i| start + i + 1)
+    {
+        let line = &source[line_start..end - 1];
+        if !(line.starts_with("//") || line.starts_with("#[")) {
+            break;
+        }
+        end = line_start;
+    }
     let state = &source[start..end];
     // The worker reads and writes the fields from another crate now: they become `pub`.
     let mut inside = false;

@@ -106,6 +106,8 @@ pub struct Inspector {
     pub(crate) json_edit: Option<(String, String)>,
     pending: Vec<Pending>,
     pub(crate) actions: Vec<Action>,
+    /// The tweakable literals' section.
+    pub(crate) literals: crate::literals::Literals,
     /// The worker version the tree was read from (a reload clears what depends on the code).
     version: u64,
     /// Frames counted here when the game keeps no history (plots then start when they are added).
@@ -142,6 +144,7 @@ impl Inspector {
             json_edit: None,
             pending: Vec::new(),
             actions: Vec::new(),
+            literals: crate::literals::Literals::default(),
             version: 0,
             frames: 0,
         }
@@ -180,6 +183,7 @@ impl Inspector {
             stepped |= action == Action::Step;
             self.apply(action, game);
         }
+        self.literals.apply(game);
         let result = if let Some(frame) = self.scrub {
             game.update_frozen_at(frame, ctx)
         } else if self.paused && !std::mem::take(&mut self.step) {
@@ -195,6 +199,7 @@ impl Inspector {
             self.variants.clear();
         }
         if open {
+            self.literals.refresh(game);
             self.refresh(game, ran);
         } else {
             self.state = None;

@@ -30,6 +30,8 @@
 #[cfg(not(feature = "static"))]
 mod core;
 #[cfg(not(feature = "static"))]
+mod literals;
+#[cfg(not(feature = "static"))]
 pub mod model;
 #[cfg(not(feature = "static"))]
 mod panel;

@@ -1,5 +1,5 @@
 //! The panel's layout: relive's status and notes at the top, the time controls, the watch list,
-//! the plots, and the state's tree with its filter.
+//! the plots, the state's tree with its filter, and the tweakable literals.
 
 use relive::{Interface, Worker};
 
@@ -57,6 +57,10 @@ impl Inspector {
                             .id_salt("relive-state")
                             .default_open(true)
                             .show(ui, |ui| self.state_ui(ui, game));
+                        egui::CollapsingHeader::new(format!("Literals ({})", self.literals.len()))
+                            .id_salt("relive-literals")
+                            .default_open(true)
+                            .show(ui, |ui| self.literals.ui(ui));
                     });
             });
     }

@@ -47,6 +47,8 @@ pub struct Worker<C: ?Sized + Interface + 'static> {
     resolved: Vec<CallFn>,
     attention: Attention,
     supervisor: Option<Supervisor>,
+    /// Requests sent to the supervisor ([`Worker::write_literal`]), for their numbers.
+    requests: u64,
     /// When the last swap happened.
     last_swap: Option<Instant>,
     /// The states of the last frames, for [`Worker::rewind`], while kept.
@@ -125,6 +127,7 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
             resolved: vec![update],
             attention,
             supervisor,
+            requests: 0,
             last_swap: None,
             history: None,
             looping: None,

@@ -144,7 +144,7 @@ pub use event::{Event, SwapTimings};
 pub use history::{LoopState, Rewind};
 #[cfg(not(feature = "static"))]
 pub use hot::{HistoryState, Worker};
-pub use literal::{LiteralKey, LiteralValue, Tweakable, TweakedLiteral};
+pub use literal::{LiteralKey, LiteralValue, LiteralWrite, Tweakable, TweakedLiteral};
 pub use relive_worker::{Exports, Interface};
 pub use snapshot::{Format, Snapshot};
 pub use static_worker::StaticWorker;

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 /// Which tweakable literal: its table (crate, file relative to the crate's `Cargo.toml`, the
 /// table's name in its marked item: `update`, `Player::step`, `SPEED`) and its index there.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct LiteralKey {
     /// The crate's package name.
     #[serde(rename = "crate")]
@@ -61,4 +61,14 @@ pub struct TweakedLiteral {
     pub old: String,
     /// See `old`.
     pub new: String,
+}
+
+/// The answer to [`Worker::write_literal`](crate::Worker): the literal set in the running game
+/// and written into its source, or why not.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiteralWrite {
+    /// The request's number, as `write_literal` returned it.
+    pub id: u64,
+    /// What was written (the literal's name, place, old and new text), or why nothing was.
+    pub result: Result<TweakedLiteral, String>,
 }

@@ -146,6 +146,8 @@ pub(crate) struct Supervisor {
     pub(crate) commands: Arc<Mutex<Vec<serde_json::Value>>>,
     /// The connection to the supervisor, shared with the event forwarder.
     pub(crate) control: Option<Arc<Mutex<UnixStream>>>,
+    /// The supervisor's answers to this host's requests (a literal's write-back), in order.
+    pub(crate) answers: Arc<Mutex<Vec<serde_json::Value>>>,
     stop_watchdog: Option<Sender<()>>,
     /// Writes recovery snapshots off the frame thread; answers on the enclosed channel when done.
     writer: Option<Sender<SnapshotJob>>,
@@ -162,6 +164,7 @@ impl Supervisor {
             return None;
         }
         let commands = Arc::new(Mutex::new(Vec::new()));
+        let answers = Arc::new(Mutex::new(Vec::new()));
         let mut control_stream = None;
         if let Some(path) = control {
             let hello = serde_json::json!({
@@ -181,6 +184,7 @@ impl Supervisor {
                         Ok(reader) => receive_commands(
                             reader,
                             commands.clone(),
+                            answers.clone(),
                             attention.clone(),
                             bus.clone(),
                         ),
@@ -287,6 +291,7 @@ impl Supervisor {
             heartbeat,
             commands,
             control: control_stream,
+            answers,
             stop_watchdog: Some(stop_watchdog),
             writer,
             signals,
@@ -369,6 +374,7 @@ pub(crate) fn send_line(stream: &Mutex<UnixStream>, value: &serde_json::Value) -
 fn receive_commands(
     stream: UnixStream,
     queue: Arc<Mutex<Vec<serde_json::Value>>>,
+    answers: Arc<Mutex<Vec<serde_json::Value>>>,
     attention: Attention,
     bus: Bus,
 ) {
@@ -383,6 +389,12 @@ fn receive_commands(
                 };
                 if command.get("status").is_some() {
                     bus.on_supervisor(&command);
+                    continue;
+                }
+                if command.get("answer").is_some() {
+                    if let Ok(mut answers) = answers.lock() {
+                        answers.push(command);
+                    }
                     continue;
                 }
                 if let Ok(mut queue) = queue.lock() {

@@ -24,6 +24,9 @@ fn the_shim_stands_in_for_cc_or_a_named_compiler_driver_and_nothing_else() {
     assert_eq!(linker_to_wrap(&args("-C linker-flavor=ld.lld")), None);
     assert_eq!(linker_to_wrap(&args("-C prefer-dynamic")), None);
     assert_eq!(linker_to_wrap(&args("-Cprefer-dynamic=yes")), None);
+    // A shared std has no copy to swap in, but its link is timed all the same.
+    assert_eq!(linker_of(&args("-C prefer-dynamic")).as_deref(), Some("cc"));
+    assert_eq!(linker_of(&args("-C linker-flavor=ld.lld")), None);
 }
 
 #[test]

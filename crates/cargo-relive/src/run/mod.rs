@@ -25,6 +25,7 @@ mod shared;
 mod socket;
 mod tweak;
 mod unchanged;
+mod write_back;
 pub use report::loop_stopped;
 
 use host::terminal_settings;
@@ -136,6 +137,9 @@ struct Supervisor {
     slow_builds: advice::SlowBuilds,
     /// The worker sources saved, and their contents at the last successful build.
     sources: unchanged::Sources,
+    /// The text of each source whose tweaks were last sent to the host (by a save or a
+    /// write-back): the same text saved again sends nothing.
+    tweaked: std::collections::HashMap<PathBuf, String>,
     /// The replay filling its incremental cache after a new project's first build.
     warmup: Option<crate::replay::Warmup>,
     /// The Rust libraries staged with the running host (engine-direct layout).
@@ -207,6 +211,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         told_linker: false,
         slow_builds: advice::SlowBuilds::default(),
         sources: unchanged::Sources::default(),
+        tweaked: std::collections::HashMap::new(),
         warmup: None,
         shared_staged: Vec::new(),
         toolchain_libs: None,
@@ -313,6 +318,9 @@ impl Supervisor {
         match msg {
             Msg::File(path) => {
                 self.on_file(&path);
+            }
+            Msg::Host(request) if request.get("request").is_some() => {
+                self.on_host_request(&request);
             }
             Msg::Host(event) => self.on_host_event(event),
             Msg::HostConnected(stream) => self.on_host_connected(stream),

@@ -31,6 +31,27 @@ const HOST_WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 impl Supervisor {
     /// Passes a client's command to the host, or answers why not.
     pub(super) fn on_client(&mut self, stream: UnixStream, mut command: Value) {
+        // The session's own: the worker's tweakable literals, and their write-back.
+        match command["cmd"].as_str() {
+            Some("literals") => return answer(stream, json!({ "ok": self.literal_list() })),
+            Some("write_literal") => {
+                let (Some(name), Some(value)) =
+                    (command["name"].as_str(), command["value"].as_str())
+                else {
+                    return answer(
+                        stream,
+                        json!({ "error": "`write_literal` needs a \"name\" and a \"value\" (text)" }),
+                    );
+                };
+                let target = super::write_back::Target::Name(name.to_owned());
+                let reply = match self.write_literal(&target, value) {
+                    Ok(ok) => json!({ "ok": ok }),
+                    Err(error) => json!({ "error": error }),
+                };
+                return answer(stream, reply);
+            }
+            _ => {}
+        }
         if let Err(refusal) = protocol::check_command(&self.saves, &mut command) {
             answer(stream, json!({ "error": refusal }));
             return;

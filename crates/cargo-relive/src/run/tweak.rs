@@ -7,16 +7,35 @@
 use std::path::Path;
 use std::time::Instant;
 
-use relive_tweak::Value;
 use relive_tweak::compare::{self, Outcome};
+use relive_tweak::{Site, Value};
 use serde_json::{Value as Json, json};
 
 use super::Supervisor;
 use super::unchanged::Snapshot;
 use crate::status;
 
+/// Whether `site` is a const's value (`const SPEED: f32 = 300.0;`): its table is its name.
+pub(super) fn is_const(site: &Site) -> bool {
+    !site.table.contains("::")
+        && site
+            .table
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// What messages and `cargo relive tweak` call a literal: a const's name, else its item and
+/// its place in it (`update#3`).
+pub(super) fn literal_name(site: &Site) -> String {
+    if is_const(site) {
+        site.table.clone()
+    } else {
+        format!("{}#{}", site.table, site.index)
+    }
+}
+
 /// The value of a literal as the host's `tweak` command takes it.
-fn wire(value: &Value) -> Json {
+pub(super) fn wire(value: &Value) -> Json {
     match value {
         Value::Int(v) => i64::try_from(*v)
             .map(Json::from)
@@ -31,7 +50,7 @@ fn wire(value: &Value) -> Json {
 
 impl Supervisor {
     /// `path` relative to the workspace, as messages show it.
-    fn shown(&self, path: &Path) -> String {
+    pub(super) fn shown(&self, path: &Path) -> String {
         path.strip_prefix(&self.project.root)
             .unwrap_or(path)
             .display()
@@ -43,6 +62,15 @@ impl Supervisor {
     pub(super) fn send_tweaks(&mut self, saved: &Snapshot, first: Instant) -> bool {
         if self.host_control.is_none() {
             return false;
+        }
+        // The session wrote these texts itself (a write-back) and sent their tweaks then.
+        let mut texts = saved.texts().peekable();
+        if texts.peek().is_some()
+            && texts.all(|(path, text)| {
+                text.is_some() && self.tweaked.get(path).map(String::as_str) == text
+            })
+        {
+            return true;
         }
         let mut literals = Vec::new();
         let mut lines = Vec::new();
@@ -86,18 +114,13 @@ impl Supervisor {
                     return false;
                 }
                 Outcome::Tweaks(changes) => {
-                    let Ok(file) = path.strip_prefix(&self.project.worker_dir) else {
+                    if path.strip_prefix(&self.project.worker_dir).is_err() {
                         return false;
-                    };
+                    }
                     for change in changes {
                         let site = &change.site;
                         // A const read by name in another file has its old value compiled in there.
-                        let is_const = !site.table.contains("::")
-                            && site
-                                .table
-                                .chars()
-                                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
-                        if is_const
+                        if is_const(site)
                             && let Some((other, _)) = self.sources.built_texts().find(|(p, t)| {
                                 *p != path && !compare::mentions(t, &site.table).is_empty()
                             })
@@ -110,28 +133,21 @@ impl Supervisor {
                             return false;
                         }
                         let line = site.literal_span.start().line;
-                        let name = if is_const {
-                            site.table.clone()
-                        } else {
-                            format!("{}#{}", site.table, site.index)
-                        };
+                        let name = literal_name(site);
                         let at = format!("{shown}:{line}");
                         lines.push(format!(
                             "{name} {} \u{2192} {} at {at}",
                             change.old_text, site.text
                         ));
-                        literals.push(json!({
-                            "crate": self.project.worker,
-                            "file": file.to_string_lossy(),
-                            "item": site.table,
-                            "index": site.index,
-                            "kind": site.kind.name(),
-                            "value": wire(&site.value),
-                            "name": name,
-                            "at": at,
-                            "old": change.old_text,
-                            "new": site.text,
-                        }));
+                        literals.push(self.literal_json(
+                            path,
+                            site,
+                            &site.value,
+                            &change.old_text,
+                            &site.text,
+                            &name,
+                            &at,
+                        ));
                     }
                 }
             }
@@ -141,8 +157,53 @@ impl Supervisor {
         }
         let saved_at =
             relive::supervise::monotonic_ns().saturating_sub(first.elapsed().as_nanos() as u64);
+        if !self.send_tweak_command(literals, saved_at) {
+            return false;
+        }
+        for (path, text) in saved.texts() {
+            if let Some(text) = text {
+                self.tweaked.insert(path.to_owned(), text.to_owned());
+            }
+        }
+        status::info(&format!(
+            "tweaked {}; rebuilding behind it",
+            lines.join(", ")
+        ));
+        true
+    }
+
+    /// One literal as the host's `tweak` command takes it.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn literal_json(
+        &self,
+        path: &Path,
+        site: &Site,
+        value: &Value,
+        old: &str,
+        new: &str,
+        name: &str,
+        at: &str,
+    ) -> Json {
+        let file = path.strip_prefix(&self.project.worker_dir).unwrap_or(path);
+        json!({
+            "crate": self.project.worker,
+            "file": file.to_string_lossy(),
+            "item": site.table,
+            "index": site.index,
+            "kind": site.kind.name(),
+            "value": wire(value),
+            "name": name,
+            "at": at,
+            "old": old,
+            "new": new,
+        })
+    }
+
+    /// Sends the host a `tweak` command for `literals`, saved (or typed) at `saved_at_ns` on the
+    /// monotonic clock; whether it went out.
+    pub(super) fn send_tweak_command(&mut self, literals: Vec<Json>, saved_at_ns: u64) -> bool {
         self.next_command += 1;
-        let command = json!({ "cmd": "tweak", "id": self.next_command, "literals": literals, "saved_at_ns": saved_at });
+        let command = json!({ "cmd": "tweak", "id": self.next_command, "literals": literals, "saved_at_ns": saved_at_ns });
         let Some(host) = &mut self.host_control else {
             return false;
         };
@@ -150,10 +211,6 @@ impl Supervisor {
             self.host_control = None;
             return false;
         }
-        status::info(&format!(
-            "tweaked {}; rebuilding behind it",
-            lines.join(", ")
-        ));
         true
     }
 }

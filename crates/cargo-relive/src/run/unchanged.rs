@@ -23,6 +23,9 @@ pub(super) struct Sources {
     /// was built from, for the tweaks of a save that changed only literals.
     texts: HashMap<PathBuf, String>,
     saved: BTreeSet<PathBuf>,
+    /// The text of each source as the session last read it (a save, or a build's start): what
+    /// a write-back edits, and refuses to write over when the file holds something else.
+    seen: HashMap<PathBuf, String>,
     /// A build started since the last one that succeeded.
     unsettled: bool,
 }
@@ -83,7 +86,33 @@ impl Sources {
 
     /// The sources saved since the last snapshot, read now.
     pub(super) fn snapshot_saved(&mut self) -> Snapshot {
-        Snapshot::read(std::mem::take(&mut self.saved))
+        let snapshot = Snapshot::read(std::mem::take(&mut self.saved));
+        self.see(&snapshot);
+        snapshot
+    }
+
+    fn see(&mut self, snapshot: &Snapshot) {
+        for (path, _) in &snapshot.0 {
+            match snapshot.1.get(path) {
+                Some(text) => self.seen.insert(path.clone(), text.clone()),
+                None => self.seen.remove(path),
+            };
+        }
+    }
+
+    /// Whether the watcher reported a save of `path` that the session has not read yet.
+    pub(super) fn pending(&self, path: &Path) -> bool {
+        self.saved.contains(path)
+    }
+
+    /// Every source the session read, with the text it read.
+    pub(super) fn seen_texts(&self) -> impl Iterator<Item = (&Path, &str)> {
+        self.seen.iter().map(|(p, t)| (p.as_path(), t.as_str()))
+    }
+
+    /// The session itself wrote `text` to `path` (a write-back): that is what it has read.
+    pub(super) fn wrote(&mut self, path: &Path, text: String) {
+        self.seen.insert(path.to_owned(), text);
     }
 
     /// Every file under `dir/src` and every source saved since the last snapshot, read now (a
@@ -91,7 +120,9 @@ impl Sources {
     pub(super) fn snapshot_all(&mut self, dir: &Path) -> Snapshot {
         let mut files = std::mem::take(&mut self.saved);
         files.extend(files_under(&dir.join("src")));
-        Snapshot::read(files)
+        let snapshot = Snapshot::read(files);
+        self.see(&snapshot);
+        snapshot
     }
 
     /// A build starts, of the contents in `snapshot` if it has one. Until [`Sources::built`],
@@ -106,14 +137,21 @@ impl Sources {
 
     /// The files of `snapshot` if each has the contents of the last build, which succeeded;
     /// `None` if any changed (or none was saved, or a build since failed).
+    ///
+    /// A file that is gone and that no build saw is no change: an editor's temporary file,
+    /// renamed over the source it saved (`sed -i`, vim's `backupcopy=no`, atomic saves).
     pub(super) fn unchanged<'a>(&self, snapshot: &'a Snapshot) -> Option<Vec<&'a Path>> {
+        let files: Vec<_> = snapshot
+            .0
+            .iter()
+            .filter(|(path, hash)| hash.is_some() || self.texts.contains_key(path))
+            .collect();
         let same = !self.unsettled
-            && !snapshot.0.is_empty()
-            && snapshot
-                .0
+            && !files.is_empty()
+            && files
                 .iter()
                 .all(|(path, hash)| hash.is_some() && self.built.get(path) == hash.as_ref());
-        same.then(|| snapshot.0.iter().map(|(p, _)| p.as_path()).collect())
+        same.then(|| files.iter().map(|(p, _)| p.as_path()).collect())
     }
 
     /// The text of `path` in the last successful build.
@@ -209,6 +247,18 @@ mod tests {
         sources.saved(&lib);
         let reverted = sources.snapshot_saved();
         assert!(sources.unchanged(&reverted).is_none(), "the revert builds");
+
+        // A save that renames a temporary file over the source, with the same contents: the
+        // temporary file is gone by the time the burst is read, and the source is unchanged.
+        sources.building(Some(&reverted));
+        sources.built(reverted);
+        let temp = src.join("sedX1a2b3");
+        std::fs::write(&temp, "a2").unwrap();
+        sources.saved(&temp);
+        std::fs::rename(&temp, &lib).unwrap();
+        sources.saved(&lib);
+        let renamed = sources.snapshot_saved();
+        assert_eq!(sources.unchanged(&renamed), Some(vec![lib.as_path()]));
 
         // A deleted file is a change.
         std::fs::remove_file(&deep).unwrap();

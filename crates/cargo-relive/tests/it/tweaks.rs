@@ -173,3 +173,103 @@ fn a_literal_edit_is_in_effect_before_its_build_and_the_rebuild_keeps_it() {
     let (g2, _) = s.frame("points ");
     assert_eq!(g2, g1 + 3, "a half-applied edit");
 }
+
+#[test]
+fn write_back_sets_a_literal_in_the_game_and_the_source_and_never_writes_over_an_unread_save() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("game");
+    new_project(&dir);
+    let worker_src = dir.join("worker/src/lib.rs");
+    std::fs::write(&worker_src, WORKER).unwrap();
+    let events = tmp.path().join("events");
+    mkfifo(&events);
+    let target = test_target("tweaks");
+    let mut s = Session::start(&dir, &target, &events, &[]);
+    s.event("loaded", FIRST_BUILD, |e| e["event"] == "loaded");
+    let tweak = |args: &[&str]| {
+        let out = cargo_relive(&dir, &target, &[&["tweak"], args].concat());
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    };
+
+    // The list: each literal by the name the user gives it, with its value and place.
+    let (ok, list) = tweak(&[]);
+    assert!(ok, "{list}");
+    let step = list.lines().find(|l| l.starts_with("STEP ")).unwrap_or("");
+    assert!(
+        step.contains(" 1 ") && step.contains("(int, worker/src/lib.rs:19:"),
+        "{list}"
+    );
+    assert!(list.lines().any(|l| l.starts_with("update#2 ")), "{list}");
+
+    // Set from the command line: in the game at once, in the file as the user would write it,
+    // sent once (the save the session made itself is not taken as a second tweak).
+    let (ok, said) = tweak(&["STEP", "4"]);
+    assert!(ok && said.contains("in the game now"), "{said}");
+    let text = std::fs::read_to_string(&worker_src).unwrap();
+    assert!(text.contains("const STEP: u64 = 4;"), "{text}");
+    let tweaks = std::cell::Cell::new(0);
+    s.event("the rebuild", STEP, |e| {
+        tweaks.set(tweaks.get() + usize::from(e["event"] == "tweaked"));
+        e["event"] == "reloaded"
+    });
+    assert_eq!(tweaks.get(), 1, "one write-back, {} tweaks", tweaks.get());
+    let (a, _) = s.frame("score ");
+    let (b, _) = s.frame("score ");
+    assert_eq!(b, a + 4, "the rebuilt version lost the value");
+
+    // A negative float where a positive one was, written as a float.
+    let (ok, said) = tweak(&["RATE", "-2"]);
+    assert!(ok, "{said}");
+    let text = std::fs::read_to_string(&worker_src).unwrap();
+    assert!(text.contains("const RATE: f64 = -2.0;"), "{text}");
+    let line = s.line("the tweaked rate", |l| {
+        (l.starts_with("score ") && after(l, "rate") == Some(-4.0)).then(|| l.to_owned())
+    });
+    assert!(line.contains("rate -4.00"), "{line}");
+
+    // Bad input: a value of another kind, a name that is not there. Nothing written.
+    let before = std::fs::read_to_string(&worker_src).unwrap();
+    let (ok, said) = tweak(&["STEP", "2.5"]);
+    assert!(!ok && said.contains("`2.5` is not an integer"), "{said}");
+    let (ok, said) = tweak(&["SPEED", "2"]);
+    assert!(
+        !ok && said.contains("no tweakable literal is named `SPEED`") && said.contains("STEP"),
+        "{said}"
+    );
+    assert_eq!(std::fs::read_to_string(&worker_src).unwrap(), before);
+
+    // An editor saving while write-backs come: every save of the editor is kept, each
+    // write-back is either refused (the session had not read the save) or made on top of it.
+    let mut refused = 0;
+    for i in 0..6 {
+        let text = std::fs::read_to_string(&worker_src).unwrap();
+        std::fs::write(&worker_src, format!("{text}// edit {i}\n")).unwrap();
+        let value = format!("0.{}", i + 1);
+        let (ok, said) = tweak(&["RATE", &value]);
+        let now = std::fs::read_to_string(&worker_src).unwrap();
+        assert!(
+            now.contains(&format!("// edit {i}\n")),
+            "save {i} was lost: {said}\n{now}"
+        );
+        if ok {
+            assert!(
+                now.contains(&format!("const RATE: f64 = {value};")),
+                "{said}\n{now}"
+            );
+        } else {
+            assert!(said.contains("nothing was written"), "{said}");
+            refused += 1;
+        }
+    }
+    eprintln!("{refused} of 6 write-backs refused (saves relive had not read yet)");
+    let final_text = std::fs::read_to_string(&worker_src).unwrap();
+    s.event("the last reload", STEP, |e| e["event"] == "reloaded");
+    let (c, _) = s.frame("score ");
+    let (d, _) = s.frame("score ");
+    assert_eq!(d, c + 4, "{final_text}");
+}

@@ -4,7 +4,7 @@
 use super::Worker;
 use crate::error::Error;
 use crate::event::Event;
-use crate::literal::{LiteralKey, LiteralValue, Tweakable, TweakedLiteral};
+use crate::literal::{LiteralKey, LiteralValue, LiteralWrite, Tweakable, TweakedLiteral};
 use relive_worker::Interface;
 use relive_worker::abi::{self, RawStr};
 
@@ -80,6 +80,66 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
                 )
             })
             .collect())
+    }
+
+    /// Asks `cargo relive run` to set a tweakable literal to `typed` (what a user would write in
+    /// the source: `450`, `0.5`, `"hi"`) in this game and in its source file, so that the next
+    /// build agrees. The session writes the file only if it holds what the session last read
+    /// (never over an edit it has not seen), then sends the value back as a tweak, applied
+    /// before a following frame. Returns the request's number; its answer comes from
+    /// [`Worker::literal_writes`]. Refused at once when no session runs this host (then
+    /// [`Worker::tweak`] sets the value in the running game only).
+    pub fn write_literal(&mut self, key: &LiteralKey, typed: &str) -> Result<u64, Error> {
+        let Some(control) = self.supervisor.as_ref().and_then(|s| s.control.as_ref()) else {
+            return Err(Error::Tweak {
+                message: "no `cargo relive run` session runs this host: nothing can write the source (Worker::tweak sets the value in the running game only)".into(),
+            });
+        };
+        self.requests += 1;
+        let request = serde_json::json!({
+            "request": "write_literal",
+            "id": self.requests,
+            "file": key.file,
+            "item": key.item,
+            "index": key.index,
+            "value": typed,
+        });
+        if !crate::supervise::send_line(control, &request) {
+            return Err(Error::Tweak {
+                message: "the connection to `cargo relive run` is closed: nothing was written"
+                    .into(),
+            });
+        }
+        Ok(self.requests)
+    }
+
+    /// The answers to [`Worker::write_literal`] that came since the last call, in order.
+    pub fn literal_writes(&mut self) -> Vec<LiteralWrite> {
+        let Some(supervisor) = &self.supervisor else {
+            return Vec::new();
+        };
+        let answers = match supervisor.answers.lock() {
+            Ok(mut answers) => std::mem::take(&mut *answers),
+            Err(_) => return Vec::new(),
+        };
+        answers
+            .into_iter()
+            .map(|answer| {
+                let text = |k: &str| answer["ok"][k].as_str().unwrap_or_default().to_owned();
+                LiteralWrite {
+                    id: answer["answer"].as_u64().unwrap_or(0),
+                    result: match answer["error"].as_str() {
+                        Some(error) => Err(error.to_owned()),
+                        None => Ok(TweakedLiteral {
+                            name: text("name"),
+                            at: text("at"),
+                            old: text("old"),
+                            new: text("new"),
+                        }),
+                    },
+                }
+            })
+            .collect()
     }
 
     /// The supervisor's `tweak` command: `literals`, each `{crate, file, item, index, kind,
