@@ -183,7 +183,7 @@ fn write_back_sets_a_literal_in_the_game_and_the_source_and_never_writes_over_an
     std::fs::write(&worker_src, WORKER).unwrap();
     let events = tmp.path().join("events");
     mkfifo(&events);
-    let target = test_target("tweaks");
+    let target = test_target("tweaks-write");
     let mut s = Session::start(&dir, &target, &events, &[]);
     s.event("loaded", FIRST_BUILD, |e| e["event"] == "loaded");
     let tweak = |args: &[&str]| {
@@ -267,6 +267,27 @@ fn write_back_sets_a_literal_in_the_game_and_the_source_and_never_writes_over_an
         }
     }
     eprintln!("{refused} of 6 write-backs refused (saves relive had not read yet)");
+
+    // A save that comes while a build runs (the session reads it only after the build): a
+    // write-back that arrives meanwhile is refused, and that save is kept as the editor wrote it.
+    let text = std::fs::read_to_string(&worker_src).unwrap();
+    std::fs::write(
+        &worker_src,
+        text.replace(
+            "state.frames += 1;",
+            "state.frames += 1;\n    state.frames += 0;",
+        ),
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(30));
+    let editor = std::fs::read_to_string(&worker_src).unwrap() + "// saved during the build\n";
+    std::fs::write(&worker_src, &editor).unwrap();
+    let (ok, said) = tweak(&["RATE", "0.9"]);
+    assert!(
+        !ok && said.contains("nothing was written"),
+        "a write-back over a save relive had not read: {said}"
+    );
+    assert_eq!(std::fs::read_to_string(&worker_src).unwrap(), editor);
     let final_text = std::fs::read_to_string(&worker_src).unwrap();
     s.event("the last reload", STEP, |e| e["event"] == "reloaded");
     let (c, _) = s.frame("score ");
