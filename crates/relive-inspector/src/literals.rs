@@ -44,9 +44,11 @@ pub(crate) struct Literals {
     last: Option<Note>,
 }
 
-/// What a user calls a literal: a const's name, else its item and place (`update#3`).
-pub(crate) fn name(key: &LiteralKey) -> String {
-    let is_const = !key.item.contains("::")
+/// What a user calls a literal: a const's name when its value is that one literal, else its
+/// item and place (`update#3`, `COLOR#1`). `alone`: the only literal of its table.
+pub(crate) fn name(key: &LiteralKey, alone: bool) -> String {
+    let is_const = alone
+        && !key.item.contains("::")
         && key
             .item
             .chars()
@@ -138,7 +140,7 @@ impl Literals {
             let note = match answer.result {
                 Ok(done) => Note {
                     text: format!(
-                        "{} {} \u{2192} {}: written to {}",
+                        "{} {} -> {}: written to {}",
                         done.name, done.old, done.new, done.at
                     ),
                     problem: false,
@@ -234,13 +236,21 @@ impl Literals {
             ui.weak("none: #[relive_worker::tweak] on a function, an impl or a const makes its literals tweakable here");
             return;
         }
-        if let Some(note) = self.last.as_ref().filter(|n| n.at.elapsed() < NOTE_FOR) {
-            let color = if note.problem {
-                PROBLEM
-            } else {
-                ui.visuals().weak_text_color()
-            };
-            ui.label(egui::RichText::new(&note.text).color(color));
+        // The last answer has a line of its own, empty without one, and one line long (the whole
+        // on hover): the rows never move under the pointer when an answer comes or goes.
+        match self.last.as_ref().filter(|n| n.at.elapsed() < NOTE_FOR) {
+            Some(note) => {
+                let color = if note.problem {
+                    PROBLEM
+                } else {
+                    ui.visuals().weak_text_color()
+                };
+                ui.add(egui::Label::new(egui::RichText::new(&note.text).color(color)).truncate())
+                    .on_hover_text(&note.text);
+            }
+            None => {
+                ui.label(" ");
+            }
         }
         let list = self.list.clone();
         egui::Grid::new("relive-literals")
@@ -256,7 +266,13 @@ impl Literals {
 
     fn row(&mut self, ui: &mut egui::Ui, literal: &Tweakable) {
         let key = &literal.key;
-        let label = ui.label(name(key));
+        let alone = self
+            .list
+            .iter()
+            .filter(|t| t.key.file == key.file && t.key.item == key.item)
+            .count()
+            <= 1;
+        let label = ui.label(name(key, alone));
         let file = key.file.rsplit('/').next().unwrap_or(&key.file);
         label.on_hover_text(format!("{}:{}:{}", key.file, literal.line, literal.column));
         let Some(value) = self
@@ -269,26 +285,42 @@ impl Literals {
             ui.weak(format!("{file}:{}", literal.line));
             return;
         };
+        // Ids of their own, not of their place: an editor keeps its drag or its typing when a
+        // row above it comes or goes.
         let id = egui::Id::new(("relive-literal", &key.file, &key.item, key.index));
+        let base = parse(&literal.kind, &literal.text);
         match value {
             LiteralValue::Float(mut v) => {
                 let speed = (v.abs() * 0.005).max(0.001);
-                let response = ui.add(
-                    egui::DragValue::new(&mut v)
-                        .speed(speed)
-                        .max_decimals(6)
-                        .update_while_editing(false),
-                );
-                self.number(key, &response, LiteralValue::Float(v));
+                let response = ui
+                    .push_id(id, |ui| {
+                        ui.add(
+                            egui::DragValue::new(&mut v)
+                                .speed(speed)
+                                .max_decimals(6)
+                                .update_while_editing(false),
+                        )
+                    })
+                    .inner;
+                self.number(key, &response, LiteralValue::Float(v), base.as_ref());
             }
             LiteralValue::Int(v) => {
                 let mut n = v as i64;
-                let response = ui.add(
-                    egui::DragValue::new(&mut n)
-                        .speed(0.25)
-                        .update_while_editing(false),
+                let response = ui
+                    .push_id(id, |ui| {
+                        ui.add(
+                            egui::DragValue::new(&mut n)
+                                .speed(0.25)
+                                .update_while_editing(false),
+                        )
+                    })
+                    .inner;
+                self.number(
+                    key,
+                    &response,
+                    LiteralValue::Int(i128::from(n)),
+                    base.as_ref(),
                 );
-                self.number(key, &response, LiteralValue::Int(i128::from(n)));
             }
             LiteralValue::Bool(mut b) => {
                 if ui.checkbox(&mut b, "").changed() {
@@ -344,9 +376,17 @@ impl Literals {
         }
     }
 
-    /// A number's editor: in the game while dragged, written when let go or typed.
-    fn number(&mut self, key: &LiteralKey, response: &egui::Response, value: LiteralValue) {
-        if response.changed() {
+    /// A number's editor: in the game while dragged, written when let go or typed. `base`: the
+    /// literal as the running build has it. A click, or a value typed as it was, writes nothing.
+    fn number(
+        &mut self,
+        key: &LiteralKey,
+        response: &egui::Response,
+        value: LiteralValue,
+        base: Option<&LiteralValue>,
+    ) {
+        let current = self.set.get(key).or(base).cloned();
+        if response.changed() && current.as_ref() != Some(&value) {
             self.set.insert(key.clone(), value.clone());
             if response.dragged() {
                 self.edits.push(Edit::Apply(key.clone(), value.clone()));
@@ -356,6 +396,7 @@ impl Literals {
         }
         if response.drag_stopped()
             && let Some(value) = self.set.get(key)
+            && Some(value) != base
         {
             self.edits.push(Edit::Write(key.clone(), typed(value)));
         }
@@ -396,8 +437,9 @@ mod tests {
             item: item.into(),
             index,
         };
-        assert_eq!(name(&key("SPEED", 0)), "SPEED");
-        assert_eq!(name(&key("update", 3)), "update#3");
-        assert_eq!(name(&key("Player::step", 0)), "Player::step#0");
+        assert_eq!(name(&key("SPEED", 0), true), "SPEED");
+        assert_eq!(name(&key("COLOR", 1), false), "COLOR#1");
+        assert_eq!(name(&key("update", 3), false), "update#3");
+        assert_eq!(name(&key("Player::step", 0), true), "Player::step#0");
     }
 }

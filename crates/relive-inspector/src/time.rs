@@ -43,9 +43,13 @@ impl Inspector {
                 );
                 return;
             }
-            other => other.to_string(),
+            // egui's font has no arrow; the terminal's `→` reads as `->` here.
+            other => other.to_string().replace('\u{2192}', "->"),
         };
-        ui.label(egui::RichText::new(text).color(color));
+        // One line, whatever its length (the whole on hover): the controls below stay where
+        // they are while the status changes.
+        ui.add(egui::Label::new(egui::RichText::new(&text).color(color)).truncate())
+            .on_hover_text(text);
     }
 
     /// Pause, step, the slider over the kept history, and the loop's buttons.

@@ -24,10 +24,12 @@ pub(super) fn is_const(site: &Site) -> bool {
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
-/// What messages and `cargo relive tweak` call a literal: a const's name, else its item and
-/// its place in it (`update#3`).
-pub(super) fn literal_name(site: &Site) -> String {
-    if is_const(site) {
+/// What messages and `cargo relive tweak` call a literal: a const's name when its value is
+/// that one literal, else its table and its place in it (`update#3`, `COLOR#1`). `sites`: the
+/// file's tweakable literals.
+pub(super) fn literal_name(site: &Site, sites: &[Site]) -> String {
+    let alone = sites.iter().filter(|s| s.table == site.table).count() <= 1;
+    if is_const(site) && alone {
         site.table.clone()
     } else {
         format!("{}#{}", site.table, site.index)
@@ -114,6 +116,7 @@ impl Supervisor {
                     return false;
                 }
                 Outcome::Tweaks(changes) => {
+                    let sites = compare::analyze(text).map(|f| f.sites).unwrap_or_default();
                     if path.strip_prefix(&self.project.worker_dir).is_err() {
                         return false;
                     }
@@ -133,7 +136,7 @@ impl Supervisor {
                             return false;
                         }
                         let line = site.literal_span.start().line;
-                        let name = literal_name(site);
+                        let name = literal_name(site, &sites);
                         let at = format!("{shown}:{line}");
                         lines.push(format!(
                             "{name} {} \u{2192} {} at {at}",

@@ -41,6 +41,7 @@ struct Found {
     path: PathBuf,
     text: String,
     site: Site,
+    name: String,
 }
 
 impl Supervisor {
@@ -55,17 +56,17 @@ impl Supervisor {
                 continue;
             };
             for site in &file.sites {
-                out.push(self.describe(path, site));
+                out.push(self.describe(path, site, &file.sites));
             }
         }
         Json::Array(out)
     }
 
     /// One literal as lists and answers show it.
-    fn describe(&self, path: &Path, site: &Site) -> Json {
+    fn describe(&self, path: &Path, site: &Site, sites: &[Site]) -> Json {
         let start = site.literal_span.start();
         json!({
-            "name": literal_name(site),
+            "name": literal_name(site, sites),
             "at": format!("{}:{}:{}", self.shown(path), start.line, start.column + 1),
             "file": path.strip_prefix(&self.project.worker_dir).unwrap_or(path).to_string_lossy(),
             "item": site.table,
@@ -88,15 +89,16 @@ impl Supervisor {
             };
             let relative = path.strip_prefix(&self.project.worker_dir).unwrap_or(path);
             let shown = self.shown(path);
-            for site in file.sites {
+            for site in &file.sites {
                 let start = site.literal_span.start();
+                let site_name = literal_name(site, &file.sites);
                 let hit = match target {
                     Target::Key { file, item, index } => {
                         relative == Path::new(file) && &site.table == item && site.index == *index
                     }
                     Target::Name(name) => {
-                        names.push(literal_name(&site));
-                        name == &literal_name(&site)
+                        names.push(site_name.clone());
+                        name == &site_name
                             || place_matches(name, &shown, start.line, start.column + 1)
                     }
                 };
@@ -104,7 +106,8 @@ impl Supervisor {
                     matches.push(Found {
                         path: path.to_owned(),
                         text: text.to_owned(),
-                        site,
+                        site: site.clone(),
+                        name: site_name,
                     });
                 }
             }
@@ -152,9 +155,13 @@ impl Supervisor {
     /// value does not fit or the file changed since the session read it.
     pub(super) fn write_literal(&mut self, target: &Target, typed: &str) -> Result<Json, String> {
         let found = self.find_literal(target)?;
-        let Found { path, text, site } = found;
+        let Found {
+            path,
+            text,
+            site,
+            name,
+        } = found;
         let shown = self.shown(&path);
-        let name = literal_name(&site);
         let value = Value::parse(site.kind, typed)?;
         if let Value::Int(v) = value
             && !relive_tweak::value::fits(&site.suffix, v)

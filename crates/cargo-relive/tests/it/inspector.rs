@@ -107,6 +107,8 @@ fn window_template_inspector_edits_numbers_strings_and_colours_keeps_input_from_
     );
     s.event("reload", STEP, |e| e["event"] == "reloaded");
     assert_eq!(number(&dir, &target, "/x"), 320.0);
+    std::thread::sleep(Duration::from_millis(300));
+    x.screenshot(&shots, "3b-reloaded");
 
     // Pause: the frame counter stops while the square is still drawn; Step plays one frame.
     xdo(&["mousemove", "455", "77", "click", "1"]);
@@ -242,6 +244,55 @@ fn window_template_inspector_edits_numbers_strings_and_colours_keeps_input_from_
         "the loop does not move the square: {seen:?}"
     );
     x.screenshot(&shots, "11-loop");
+
+    // The Literals section, below the state: SIZE typed is in the game at once and written into
+    // the source as a float; the rebuild behind it agrees.
+    let source = || std::fs::read_to_string(&src).unwrap();
+    xdo(&["mousemove", "535", "331", "click", "1"]);
+    std::thread::sleep(Duration::from_millis(300));
+    xdo(&["key", "ctrl+a"]);
+    xdo(&["type", "--delay", "50", "90"]);
+    xdo(&["key", "Return"]);
+    until("SIZE written into the source", || {
+        source().contains("const SIZE: f32 = 90.0;")
+    });
+    let tweaked = s.event("the tweak", STEP, |e| e["event"] == "tweaked");
+    assert_eq!(tweaked["literals"][0]["name"], "SIZE", "{tweaked}");
+    let square = |r: u8, g: u8, b: u8| g > 100 && g > r + 20 && g > b;
+    until("the square drawn 90 high", || {
+        bbox(&game_area(x.screenshot(&shots, "12-literal")), square)
+            .is_some_and(|b| (88..=92).contains(&(b.3 - b.1 + 1)))
+    });
+    s.event("the rebuild", STEP, |e| e["event"] == "reloaded");
+
+    // SPEED dragged: in the game while the drag lasts, written once, when let go.
+    xdo(&["mousemove", "535", "436", "mousedown", "1"]);
+    for _ in 0..10 {
+        xdo(&["mousemove_relative", "5", "0"]);
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    xdo(&["mouseup", "1"]);
+    until("SPEED written into the source", || {
+        !source().contains("const SPEED: f32 = 300.0;")
+    });
+    let line = source()
+        .lines()
+        .find(|l| l.starts_with("const SPEED: f32 = "))
+        .unwrap()
+        .to_owned();
+    let speed: f64 = line
+        .trim_start_matches("const SPEED: f32 = ")
+        .trim_end_matches(';')
+        .parse()
+        .unwrap_or_else(|_| panic!("{line}"));
+    assert!(speed > 320.0 && line.contains('.'), "{line}");
+    let tweaks = std::cell::Cell::new(0);
+    s.event("the rebuild", STEP, |e| {
+        tweaks.set(tweaks.get() + usize::from(e["event"] == "tweaked"));
+        e["event"] == "reloaded"
+    });
+    assert_eq!(tweaks.get(), 1, "the drag wrote more than once");
+    x.screenshot(&shots, "13-dragged-literal");
 }
 
 /// Where the history slider's handle is: the first light pixel from the left on the slider's

@@ -134,7 +134,7 @@ fn a_literal_edit_is_in_effect_before_its_build_and_the_rebuild_keeps_it() {
         .iter()
         .map(|l| l["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["RATE", "COLOR", "update#2"], "{tweaked}");
+    assert_eq!(names, ["RATE", "COLOR#1", "update#2"], "{tweaked}");
     let line = s.line("the tweaked line", |l| {
         l.starts_with("points ").then(|| l.to_owned())
     });
