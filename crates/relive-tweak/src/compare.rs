@@ -284,11 +284,22 @@ fn flatten(stream: TokenStream, out: &mut Vec<Token>) {
                 literal: false,
                 span: i.span(),
             }),
-            TokenTree::Literal(l) => out.push(Token {
-                text: l.to_string(),
-                literal: true,
-                span: l.span(),
-            }),
+            // A minus right before a literal goes with it (`-1.5`): a sign flipped is a changed
+            // literal, not changed code. A binary minus merges the same way on both sides, so
+            // the code around still compares as it was; the literal's position is its own.
+            TokenTree::Literal(l) => {
+                let minus = out
+                    .last()
+                    .is_some_and(|t| !t.literal && t.text == "-Alone");
+                if minus {
+                    out.pop();
+                }
+                out.push(Token {
+                    text: format!("{}{l}", if minus { "-" } else { "" }),
+                    literal: true,
+                    span: l.span(),
+                });
+            }
         }
     }
 }

@@ -202,6 +202,38 @@ relive_worker::export! { state: State, context: (), update: update }
             .replace("use base", "// tuned\n\nuse base")
             .replace("300.0", "310.0");
         assert_eq!(tweaks(&moved)[0].0, "SPEED");
+        // A sign flipped, either way.
+        assert_eq!(
+            tweaks(&BUILT.replace("300.0", "-300.0")),
+            [("SPEED".into(), 0, "300.0".into(), "-300.0".into())]
+        );
+        let negative = BUILT.replace("300.0", "-300.0");
+        match compare(&negative, &BUILT) {
+            Outcome::Tweaks(changes) => {
+                assert_eq!(changes[0].old_text, "-300.0");
+                assert_eq!(changes[0].site.text, "300.0");
+            }
+            other => panic!("not tweaks: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_binary_minus_stays_code() {
+        let built = BUILT.replace("state.x += SPEED", "state.x -= 1.0 - SPEED");
+        let built = built.replace("40.0, 60.0", "40.0 - 2.0, 60.0");
+        // Its literal is tweaked as itself; the operator changed is code.
+        match compare(&built, &built.replace("40.0 - 2.0", "40.0 - 3.0")) {
+            Outcome::Tweaks(changes) => assert_eq!(changes[0].site.text, "3.0"),
+            other => panic!("not tweaks: {other:?}"),
+        }
+        assert!(matches!(
+            compare(&built, &built.replace("40.0 - 2.0", "40.0 + 2.0")),
+            Outcome::Build { .. }
+        ));
+        assert!(matches!(
+            compare(&built, &built.replace("40.0 - 2.0", "40.0 - -2.0")),
+            Outcome::Build { .. }
+        ));
     }
 
     #[test]
