@@ -288,9 +288,7 @@ fn flatten(stream: TokenStream, out: &mut Vec<Token>) {
             // literal, not changed code. A binary minus merges the same way on both sides, so
             // the code around still compares as it was; the literal's position is its own.
             TokenTree::Literal(l) => {
-                let minus = out
-                    .last()
-                    .is_some_and(|t| !t.literal && t.text == "-Alone");
+                let minus = out.last().is_some_and(|t| !t.literal && t.text == "-Alone");
                 if minus {
                     out.pop();
                 }
