@@ -208,7 +208,7 @@ relive_worker::export! { state: State, context: (), update: update }
             [("SPEED".into(), 0, "300.0".into(), "-300.0".into())]
         );
         let negative = BUILT.replace("300.0", "-300.0");
-        match compare(&negative, &BUILT) {
+        match compare(&negative, BUILT) {
             Outcome::Tweaks(changes) => {
                 assert_eq!(changes[0].old_text, "-300.0");
                 assert_eq!(changes[0].site.text, "300.0");
