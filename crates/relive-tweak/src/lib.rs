@@ -9,8 +9,9 @@
 //! added above) leave a key as it is.
 //!
 //! A literal is tweakable where a value computed at run time may stand: not in patterns, types,
-//! array lengths, generic arguments, attributes, `const` blocks or `const fn`s, nested items, macro
-//! inputs, or under a `&` that the compiler would promote to a `'static` constant. Those are left
+//! array lengths, generic arguments, attributes, `const` blocks or `const fn`s, nested items, the
+//! inputs of macros other than the standard formatting ones and `vec!` (whose arguments are
+//! ordinary expressions), or under a `&` that the compiler would promote to a `'static` constant. Those are left
 //! as they are, so marking an item never turns into a compile error.
 
 use std::collections::BTreeSet;
@@ -23,6 +24,7 @@ use syn::{Block, Expr, ExprLit, ImplItem, Item, Lit, UnOp};
 
 #[cfg(feature = "locations")]
 pub mod compare;
+mod macros;
 pub mod value;
 
 pub use value::{Kind, Value};
@@ -351,7 +353,7 @@ impl VisitMut for Walker<'_> {
             }
             Expr::Reference(reference)
                 if reference.mutability.is_none() && promotable(&reference.expr) => {}
-            Expr::Const(_) | Expr::Macro(_) => {}
+            Expr::Const(_) => {}
             Expr::Repeat(repeat) => self.visit_expr_mut(&mut repeat.expr),
             Expr::Closure(_) | Expr::Async(_) => {
                 self.nested += 1;
@@ -367,7 +369,10 @@ impl VisitMut for Walker<'_> {
     fn visit_attribute_mut(&mut self, _: &mut syn::Attribute) {}
     fn visit_item_mut(&mut self, _: &mut Item) {}
     fn visit_generic_argument_mut(&mut self, _: &mut syn::GenericArgument) {}
-    fn visit_macro_mut(&mut self, _: &mut syn::Macro) {}
+    fn visit_macro_mut(&mut self, mac: &mut syn::Macro) {
+        let consts = self.consts;
+        macros::walk_macro(mac, self, consts);
+    }
 }
 
 #[cfg(test)]

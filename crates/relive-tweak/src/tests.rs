@@ -54,8 +54,9 @@ fn literals_where_a_runtime_value_cannot_go_are_left_alone() {
         }"#,
     );
     let texts: Vec<&str> = sites.iter().map(|(_, _, s)| s.as_str()).collect();
-    // The repeated element and `pow`'s argument are runtime values; nothing else is.
-    assert_eq!(texts, ["0u8", "1.0", "2"]);
+    // The repeated element, `format!`'s argument and `pow`'s argument are runtime values;
+    // nothing else is.
+    assert_eq!(texts, ["0u8", "1.0", "9", "2"]);
 }
 
 #[test]
@@ -95,6 +96,69 @@ fn a_const_read_by_name_is_handed_to_the_rewriter() {
     let mut names = Names(Vec::new());
     walk_block("update", &mut block, &consts, &mut names);
     assert_eq!(names.0, ["SPEED", "COLOR"]);
+}
+
+#[test]
+fn the_arguments_of_formatting_macros_and_vec_are_walked_and_other_macros_are_not() {
+    let sites = sites_of(
+        r#"fn f(out: &mut String, x: f32) {
+            println!("{:.1} {}", x * 100.0, 'c');
+            write!(out, "{}", 2u8).ok();
+            assert!(x < 3.0, "x was {}", 4);
+            assert_eq!(x, 5.0);
+            std::eprintln!("{y}", y = 6);
+            let v = vec![7, 8];
+            let w = vec![9.0; 10];
+            my_macro!(11);
+            mine::format!("{}", 12);
+            panic!("{}", 13);
+        }"#,
+    );
+    let texts: Vec<&str> = sites.iter().map(|(_, _, s)| s.as_str()).collect();
+    // `vec![x; n]`'s count is left alone, as an array's length is.
+    assert_eq!(
+        texts,
+        [
+            "100.0", "'c'", "2u8", "3.0", "4", "5.0", "6", "7", "8", "9.0", "13"
+        ]
+    );
+}
+
+#[test]
+fn a_const_in_a_format_macro_is_rewritten_as_an_argument_or_a_named_capture() {
+    struct Names(Vec<String>);
+    impl Found for Names {
+        fn literal(&mut self, _: &mut Expr, _: &Site) {}
+        fn const_use(&mut self, expr: &mut Expr, name: &syn::Ident) {
+            self.0.push(name.to_string());
+            *expr = syn::parse_quote!(slot(#name));
+        }
+    }
+    let mut block: Block = syn::parse_str(
+        r#"{ show(&format!("{} {SPEED} {SPEED:>4} {{SIZE}} {COLOR}", SPEED, COLOR = 1)); }"#,
+    )
+    .unwrap();
+    let consts: BTreeSet<String> = ["SPEED", "SIZE", "COLOR"].map(String::from).into();
+    let mut names = Names(Vec::new());
+    walk_block("update", &mut block, &consts, &mut names);
+    // The positional use, then one named argument for the capture; `{{SIZE}}` is text and
+    // `COLOR` is already an argument of the user's.
+    assert_eq!(names.0, ["SPEED", "SPEED"]);
+    let text = block.to_token_stream().to_string().replace(' ', "");
+    assert!(
+        text.contains(
+            r#"format!("{}{SPEED}{SPEED:>4}{{SIZE}}{COLOR}",slot(SPEED),COLOR=1,SPEED=slot(SPEED))"#
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn format_captures_are_names_not_positions_or_escaped_braces() {
+    assert_eq!(
+        macros::format_captures("{} {0} {a} {{b}} {c:?} {_d:>8.2} {:w$}"),
+        ["a", "c", "_d"]
+    );
 }
 
 #[test]
@@ -267,6 +331,29 @@ relive_worker::export! { state: State, context: (), update: update }
         let used = format!("{BUILT}\nfn other() -> f32 {{ SPEED }}\n").replace("300.0", "1.0");
         let built_used = format!("{BUILT}\nfn other() -> f32 {{ SPEED }}\n");
         match compare(&built_used, &used) {
+            Outcome::Build { why, .. } => {
+                assert!(why.starts_with("`SPEED` is also used outside"), "{why}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_const_read_in_a_marked_format_macro_is_still_a_tweak_and_elsewhere_a_build() {
+        let shown = BUILT.replace(
+            "WHITE);\n}",
+            "WHITE);\n    println!(\"{} {SPEED:.0}\", SPEED);\n}",
+        );
+        assert_ne!(shown, BUILT);
+        assert_eq!(
+            match compare(&shown, &shown.replace("300.0", "450.0")) {
+                Outcome::Tweaks(changes) => changes.len(),
+                other => panic!("{other:?}"),
+            },
+            1
+        );
+        let outside = format!("{BUILT}\nfn other() {{ println!(\"{{SPEED}}\"); }}\n");
+        match compare(&outside, &outside.replace("300.0", "1.0")) {
             Outcome::Build { why, .. } => {
                 assert!(why.starts_with("`SPEED` is also used outside"), "{why}")
             }

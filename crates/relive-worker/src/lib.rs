@@ -148,12 +148,21 @@ pub use relive_tape::reads;
 /// fn step(x: f32, dt: f32) -> f32 {
 ///     (x + SPEED * dt).min(640.0) // `SPEED` and `640.0` are both tweakable here
 /// }
-/// # fn main() { assert_eq!(step(0.0, 0.5), 150.0); }
+///
+/// #[tweak]
+/// fn label(x: f32) -> String {
+///     format!("{x:.0} of {SPEED}, {}", SPEED / 2.0) // `SPEED` and `2.0` are tweakable here too
+/// }
+/// # fn main() {
+/// #     assert_eq!(step(0.0, 0.5), 150.0);
+/// #     assert_eq!(label(1.0), "1 of 300, 150");
+/// # }
 /// ```
 ///
 /// Numbers, bools, chars and strings are tweakable where a value computed at run time may stand;
-/// literals in patterns, types, array lengths, generic arguments, attributes, macro inputs,
-/// `const` blocks and `const fn`s, and under a `&` made of literals only, are left as they are.
+/// literals in patterns, types, array lengths, generic arguments, attributes, the inputs of
+/// macros other than the standard formatting ones (`format!`, `println!`, `write!`, `assert!`, …)
+/// and `vec!`, `const` blocks and `const fn`s, and under a `&` made of literals only, are left as they are.
 /// A marked `const` keeps its compiled value where a constant is needed (`[0; SIZE]`), and its
 /// uses by name in marked items of the same file read the tweaked one. A ship build (feature
 /// `static`) compiles every literal as itself.
