@@ -289,3 +289,33 @@ pub mod build {
     /// This crate's version: host and worker must use the same relive.
     pub const RELIVE_VERSION: &str = env!("CARGO_PKG_VERSION");
 }
+
+/// The guide's chapters (`docs/guide/src`), whose Rust samples run as this crate's doctests: each
+/// sample compiles, or says why it cannot (`rust,ignore`).
+#[cfg(doctest)]
+mod guide {
+    #[doc = include_str!("../../../docs/guide/src/layouts.md")]
+    pub struct Layouts;
+    #[doc = include_str!("../../../docs/guide/src/porting.md")]
+    pub struct Porting;
+    #[doc = include_str!("../../../docs/guide/src/state.md")]
+    pub struct State;
+    #[doc = include_str!("../../../docs/guide/src/rewind-and-loop.md")]
+    pub struct RewindAndLoop;
+    #[doc = include_str!("../../../docs/guide/src/inspector-and-tweaks.md")]
+    pub struct InspectorAndTweaks;
+    #[doc = include_str!("../../../docs/guide/src/debugging.md")]
+    pub struct Debugging;
+    #[doc = include_str!("../../../docs/guide/src/fast-reloads.md")]
+    pub struct FastReloads;
+    #[doc = include_str!("../../../docs/guide/src/events-and-protocol.md")]
+    pub struct EventsAndProtocol;
+    #[doc = include_str!("../../../docs/guide/src/getting-started.md")]
+    pub struct GettingStarted;
+    #[doc = include_str!("../../../docs/guide/src/cli.md")]
+    pub struct Cli;
+    #[doc = include_str!("../../../docs/guide/src/troubleshooting.md")]
+    pub struct Troubleshooting;
+    #[doc = include_str!("../../../README.md")]
+    pub struct Readme;
+}
