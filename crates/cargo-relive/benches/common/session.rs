@@ -4,9 +4,15 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Lines};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::Duration;
+
+/// How long [`Session::next`] waits for an event before the bench fails with what it saw (a
+/// first build of the 20k-line worker takes about a minute here).
+const EVENT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The repository's root.
 pub fn repo() -> PathBuf {
@@ -34,7 +40,9 @@ pub fn new_project(dir: &Path, template: &str) {
 /// A running `cargo relive run --fresh --events FIFO`.
 pub struct Session {
     child: Child,
-    events: Lines<BufReader<std::fs::File>>,
+    events: Receiver<String>,
+    /// The kinds of the last 40 events read, for the message when one never comes.
+    seen: Vec<String>,
 }
 
 impl Session {
@@ -56,15 +64,46 @@ impl Session {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let events = BufReader::new(std::fs::File::open(fifo).unwrap()).lines();
-        Session { child, events }
+        let reader = BufReader::new(std::fs::File::open(fifo).unwrap());
+        let (tx, events) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in reader.lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Session {
+            child,
+            events,
+            seen: Vec::new(),
+        }
     }
 
-    /// The next event of `kind`.
+    /// The next event of `kind`; panics, naming the events seen, when none comes within
+    /// [`EVENT_TIMEOUT`] or the session ends first.
     pub fn next(&mut self, kind: &str) -> serde_json::Value {
+        let deadline = std::time::Instant::now() + EVENT_TIMEOUT;
         loop {
-            let line = self.events.next().unwrap().unwrap();
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let line = match self.events.recv_timeout(left) {
+                Ok(line) => line,
+                Err(RecvTimeoutError::Timeout) => panic!(
+                    "no `{kind}` event within {} s; the session's events so far: {:?}",
+                    EVENT_TIMEOUT.as_secs(),
+                    self.seen
+                ),
+                Err(RecvTimeoutError::Disconnected) => panic!(
+                    "the session ended before a `{kind}` event; its events: {:?}",
+                    self.seen
+                ),
+            };
             let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            let event = v["event"].as_str().unwrap_or("?").to_string();
+            if self.seen.len() == 40 {
+                self.seen.remove(0);
+            }
+            self.seen.push(event);
             if v["event"] == kind {
                 return v;
             }
