@@ -33,7 +33,8 @@ pub struct NewArgs {
     pub vcs: Vcs,
     /// Put the `State` in a crate of its own (`state/`), with relive's codec compiled there: a
     /// save of the worker then compiles none of the state's serde code (for a worker whose state
-    /// types grow large; see README, "Keeping reloads fast as the worker grows").
+    /// types grow large; see "Keeping reloads fast as the worker grows" in relive's guide,
+    /// docs/guide/src/fast-reloads.md).
     #[arg(long)]
     pub state_crate: bool,
 }

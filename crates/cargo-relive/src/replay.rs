@@ -340,8 +340,8 @@ impl Invocation {
         let _ = writeln!(
             out,
             "relive: the link failed with `{added}`, which relive adds to speed it up (see \
-             \"How a reload is fast\" in relive's README); linking again without it worked, so it \
-             is left out from now on"
+             \"How a reload is fast\" in relive's guide, docs/guide/src/fast-reloads.md); linking \
+             again without it worked, so it is left out from now on"
         );
         self.speedups = false;
         Ok(Build { duration, ..again })

@@ -25,6 +25,10 @@ const SLOW: Duration = Duration::from_secs(1);
 const MANY_SERDE_TYPES: usize = 30;
 /// From this many lines of code (not blank, not comments), a module is worth splitting.
 const LARGE_MODULE: usize = 4000;
+/// The guide's chapter the advice points to, from the root of relive's checkout.
+const GUIDE_CHAPTER: &str = "docs/guide/src/fast-reloads.md";
+/// The section of [`GUIDE_CHAPTER`] the advice points to (its heading).
+const GUIDE_SECTION: &str = "Keeping reloads fast as the worker grows";
 
 /// The threshold for a slow rebuild: [`SLOW`], or `RELIVE_SLOW_BUILD_MS`.
 pub(super) fn slow() -> Duration {
@@ -76,13 +80,13 @@ impl Findings {
     }
 
     /// What to tell the user after two slow rebuilds in a row that took `builds`, files shown
-    /// relative to `root`, pointing to `readme` (relive's README, when its checkout is known);
-    /// nothing if there is nothing to change.
+    /// relative to `root`, pointing to `guide` (the guide's chapter on it, [`GUIDE_CHAPTER`] in
+    /// relive's checkout, when that is known); nothing if there is nothing to change.
     pub(super) fn advice(
         &self,
         builds: [Duration; 2],
         root: &Path,
-        readme: Option<&Path>,
+        guide: Option<&Path>,
     ) -> Vec<String> {
         let mut found = Vec::new();
         if self.serde_types >= MANY_SERDE_TYPES {
@@ -127,10 +131,9 @@ impl Findings {
             "the worker's last two rebuilds took {a:.2}s and {b:.2}s; in its sources:"
         )];
         advice.extend(found);
-        let section = "\"Keeping reloads fast as the worker grows\"";
-        advice.push(match readme {
-            Some(readme) => format!("more in {section} in {}", readme.display()),
-            None => format!("more in {section} in relive's README"),
+        advice.push(match guide {
+            Some(guide) => format!("more in \"{GUIDE_SECTION}\" in {}", guide.display()),
+            None => format!("more in \"{GUIDE_SECTION}\" in relive's guide, {GUIDE_CHAPTER}"),
         });
         advice
     }
@@ -184,10 +187,10 @@ impl super::Supervisor {
             return;
         };
         let found = Findings::of(&self.project.worker_dir.join("src"));
-        let readme = crate::new::own_checkout()
-            .map(|dir| dir.join("README.md"))
-            .filter(|readme| readme.is_file());
-        let advice = found.advice([before, build], &self.project.root, readme.as_deref());
+        let guide = crate::new::own_checkout()
+            .map(|dir| dir.join(GUIDE_CHAPTER))
+            .filter(|guide| guide.is_file());
+        let advice = found.advice([before, build], &self.project.root, guide.as_deref());
         if advice.is_empty() {
             return;
         }
@@ -356,10 +359,23 @@ mod tests {
     }
 
     #[test]
+    fn the_guide_has_the_section_the_advice_points_to() {
+        let chapter = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(GUIDE_CHAPTER);
+        let text = std::fs::read_to_string(&chapter).unwrap();
+        assert!(
+            text.lines().any(|l| l == format!("## {GUIDE_SECTION}")),
+            "{} has no section \"{GUIDE_SECTION}\": the slow-rebuild advice points there",
+            chapter.display()
+        );
+    }
+
+    #[test]
     fn advice_fits_what_was_found_and_a_worker_with_neither_gets_none() {
         let root = Path::new("/game");
         let builds = [Duration::from_millis(1420), Duration::from_millis(2630)];
-        let readme = Path::new("/relive/README.md");
+        let guide = Path::new("/relive/docs/guide/src/fast-reloads.md");
         assert!(Findings::default().advice(builds, root, None).is_empty());
         let small = Findings {
             serde_types: MANY_SERDE_TYPES - 1,
@@ -379,7 +395,7 @@ mod tests {
             ],
             large_module: None,
         };
-        let advice = derives.advice(builds, root, Some(readme));
+        let advice = derives.advice(builds, root, Some(guide));
         assert_eq!(
             advice[0],
             "the worker's last two rebuilds took 1.42s and 2.63s; in its sources:"
@@ -391,7 +407,7 @@ mod tests {
         assert!(advice[1].contains("--state-crate"), "{advice:?}");
         assert_eq!(
             advice[2],
-            "more in \"Keeping reloads fast as the worker grows\" in /relive/README.md"
+            "more in \"Keeping reloads fast as the worker grows\" in /relive/docs/guide/src/fast-reloads.md"
         );
         assert_eq!(advice.len(), 3, "{advice:?}");
 
@@ -406,7 +422,10 @@ mod tests {
             advice[2].starts_with("- `worker/src/lib.rs` is one module of 19625 lines of code"),
             "{advice:?}"
         );
-        assert!(advice[3].ends_with("in relive's README"), "{advice:?}");
+        assert!(
+            advice[3].ends_with("in relive's guide, docs/guide/src/fast-reloads.md"),
+            "{advice:?}"
+        );
     }
 
     #[test]

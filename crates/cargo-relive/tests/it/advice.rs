@@ -139,7 +139,7 @@ fn the_session_names_what_slows_a_rebuild_once_and_suggests_a_missing_wild_once_
     assert!(
         s.said().contains(&format!(
             "\"Keeping reloads fast as the worker grows\" in {}",
-            repo().join("README.md").display()
+            repo().join("docs/guide/src/fast-reloads.md").display()
         )),
         "{}",
         s.context()

@@ -328,6 +328,7 @@ mod bursts;
 mod coins;
 mod faults;
 mod front_door;
+mod guide;
 mod inspector;
 mod loops;
 mod ported;
