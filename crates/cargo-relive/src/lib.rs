@@ -11,6 +11,7 @@
 pub mod cargo;
 pub mod control;
 pub mod debounce;
+pub mod debug;
 pub mod diag;
 pub mod events;
 pub mod inspect;
@@ -70,6 +71,29 @@ enum Command {
     /// Play a span of the running game again and again, each pass under the newest build:
     /// `loop start`, play, `loop end`; `loop stop` goes back to live play.
     Loop(LoopArgs),
+    /// Attach gdb (or lldb) to the running game, breakpoints kept across reloads:
+    /// `debug --break worker/src/lib.rs:40`.
+    Debug(DebugArgs),
+}
+
+#[derive(Args, Debug)]
+struct DebugArgs {
+    /// A breakpoint to set once attached: `worker/src/lib.rs:40`, `lib.rs:40` when one file of
+    /// the workspace has that name, or a function (`worker::update`). Repeatable.
+    #[arg(long = "break", short = 'b', value_name = "LOCATION")]
+    breaks: Vec<String>,
+    /// Attach lldb instead of gdb.
+    #[arg(long)]
+    lldb: bool,
+    /// Print the debugger's command, the host's pid and its program (for an IDE's attach
+    /// configuration) instead of attaching.
+    #[arg(long)]
+    print: bool,
+    /// More arguments for the debugger, after `--` (`-- -x my.gdb`).
+    #[arg(last = true)]
+    args: Vec<String>,
+    #[command(flatten)]
+    common: CommonArgs,
 }
 
 #[derive(Args, Debug)]
@@ -299,6 +323,21 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 answer["frames_back"].as_u64().unwrap_or(0)
             ));
             Ok(0)
+        }
+        Command::Debug(args) => {
+            let project = Project::discover_running(
+                &args.common.cargo_options(),
+                args.common.package.as_deref(),
+            )?;
+            debug::debug(
+                &project,
+                &debug::DebugOptions {
+                    breaks: args.breaks,
+                    lldb: args.lldb,
+                    print: args.print,
+                    args: args.args,
+                },
+            )
         }
         Command::Loop(args) => {
             let project = Project::discover_running(

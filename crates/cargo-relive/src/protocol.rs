@@ -40,7 +40,7 @@ pub fn first_line(line: &[u8], token: &str) -> FirstLine {
         return FirstLine::Command(value);
     }
     FirstLine::Refused(
-        "not a relive command: a command is one JSON line with \"cmd\" (get, set, save, load, rewind, loop, literals, write_literal)"
+        "not a relive command: a command is one JSON line with \"cmd\" (get, set, save, load, rewind, loop, literals, write_literal, session)"
             .to_owned(),
     )
 }
@@ -72,7 +72,7 @@ pub fn check_command(saves: &Path, command: &mut Value) -> Result<(), String> {
             Ok(())
         }
         other => Err(format!(
-            "unknown command {}: the commands are get, set, save, load, rewind, loop, literals and write_literal",
+            "unknown command {}: the commands are get, set, save, load, rewind, loop, literals, write_literal and session",
             other.map_or("(none)".to_owned(), |c| format!("`{c}`"))
         )),
     }

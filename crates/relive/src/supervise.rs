@@ -93,6 +93,12 @@ fn spawn_watchdog(heartbeat: Arc<Heartbeat>, bus: Bus, limit: Duration, stop: Re
                 }
                 let started = *since.get_or_insert_with(std::time::Instant::now);
                 let stuck = started.elapsed() + tick;
+                if !reported && stuck >= limit && traced() {
+                    // A debugger holds the process (a breakpoint, single steps): the time it
+                    // stood still is the user's, not an endless loop. Count again from here.
+                    since = None;
+                    continue;
+                }
                 if !reported && stuck >= limit {
                     reported = true;
                     let function = heartbeat
@@ -112,6 +118,27 @@ fn spawn_watchdog(heartbeat: Arc<Heartbeat>, bus: Bus, limit: Duration, stop: Re
     if let Err(e) = spawned {
         log::warn!("cannot start the watchdog: {e}");
     }
+}
+
+/// Whether a debugger is attached to this process (`TracerPid` in `/proc/self/status`).
+fn traced() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|status| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("TracerPid:"))
+            .is_some_and(|pid| pid.trim() != "0")
+    })
+}
+
+/// Lets any process of this user attach a debugger to this one (`cargo relive debug`, `gdb -p`,
+/// an IDE's attach) where Yama's `ptrace_scope` is 1 (Ubuntu's default), which otherwise allows
+/// only ancestors: the host's ancestor is the supervisor, not the user's debugger. Only for a
+/// host that `cargo relive run` started; scopes 2 and 3 still need root. Without Yama the call
+/// fails with `EINVAL` and changes nothing.
+fn allow_debuggers() {
+    // SAFETY: prctl(2) with PR_SET_PTRACER takes a pid (or PR_SET_PTRACER_ANY) and reads no
+    // memory of ours; it changes only who may ptrace this process.
+    let _ = unsafe { libc::prctl(libc::PR_SET_PTRACER, libc::PR_SET_PTRACER_ANY, 0, 0, 0) };
 }
 
 /// The signal that asked for the exit (0: none).
@@ -272,6 +299,7 @@ impl Supervisor {
                 }
             }
         }
+        allow_debuggers();
         let heartbeat = Arc::new(Heartbeat::default());
         let limit = std::env::var(WATCHDOG_ENV)
             .ok()

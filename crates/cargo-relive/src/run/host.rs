@@ -361,6 +361,9 @@ fn signal_name(sig: i32) -> &'static str {
         libc::SIGTERM => "SIGTERM",
         libc::SIGINT => "SIGINT",
         libc::SIGHUP => "SIGHUP",
+        libc::SIGTRAP => {
+            "SIGTRAP, a breakpoint trap (a debugger that ended while attached leaves its breakpoints in the code)"
+        }
         _ => "a signal",
     }
 }

@@ -34,6 +34,7 @@ impl Supervisor {
         // The session's own: the worker's tweakable literals, and their write-back.
         match command["cmd"].as_str() {
             Some("literals") => return answer(stream, json!({ "ok": self.literal_list() })),
+            Some("session") => return answer(stream, json!({ "ok": self.session_info() })),
             Some("write_literal") => {
                 let (Some(name), Some(value)) =
                     (command["name"].as_str(), command["value"].as_str())
@@ -74,6 +75,16 @@ impl Supervisor {
                 json!({ "error": "the host's control connection is closed" }),
             );
         }
+    }
+
+    /// What `cargo relive debug` needs: the running host's process, its executable, and the
+    /// directory its worker versions are loaded from.
+    fn session_info(&self) -> Value {
+        json!({
+            "host_pid": self.host.as_ref().map(|h| h.pid),
+            "host_exe": self.host_exe,
+            "root": self.project.root,
+        })
     }
 
     /// Tells the running host how a build is going, for its status (`relive::Worker::status`).

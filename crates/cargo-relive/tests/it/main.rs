@@ -326,6 +326,7 @@ impl Session {
 mod advice;
 mod bursts;
 mod coins;
+mod debug;
 mod faults;
 mod front_door;
 mod guide;
