@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
-use std::str::FromStr;
 
 use proc_macro2::{Delimiter, Span, TokenStream, TokenTree};
 use syn::spanned::Spanned;
@@ -13,7 +12,7 @@ use syn::{Expr, ImplItem, Item};
 use crate::{Body, Found, Site, Value, is_tweak, walk_block, walk_expr};
 
 /// What relive knows about the tweakable literals of one source file.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct FileTweaks {
     /// Every tweakable literal, table by table in source order.
     pub sites: Vec<Site>,
@@ -86,8 +85,25 @@ pub enum Outcome {
     },
 }
 
-/// Reads a file's tweaks. The error is the file's syntax error.
+/// Reads `text` ahead of a [`compare`] with it as the running build's source: its tokens and
+/// tweaks are kept (for the last few texts of this thread), so the compare of the next save
+/// only tokenizes that save.
+pub fn prepare(text: &str) {
+    let memo = crate::memo::of(text);
+    memo.tokens();
+    memo.tweaks();
+}
+
+/// Reads a file's tweaks. The error is the file's syntax error. (Kept for the last few texts
+/// of this thread: the same text again costs a copy, not a parse.)
 pub fn analyze(text: &str) -> syn::Result<FileTweaks> {
+    match crate::memo::of(text).tweaks() {
+        Some(tweaks) => Ok((*tweaks).clone()),
+        None => analyze_uncached(text),
+    }
+}
+
+pub(crate) fn analyze_uncached(text: &str) -> syn::Result<FileTweaks> {
     let file = syn::parse_file(text)?;
     let mut out = FileTweaks {
         consts: crate::tweak_consts_in(text),
@@ -246,13 +262,13 @@ fn defaults_of(imp: &syn::ItemImpl, out: &mut FileTweaks) {
 }
 
 /// One token of a flattened file: its text, and whether it is a literal.
-struct Token {
+pub(crate) struct Token {
     text: String,
     literal: bool,
     span: Span,
 }
 
-fn flatten(stream: TokenStream, out: &mut Vec<Token>) {
+pub(crate) fn flatten(stream: TokenStream, out: &mut Vec<Token>) {
     for tree in stream {
         match tree {
             TokenTree::Group(group) => {
@@ -308,36 +324,157 @@ fn position(span: Span) -> (usize, usize) {
 }
 
 /// Compares `old` (the running build's source of a file) with `new` (the file as saved).
+///
+/// When only literals changed, the two files have the same items, so what `old` holds (its
+/// tweakable literals, its consts' uses: parsed once per build, see [`crate::memo`]) says what
+/// each changed literal is; `new` is only tokenized. A changed literal whose line count or sign
+/// changed (the lines after it move; a minus may be unary or binary) is read from `new` parsed.
 pub fn compare(old: &str, new: &str) -> Outcome {
-    let build = |why: String| Outcome::Build {
-        why,
-        defaults: Vec::new(),
-    };
-    let (Ok(old_tokens), Ok(new_tokens)) = (TokenStream::from_str(old), TokenStream::from_str(new))
-    else {
+    let (old_memo, new_memo) = (crate::memo::of(old), crate::memo::of(new));
+    let (Some(a), Some(b)) = (old_memo.tokens(), new_memo.tokens()) else {
         return build("the file does not parse".into());
     };
-    let (mut a, mut b) = (Vec::new(), Vec::new());
-    flatten(old_tokens, &mut a);
-    flatten(new_tokens, &mut b);
     if a.len() != b.len()
         || a.iter()
-            .zip(&b)
+            .zip(b.iter())
             .any(|(x, y)| !x.literal && x.text != y.text)
     {
         return build("code changed".into());
     }
     let changed: Vec<(&Token, &Token)> = a
         .iter()
-        .zip(&b)
+        .zip(b.iter())
         .filter(|(x, y)| x.literal && x.text != y.text)
         .collect();
     if changed.is_empty() {
         return Outcome::Same;
     }
-    let (Ok(before), Ok(after)) = (analyze(old), analyze(new)) else {
+    let moves = changed.iter().any(|(x, y)| {
+        x.text.matches('\n').count() != y.text.matches('\n').count()
+            || x.text.starts_with('-') != y.text.starts_with('-')
+    });
+    if moves {
+        let (Ok(before), Ok(after)) = (analyze(old), analyze(new)) else {
+            return build("the file does not parse".into());
+        };
+        return compare_parsed(&before, &after, new, &changed);
+    }
+    let Some(before) = old_memo.tweaks() else {
         return build("the file does not parse".into());
     };
+    let by_position = sites_by_position(&before);
+    let defaults = defaults_by_position(&before);
+    let mut tweaks = Vec::new();
+    let mut default_changes = Vec::new();
+    for (old_token, new_token) in changed {
+        let at = position(old_token.span);
+        let site = by_position.get(&at).map(|&i| &before.sites[i]);
+        let relit = site.map(|s| (s, relit(s, &new_token.text)));
+        if let Some(d) = defaults.get(&at) {
+            default_changes.push(default_change(
+                d,
+                &before,
+                old_token,
+                new_token,
+                relit.and_then(|(_, r)| r).map(|s| s.value),
+                at.0,
+            ));
+        } else if let Some((old_site, relit)) = relit {
+            let Some(site) = relit else {
+                return build("a tweakable literal changed its kind or type suffix".into());
+            };
+            tweaks.push(Change {
+                site,
+                old: old_site.value.clone(),
+                old_text: old_site.text.clone(),
+            });
+        } else {
+            return build(not_marked(new_token, at.0));
+        }
+    }
+    // The files have the same items: what `old` says of its consts holds for `new`.
+    finish(tweaks, default_changes, &before, old)
+}
+
+fn build(why: String) -> Outcome {
+    Outcome::Build {
+        why,
+        defaults: Vec::new(),
+    }
+}
+
+fn not_marked(token: &Token, line: usize) -> String {
+    format!(
+        "`{}` at line {line} is not in a #[relive_worker::tweak] item",
+        token.text
+    )
+}
+
+fn sites_by_position(file: &FileTweaks) -> BTreeMap<(usize, usize), usize> {
+    file.sites
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (position(s.literal_span), i))
+        .collect()
+}
+
+fn defaults_by_position(file: &FileTweaks) -> BTreeMap<(usize, usize), &DefaultLiteral> {
+    file.defaults
+        .iter()
+        .map(|d| (position(d.span), d))
+        .collect()
+}
+
+fn default_change(
+    d: &DefaultLiteral,
+    file: &FileTweaks,
+    old: &Token,
+    new: &Token,
+    value: Option<Value>,
+    line: usize,
+) -> DefaultChange {
+    DefaultChange {
+        ty: d.ty.clone(),
+        pointer: d
+            .pointer
+            .clone()
+            .filter(|_| file.state_type.as_deref() == Some(d.ty.as_str())),
+        old_text: old.text.clone(),
+        new_text: new.text.clone(),
+        value,
+        line,
+    }
+}
+
+/// `site` with the literal text `text` instead (its sign as the site's: both or neither have a
+/// minus, see [`compare`]); `None` when that is another kind, suffix, or not a tweakable literal.
+fn relit(site: &Site, text: &str) -> Option<Site> {
+    let negative = site.text.starts_with('-');
+    let body = if negative {
+        text.strip_prefix('-')?
+    } else {
+        text.strip_prefix('-').unwrap_or(text)
+    };
+    let lit: syn::Lit = syn::parse_str(body).ok()?;
+    let (kind, suffix, value) = crate::value::of(&lit, negative)?;
+    (kind == site.kind && suffix == site.suffix).then(|| Site {
+        value,
+        text: if negative {
+            format!("-{body}")
+        } else {
+            body.to_owned()
+        },
+        ..site.clone()
+    })
+}
+
+/// [`compare`] with both files parsed: `changed` located in `after` (the file `new` as saved).
+fn compare_parsed(
+    before: &FileTweaks,
+    after: &FileTweaks,
+    new: &str,
+    changed: &[(&Token, &Token)],
+) -> Outcome {
     if before.sites.len() != after.sites.len()
         || before.sites.iter().zip(&after.sites).any(|(x, y)| {
             x.table != y.table || x.index != y.index || x.kind != y.kind || x.suffix != y.suffix
@@ -345,35 +482,15 @@ pub fn compare(old: &str, new: &str) -> Outcome {
     {
         return build("a tweakable literal changed its kind or type suffix".into());
     }
-    let by_position: BTreeMap<(usize, usize), usize> = after
-        .sites
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (position(s.literal_span), i))
-        .collect();
-    let defaults: BTreeMap<(usize, usize), &DefaultLiteral> = after
-        .defaults
-        .iter()
-        .map(|d| (position(d.span), d))
-        .collect();
+    let by_position = sites_by_position(after);
+    let defaults = defaults_by_position(after);
     let mut tweaks = Vec::new();
     let mut default_changes = Vec::new();
-    let mut other = None;
-    for (old_token, new_token) in changed {
+    for &(old_token, new_token) in changed {
         let at = position(new_token.span);
         if let Some(d) = defaults.get(&at) {
-            let site = by_position.get(&at).map(|&i| &after.sites[i]);
-            default_changes.push(DefaultChange {
-                ty: d.ty.clone(),
-                pointer: d
-                    .pointer
-                    .clone()
-                    .filter(|_| after.state_type.as_deref() == Some(d.ty.as_str())),
-                old_text: old_token.text.clone(),
-                new_text: new_token.text.clone(),
-                value: site.map(|s| s.value.clone()),
-                line: at.0,
-            });
+            let value = by_position.get(&at).map(|&i| after.sites[i].value.clone());
+            default_changes.push(default_change(d, after, old_token, new_token, value, at.0));
         } else if let Some(&i) = by_position.get(&at) {
             let old_site = &before.sites[i];
             tweaks.push(Change {
@@ -381,16 +498,21 @@ pub fn compare(old: &str, new: &str) -> Outcome {
                 old: old_site.value.clone(),
                 old_text: old_site.text.clone(),
             });
-        } else if other.is_none() {
-            other = Some(format!(
-                "`{}` at line {} is not in a #[relive_worker::tweak] item",
-                new_token.text, at.0
-            ));
+        } else {
+            return build(not_marked(new_token, at.0));
         }
     }
-    if let Some(why) = other {
-        return build(why);
-    }
+    finish(tweaks, default_changes, after, new)
+}
+
+/// The checks of the whole file, once each changed literal is known: `file` is what `text`
+/// holds.
+fn finish(
+    tweaks: Vec<Change>,
+    default_changes: Vec<DefaultChange>,
+    file: &FileTweaks,
+    text: &str,
+) -> Outcome {
     if !default_changes.is_empty() {
         let why = "a literal of a `Default::default` changed".to_owned();
         return Outcome::Build {
@@ -399,7 +521,7 @@ pub fn compare(old: &str, new: &str) -> Outcome {
         };
     }
     let mut tables = BTreeSet::new();
-    let duplicated: BTreeSet<&str> = after
+    let duplicated: BTreeSet<&str> = file
         .sites
         .iter()
         .filter(|s| s.index == 0)
@@ -417,11 +539,12 @@ pub fn compare(old: &str, new: &str) -> Outcome {
     // A const read by name outside the marked items has its old value compiled in there.
     for change in &tweaks {
         let name = change.site.table.rsplit("::").next().unwrap_or_default();
-        if after.consts.contains(name) && change.site.table == name {
+        if file.consts.contains(name) && change.site.table == name {
             let rewritten: BTreeSet<(usize, usize)> =
-                after.const_uses.iter().map(|s| position(*s)).collect();
-            if let Some(at) = mentions(new, name)
-                .into_iter()
+                file.const_uses.iter().map(|s| position(*s)).collect();
+            if let Some(at) = crate::memo::of(text)
+                .mentions(name)
+                .iter()
                 .filter(|p| !rewritten.contains(p))
                 .nth(1)
             {
@@ -438,11 +561,10 @@ pub fn compare(old: &str, new: &str) -> Outcome {
 /// Where `text` names `name`: as a token (in macro inputs too), or as `{name}` in a string (a
 /// format string's capture). Positions are (line, column) of the token.
 pub fn mentions(text: &str, name: &str) -> Vec<(usize, usize)> {
-    let Ok(stream) = TokenStream::from_str(text) else {
-        return Vec::new();
-    };
-    let mut tokens = Vec::new();
-    flatten(stream, &mut tokens);
+    crate::memo::of(text).mentions(name).to_vec()
+}
+
+pub(crate) fn mentions_in(tokens: &[Token], name: &str) -> Vec<(usize, usize)> {
     tokens
         .iter()
         .filter(|t| {

@@ -25,6 +25,8 @@ use syn::{Block, Expr, ExprLit, ImplItem, Item, Lit, UnOp};
 #[cfg(feature = "locations")]
 pub mod compare;
 mod macros;
+#[cfg(feature = "locations")]
+mod memo;
 pub mod value;
 
 pub use value::{Kind, Value};

@@ -282,6 +282,25 @@ relive_worker::export! { state: State, context: (), update: update }
     }
 
     #[test]
+    fn a_literal_after_a_string_that_gains_a_line_is_placed_in_the_saved_file() {
+        let built = "#[relive_worker::tweak]\nfn f() -> (String, u32) {\n    let s = \"a\";\n    (s.into(), 7)\n}\n";
+        let line_of_seven = |new: &str| match compare(built, new) {
+            Outcome::Tweaks(changes) => {
+                let seven = changes.last().unwrap();
+                assert_eq!(seven.site.text, "8");
+                seven.site.literal_span.start().line
+            }
+            other => panic!("not tweaks: {other:?}"),
+        };
+        // Read from the built file's items (the same lines), and from the saved file parsed.
+        assert_eq!(line_of_seven(&built.replace("7)", "8)")), 4);
+        assert_eq!(
+            line_of_seven(&built.replace("7)", "8)").replace("\"a\"", "\"a\nb\"")),
+            5
+        );
+    }
+
+    #[test]
     fn a_binary_minus_stays_code() {
         let built = BUILT.replace("state.x += SPEED", "state.x -= 1.0 - SPEED");
         let built = built.replace("40.0, 60.0", "40.0 - 2.0, 60.0");

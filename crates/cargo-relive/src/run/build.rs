@@ -255,6 +255,7 @@ impl Supervisor {
         }
         self.host_exe = Some(staged);
         self.sources.built(sources);
+        self.prepare_tweaks();
         Some(library)
     }
 }
