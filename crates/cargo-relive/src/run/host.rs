@@ -235,6 +235,40 @@ impl Supervisor {
         Ok(None)
     }
 
+    /// The events file's last line, however the session ends: `session_ended` with why, the
+    /// exit code, and where the state is (and how old it is), so a tool reading the file can
+    /// tell an ended session from a hung one.
+    pub(super) fn end_event(&mut self, result: &Result<i32>) {
+        let (why, code) = match result {
+            Ok(0) => ("the host exited".to_owned(), Some(0)),
+            Ok(code @ 129..=159) => (
+                match code - 128 {
+                    libc::SIGHUP => "the terminal closed (SIGHUP)".to_owned(),
+                    libc::SIGINT => "interrupted (SIGINT, Ctrl-C)".to_owned(),
+                    libc::SIGTERM => "asked to stop (SIGTERM)".to_owned(),
+                    sig => format!("signal {sig}"),
+                },
+                Some(*code),
+            ),
+            Ok(code) => (format!("ended with status {code}"), Some(*code)),
+            Err(e) => (format!("error: {e:#}"), None),
+        };
+        let age = std::fs::metadata(&self.snapshot)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .map(|a| a.as_secs_f64());
+        self.events.emit(
+            "session_ended",
+            json!({
+                "why": why,
+                "code": code,
+                "state": age.map(|_| self.snapshot.display().to_string()),
+                "state_age_s": age,
+            }),
+        );
+    }
+
     /// Says where the final state is, only if the host wrote it: a host that ended by its own
     /// save-and-exit (status 0, or 128 + the signal it handled); else what was kept, and how old.
     pub(super) fn report_final_state(&self, status: ExitStatus) {

@@ -233,6 +233,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         }
     }
     let result = sup.run_loop();
+    sup.end_event(&result);
     // Its rustc would outlive the session, writing into the target directory.
     if let Some(warmup) = sup.warmup.take() {
         warmup.cancel();
@@ -412,6 +413,7 @@ impl Supervisor {
                 self.slow_builds.edit(fired.change == Change::Worker);
                 if let Some(build) = self.build_and_stage_worker("edit", Some(fired.first)) {
                     self.sources.built(saved);
+                    self.prepare_tweaks();
                     self.pending_edit = Some((fired.first, build));
                 } else {
                     self.slow_builds.failed();

@@ -2,7 +2,8 @@
 //! host; the breakpoint hits in version 1 and, after a reload, in version 2; a host held in the
 //! debugger is not called stuck, and a build that finishes meanwhile waits for the next frame; a
 //! debugger that dies with its breakpoints in the code (SIGTRAP) is named, and the host comes
-//! back with its state.
+//! back with its state. A session ended by its terminal closing (SIGHUP) says so in its last
+//! event, with where its state is.
 
 use std::io::Write as _;
 use std::process::ChildStdin;
@@ -274,4 +275,18 @@ fn a_breakpoint_hits_in_v1_and_after_a_reload_in_v2_without_the_watchdog_and_sig
         after % 1_000_000 >= before,
         "frames {after} after the trap, {before} before it"
     );
+
+    // The terminal closes (tmux kill-session): the events file's last line says why, and where
+    // the state is.
+    // SAFETY: signalling the process group of the session we started.
+    unsafe { libc::killpg(s.child.id() as i32, libc::SIGHUP) };
+    let ended = s.event("the session's end", STEP, |e| e["event"] == "session_ended");
+    assert_eq!(ended["why"], "the terminal closed (SIGHUP)", "{ended}");
+    assert_eq!(ended["code"], 129);
+    let state = ended["state"].as_str().unwrap();
+    assert!(
+        Path::new(state).is_file() && state.ends_with("state.snapshot"),
+        "{ended}"
+    );
+    assert!(ended["state_age_s"].as_f64().unwrap() < 5.0, "{ended}");
 }
