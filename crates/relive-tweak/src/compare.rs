@@ -326,7 +326,7 @@ fn position(span: Span) -> (usize, usize) {
 /// Compares `old` (the running build's source of a file) with `new` (the file as saved).
 ///
 /// When only literals changed, the two files have the same items, so what `old` holds (its
-/// tweakable literals, its consts' uses: parsed once per build, see [`crate::memo`]) says what
+/// tweakable literals, its consts' uses: parsed once per build, see [`prepare`]) says what
 /// each changed literal is; `new` is only tokenized. A changed literal whose line count or sign
 /// changed (the lines after it move; a minus may be unary or binary) is read from `new` parsed.
 pub fn compare(old: &str, new: &str) -> Outcome {
