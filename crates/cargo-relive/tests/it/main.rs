@@ -334,6 +334,7 @@ mod inspector;
 mod loops;
 mod ported;
 mod quad;
+mod saves;
 mod scaffold;
 mod session;
 mod tweaks;
