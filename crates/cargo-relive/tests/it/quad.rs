@@ -394,9 +394,16 @@ fn window_template_worker_draws_itself_reloads_in_place_and_survives_an_engine_p
     let restarted = wait_for_pixels(&x, &shots, "5-restarted", red);
     assert_eq!(restarted, moved, "the crash restart lost the position");
 
-    // A loop records what the worker reads from macroquad (the template's `reads!`): Right held
-    // while recording, the square moves right on every pass with no key held, from where the
-    // recording started.
+    // A loop records what the worker reads from macroquad (the template's `reads!`), by
+    // whichever path the worker reaches it (here `base::input::is_key_down`, not the prelude's):
+    // Right held while recording, the square moves right on every pass with no key held, from
+    // where the recording started.
+    edit(
+        &src,
+        "keys.into_iter().any(is_key_down)",
+        "keys.into_iter().any(base::input::is_key_down)",
+    );
+    s.event("the read through base::input", STEP, |e| e["event"] == "reloaded");
     let square_x = || -> f64 {
         let out = cargo_relive(&dir, &target, &["state", "get", "/x"]);
         let text = String::from_utf8_lossy(&out.stdout);
