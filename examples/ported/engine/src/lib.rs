@@ -48,7 +48,68 @@ pub mod prelude {
         pub fn screen_width() -> f32 = macroquad::window::screen_width;
         /// `macroquad::window::screen_height`.
         pub fn screen_height() -> f32 = macroquad::window::screen_height;
+        /// `macroquad::input::is_mouse_button_released`.
+        #[input(pointer)]
+        pub fn is_mouse_button_released(button: MouseButton) -> bool =
+            macroquad::input::is_mouse_button_released;
+        /// `macroquad::input::is_any_key_down`.
+        #[input(keyboard)]
+        pub fn is_any_key_down() -> bool = macroquad::input::is_any_key_down;
+        /// `macroquad::input::get_last_key_pressed` (`KeyCode` has no serde impls: a loop that
+        /// reads it is refused, naming it).
+        #[input(keyboard)]
+        pub fn get_last_key_pressed() -> Option<KeyCode> = macroquad::input::get_last_key_pressed;
+        /// `macroquad::input::get_keys_down` (not recordable either: `KeyCode`).
+        #[input(keyboard)]
+        pub fn get_keys_down() -> std::collections::HashSet<KeyCode> =
+            macroquad::input::get_keys_down;
+        /// `macroquad::input::get_keys_pressed` (not recordable: `KeyCode`).
+        #[input(keyboard)]
+        pub fn get_keys_pressed() -> std::collections::HashSet<KeyCode> =
+            macroquad::input::get_keys_pressed;
+        /// `macroquad::input::get_keys_released` (not recordable: `KeyCode`).
+        #[input(keyboard)]
+        pub fn get_keys_released() -> std::collections::HashSet<KeyCode> =
+            macroquad::input::get_keys_released;
+        /// `macroquad::input::mouse_position_local`.
+        pub fn mouse_position_local() -> Vec2 = macroquad::input::mouse_position_local;
+        /// `macroquad::input::mouse_delta_position`.
+        pub fn mouse_delta_position() -> Vec2 = macroquad::input::mouse_delta_position;
+        /// `macroquad::input::touches` (not recordable: `Touch` has no serde impls).
+        #[input(pointer)]
+        pub fn touches() -> Vec<Touch> = macroquad::input::touches;
+        /// `macroquad::input::is_quit_requested`.
+        pub fn is_quit_requested() -> bool = macroquad::input::is_quit_requested;
+        /// `macroquad::time::get_fps`.
+        pub fn get_fps() -> i32 = macroquad::time::get_fps;
     }
+}
+
+/// macroquad's `input` module with the reads of [`prelude`] in place of its own, so that
+/// `ported_engine::input::is_key_down` is recorded by a loop as `ported_engine::prelude::is_key_down` is.
+pub mod input {
+    pub use macroquad::input::*;
+
+    pub use crate::prelude::{
+        get_char_pressed, get_keys_down, get_keys_pressed, get_keys_released, get_last_key_pressed,
+        is_any_key_down, is_key_down, is_key_pressed, is_key_released, is_mouse_button_down,
+        is_mouse_button_pressed, is_mouse_button_released, is_quit_requested, mouse_delta_position,
+        mouse_position, mouse_position_local, mouse_wheel, touches,
+    };
+}
+
+/// macroquad's `time` module with the recorded reads of [`prelude`].
+pub mod time {
+    pub use macroquad::time::*;
+
+    pub use crate::prelude::{get_fps, get_frame_time, get_time};
+}
+
+/// macroquad's `window` module with the recorded reads of [`prelude`].
+pub mod window {
+    pub use macroquad::window::*;
+
+    pub use crate::prelude::{screen_height, screen_width};
 }
 
 /// Draws relive's status (a reload, a build that failed and where, a panic and where) across
