@@ -403,7 +403,9 @@ fn window_template_worker_draws_itself_reloads_in_place_and_survives_an_engine_p
         "keys.into_iter().any(is_key_down)",
         "keys.into_iter().any(base::input::is_key_down)",
     );
-    s.event("the read through base::input", STEP, |e| e["event"] == "reloaded");
+    s.event("the read through base::input", STEP, |e| {
+        e["event"] == "reloaded"
+    });
     let square_x = || -> f64 {
         let out = cargo_relive(&dir, &target, &["state", "get", "/x"]);
         let text = String::from_utf8_lossy(&out.stdout);
