@@ -112,6 +112,15 @@ impl Supervisor {
                 }
             }
         }
+        if matches.is_empty()
+            && let Some(stale) = self.unread_source()
+        {
+            // What the session read is not what is on disk (a save half written when it was
+            // read, or one it has not read yet): the literal may well be there.
+            return Err(format!(
+                "{stale} was saved a moment ago and relive has not read it yet: nothing was written; try again"
+            ));
+        }
         match matches.len() {
             1 => Ok(matches.remove(0)),
             0 => Err(match target {
@@ -148,6 +157,20 @@ impl Supervisor {
                     .join(", ")
             )),
         }
+    }
+
+    /// The first source (as shown) whose text on disk is not what the session last read, or
+    /// that was saved and not read yet.
+    fn unread_source(&self) -> Option<String> {
+        let mut files: Vec<(&Path, &str)> = self.sources.seen_texts().collect();
+        files.sort();
+        files
+            .into_iter()
+            .find(|(path, text)| {
+                self.sources.pending(path)
+                    || std::fs::read(path).is_ok_and(|disk| disk != text.as_bytes())
+            })
+            .map(|(path, _)| self.shown(path))
     }
 
     /// Sets the literal `target` names to what `typed` says, in the running game (when its
