@@ -13,6 +13,9 @@ pub struct FirstError {
     /// The whole error as the compiler writes it to a terminal (the source lines, the carets,
     /// the notes and help), when it gave one.
     pub rendered: Option<String>,
+    /// The other places the compiler points at (`file:line:column`, and its label there): for
+    /// a missing trait on a field, the field.
+    pub related: Vec<(String, String)>,
 }
 
 /// The error in one rustc JSON diagnostic (`$message_type: diagnostic`, or the `message` of a
@@ -30,23 +33,39 @@ pub fn error_of(diagnostic: &Value) -> Option<FirstError> {
         Some(code) => format!("[{code}] {message}"),
         None => message.to_owned(),
     };
-    let location = diagnostic["spans"].as_array().and_then(|spans| {
-        let span = spans
-            .iter()
-            .find(|s| s["is_primary"] == true)
-            .or_else(|| spans.first())?;
+    let place = |span: &Value| {
         Some(format!(
             "{}:{}:{}",
             span["file_name"].as_str()?,
             span["line_start"].as_u64()?,
             span["column_start"].as_u64()?
         ))
+    };
+    let spans = diagnostic["spans"].as_array();
+    let location = spans.and_then(|spans| {
+        let span = spans
+            .iter()
+            .find(|s| s["is_primary"] == true)
+            .or_else(|| spans.first())?;
+        place(span)
     });
+    let related = spans
+        .into_iter()
+        .flatten()
+        .filter(|s| s["is_primary"] != true)
+        .filter_map(|s| {
+            Some((
+                place(s)?,
+                s["label"].as_str().unwrap_or_default().to_owned(),
+            ))
+        })
+        .collect();
     let rendered = diagnostic["rendered"].as_str().map(str::to_owned);
     Some(FirstError {
         message,
         location,
         rendered,
+        related,
     })
 }
 
@@ -77,6 +96,7 @@ mod tests {
                 message: "[E0425] cannot find value `x` in this scope".into(),
                 location: Some("worker/src/lib.rs:12:5".into()),
                 rendered: None,
+                related: vec![("worker/src/lib.rs:3:9".into(), String::new())],
             })
         );
         let warning = json!({ "level": "warning", "message": "unused", "spans": [] });

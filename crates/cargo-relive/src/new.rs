@@ -203,11 +203,18 @@ macro_rules! template_files {
 const TERMINAL: &[File] = template_files!("terminal");
 /// `--template window`.
 const WINDOW: &[File] = template_files!("window");
-/// `--template window`'s files beyond [`template_files`]: the engine-direct layout's flags.
-const WINDOW_EXTRA: &[File] = &[File {
-    path: ".cargo/config.toml",
-    text: include_str!("../templates/window/cargo.config.toml.tmpl"),
-}];
+/// `--template window`'s files beyond [`template_files`]: the engine-direct layout's flags, and
+/// serde for the engine's value types.
+const WINDOW_EXTRA: &[File] = &[
+    File {
+        path: ".cargo/config.toml",
+        text: include_str!("../templates/window/cargo.config.toml.tmpl"),
+    },
+    File {
+        path: "base/src/engine_serde.rs",
+        text: include_str!("../templates/window/base.engine_serde.rs.tmpl"),
+    },
+];
 
 /// `--state-crate`'s manifest.
 const STATE_MANIFEST: &str = include_str!("../templates/state/Cargo.toml.tmpl");

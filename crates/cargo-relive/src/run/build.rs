@@ -160,10 +160,17 @@ impl Supervisor {
                 return None;
             }
         };
+        let help = build.first_error.as_ref().and_then(|e| {
+            let engines = super::engine_types::Engines {
+                names: &self.project.shared_crates,
+                dirs: &self.project.worker_dirs,
+            };
+            super::engine_types::advice(e, &engines)
+        });
         let first_error = build
             .first_error
             .as_ref()
-            .map(|e| json!({ "message": e.message, "location": e.location }));
+            .map(|e| json!({ "message": e.message, "location": e.location, "help": help }));
         self.events.emit(
             "build_finished",
             json!({
@@ -176,7 +183,18 @@ impl Supervisor {
         if !build.success {
             // The game shows it: the terminal's copy scrolls away under a full-screen host.
             let (error, location, rendered) = match &build.first_error {
-                Some(e) => (e.message.clone(), e.location.clone(), e.rendered.clone()),
+                // The advice where the user looks: after the message on the status line, and
+                // above the compiler's own hints in the whole error.
+                Some(e) => match &help {
+                    Some(help) => (
+                        format!("{}: {help}", e.message),
+                        e.location.clone(),
+                        e.rendered
+                            .as_ref()
+                            .map(|r| format!("help (relive): {help}\n{r}")),
+                    ),
+                    None => (e.message.clone(), e.location.clone(), e.rendered.clone()),
+                },
                 None => (
                     format!("`{krate}` does not build (see the terminal)"),
                     None,
@@ -199,6 +217,9 @@ impl Supervisor {
                     "fix it and save"
                 };
                 status::error(&format!("`{krate}` does not build: {keeps}"));
+                if let Some(help) = &help {
+                    status::advice(help);
+                }
                 None
             }
         }

@@ -18,6 +18,7 @@ use crate::status;
 
 mod advice;
 mod build;
+mod engine_types;
 mod host;
 mod report;
 mod setup;

@@ -455,6 +455,8 @@ fn window_template_worker_draws_itself_reloads_in_place_and_survives_an_engine_p
     );
     s.event("stopped", STEP, |e| e["event"] == "loop_stopped");
 
+    engine_types_in_the_state_survive_a_reload(&mut s, &dir, &target);
+
     // SAFETY: signalling the process group of the session we started.
     unsafe { libc::killpg(s.child.id() as i32, libc::SIGINT) };
     s.wait_exit(Duration::from_secs(20));
@@ -494,4 +496,114 @@ fn window_template_worker_draws_itself_reloads_in_place_and_survives_an_engine_p
         .filter(|l| l.contains("egui") || l.contains("relive_inspector"))
         .collect();
     assert!(inspector.is_empty(), "{inspector:?}");
+}
+
+/// macroquad's value types in the state: a `Rect` without glue is refused with what to write,
+/// at the field; with `#[serde(with = "base::engine_serde")]` each type (and containers of them)
+/// is carried across a reload, values set from outside included; a `Texture2D` is skipped.
+fn engine_types_in_the_state_survive_a_reload(s: &mut Session, dir: &Path, target: &Path) {
+    let src = dir.join("worker/src/lib.rs");
+    edit(
+        &src,
+        "    frames: u64,\n}",
+        "    frames: u64,\n    rect: Rect,\n}",
+    );
+    edit(
+        &src,
+        "            frames: 0,\n",
+        "            frames: 0,\n            rect: Rect::new(1.0, 2.0, 3.0, 4.0),\n",
+    );
+    let failed = s.event("the refused Rect", STEP, |e| {
+        e["event"] == "build_finished" && e["success"] == false
+    });
+    let help = failed["first_error"]["help"].as_str().unwrap_or_default();
+    let field_line = std::fs::read_to_string(&src)
+        .unwrap()
+        .lines()
+        .position(|l| l == "    rect: Rect,")
+        .unwrap()
+        + 1;
+    assert!(
+        help.contains("`#[serde(with = \"base::engine_serde\")]` on the field at")
+            && help.contains(&format!("worker/src/lib.rs:{field_line}:")),
+        "{failed}"
+    );
+
+    let with = "    #[serde(with = \"base::engine_serde\")]\n";
+    edit(
+        &src,
+        "    rect: Rect,\n",
+        &format!(
+            "{with}    rect: Rect,\n{with}    color: Color,\n{with}    key: KeyCode,\n\
+             {with}    palette: [Color; 2],\n{with}    spot: Option<Circle>,\n\
+             {with}    bindings: std::collections::HashMap<KeyCode, String>,\n\
+             {with}    clicks: Vec<(Vec2, MouseButton)>,\n{with}    margin: RectOffset,\n\
+             {with}    phase: TouchPhase,\n    at: Vec2,\n    #[serde(skip)]\n    texture: Option<Texture2D>,\n"
+        ),
+    );
+    edit(
+        &src,
+        "            rect: Rect::new(1.0, 2.0, 3.0, 4.0),\n",
+        "            rect: Rect::new(1.0, 2.0, 3.0, 4.0),\n            color: Color::new(0.5, 0.25, 0.125, 1.0),\n\
+         \x20           key: KeyCode::Space,\n            palette: [RED, BLUE],\n\
+         \x20           spot: Some(Circle::new(5.0, 6.0, 7.0)),\n\
+         \x20           bindings: [(KeyCode::Q, \"quit\".to_owned())].into(),\n\
+         \x20           clicks: vec![(vec2(1.0, 2.0), MouseButton::Right)],\n\
+         \x20           margin: RectOffset::new(1.0, 2.0, 3.0, 4.0),\n\
+         \x20           phase: TouchPhase::Moved,\n            at: vec2(8.0, 9.0),\n            texture: None,\n",
+    );
+    s.event("the state with engine types", STEP, |e| {
+        e["event"] == "reloaded"
+    });
+    let get = |pointer: &str| -> serde_json::Value {
+        let out = cargo_relive(dir, target, &["state", "get", pointer]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        serde_json::from_str(text.trim()).unwrap_or_else(|_| {
+            panic!(
+                "{pointer}: {text:?} {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+    };
+    let set = |pointer: &str, value: &str| {
+        let out = cargo_relive(dir, target, &["state", "set", pointer, value]);
+        assert!(
+            out.status.success(),
+            "{pointer} = {value}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    // The state made before these fields existed takes them from `Default`; set some from outside.
+    assert_eq!(
+        get("/rect"),
+        serde_json::json!({"x": 1.0, "y": 2.0, "w": 3.0, "h": 4.0})
+    );
+    assert_eq!(get("/key"), serde_json::json!("Space"));
+    set("/key", "\"F5\"");
+    set("/palette/1/r", "0.75");
+    set("/spot", "null");
+    set("/rect/w", "30");
+
+    // A rebuild: what was set is what the new code has.
+    edit(
+        &src,
+        "    state.frames += 1;\n",
+        "    state.frames += 1;\n    state.frames += 0;\n",
+    );
+    s.event("the rebuild", STEP, |e| e["event"] == "reloaded");
+    assert_eq!(get("/key"), serde_json::json!("F5"));
+    assert_eq!(get("/palette/1/r"), serde_json::json!(0.75));
+    let red = get("/palette/0");
+    assert!(
+        red["r"].as_f64().is_some_and(|r| (r - 0.9).abs() < 1e-6) && red["a"] == 1.0,
+        "{red}"
+    );
+    assert_eq!(get("/spot"), serde_json::Value::Null);
+    assert_eq!(get("/rect/w"), serde_json::json!(30.0));
+    assert_eq!(get("/bindings"), serde_json::json!({"Q": "quit"}));
+    assert_eq!(get("/clicks"), serde_json::json!([[[1.0, 2.0], "Right"]]));
+    assert_eq!(get("/margin/top"), serde_json::json!(3.0));
+    assert_eq!(get("/phase"), serde_json::json!("Moved"));
+    assert_eq!(get("/at"), serde_json::json!([8.0, 9.0]));
+    assert_eq!(get("/color/b"), serde_json::json!(0.125));
 }

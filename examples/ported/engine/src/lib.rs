@@ -6,6 +6,11 @@
 
 pub use macroquad::*;
 
+/// Serde for macroquad's value types (`#[serde(with = "ported_engine::engine_serde")]`): the
+/// window template's own file, shared.
+#[path = "../../../../crates/cargo-relive/templates/window/base.engine_serde.rs.tmpl"]
+pub mod engine_serde;
+
 /// macroquad's prelude (`use ported_engine::prelude::*;`), with the functions that read input, time and
 /// the window's size wrapped so that a loop (`cargo relive loop start|end|stop`) records what
 /// they return and plays it back. Each wrapper calls macroquad's function of the same name.
