@@ -6,7 +6,8 @@
 //! The panel is laid out and tessellated by egui into a headless context of 800×600 (what the
 //! macroquad front end does before handing the triangles to the GPU; the upload and the drawing
 //! are the GPU's and not measured here). Blocks of frames alternate between the cases, so drift
-//! on the machine affects all alike.
+//! on the machine affects all alike. Then the same panel on a 10 MB state (`fixtures/big`): the
+//! median frame and the slowest one (the frame that reads the state).
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
@@ -30,6 +31,76 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
+    small_state();
+    large_state();
+}
+
+/// The panel on a 10 MB state (`fixtures/big`: 1.2 M numbers, history on as under
+/// `cargo relive run`, which turns itself off at this size): the frame time without the panel,
+/// and with it open (its median and its slowest frame, which is when the panel reads the state).
+fn large_state() {
+    let fx = Fixture::new("big", "panel_bench_big");
+    let mut game = Worker::<dyn Context>::open(fx.lib()).unwrap();
+    game.keep_history(64 << 20);
+    let mut host = Host {
+        input: 1_200_000,
+        ..Host::default()
+    };
+    for _ in 0..3 {
+        game.update(&mut host).unwrap();
+    }
+    let bytes = game.snapshot().unwrap().bytes.len();
+    let encodes: Vec<f64> = (0..5)
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box(game.snapshot().unwrap());
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    let encode = median(encodes);
+    let egui = egui::Context::default();
+    let input = || egui::RawInput {
+        screen_rect: Some(egui::Rect::from_min_size(
+            egui::Pos2::ZERO,
+            egui::vec2(800.0, 600.0),
+        )),
+        ..Default::default()
+    };
+    let mut inspector = Inspector::new();
+    const LARGE_FRAMES: usize = 300;
+    let (mut plain, mut open) = (Vec::new(), Vec::new());
+    for _ in 0..LARGE_FRAMES {
+        let t = Instant::now();
+        game.update(&mut host).unwrap();
+        plain.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    for _ in 0..LARGE_FRAMES {
+        let t = Instant::now();
+        let output = egui.run(input(), |ctx| inspector.ui(ctx, &game));
+        let triangles = egui.tessellate(output.shapes, output.pixels_per_point);
+        std::hint::black_box(triangles);
+        inspector.update(&mut game, &mut host, true).unwrap();
+        open.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    let worst = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+    let (plain_worst, open_worst) = (worst(&plain), worst(&open));
+    let (plain, open) = (median(plain), median(open));
+    println!(
+        "state: {:.1} MB encoded; {LARGE_FRAMES} frames each, median and slowest",
+        bytes as f64 / 1e6
+    );
+    println!("update, no inspector (baseline): {plain:>8.2} ms, slowest {plain_worst:>8.2} ms");
+    println!(
+        "the worker's encode of the state:  {encode:>8.2} ms (the panel's share of a frame that reads it)"
+    );
+    println!(
+        "panel open:                      {open:>8.2} ms, slowest {open_worst:>8.2} ms ({:.0} fps at the slowest)",
+        1e3 / open_worst
+    );
+}
+
+/// The panel on a small game's state (`fixtures/soak`).
+fn small_state() {
     let fx = Fixture::new("soak", "panel_bench");
     let mut game = Worker::<dyn Context>::open(fx.lib()).unwrap();
     game.keep_history(64 << 20);

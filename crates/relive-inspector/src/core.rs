@@ -2,6 +2,8 @@
 //! a frozen one while paused or scrubbing, the edits applied before it).
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::mpsc::{self, TryRecvError};
 use std::time::{Duration, Instant};
 
 use relive::{Error, Interface, Rewind, Worker};
@@ -18,6 +20,22 @@ const REFRESH_SHARE: u32 = 10;
 
 /// The largest JSON state the tree shows (beyond it, the panel says so).
 const MAX_SHOWN_BYTES: usize = 64 << 20;
+
+/// An encoded state larger than this is made into the tree's JSON on a thread of its own, while
+/// the game's frames go on (the worker's encode stays on the game's thread: it reads the state).
+const READ_ASIDE_FROM: usize = 256 << 10;
+
+/// A read of the state made into JSON on a thread of its own.
+struct Reading {
+    /// The tree and its size as JSON text, or why the state could not be read.
+    done: mpsc::Receiver<Result<(Value, usize), String>>,
+    /// What the worker's encode took, on the game's thread.
+    encode: Duration,
+    /// When the thread started.
+    started: Instant,
+    /// Whether the state read was after a frame the game played.
+    ran: bool,
+}
 
 /// Something the user did in the panel, applied before the game's next frame.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,8 +89,11 @@ pub(crate) struct Plot {
 /// watched and plotted, the time controls, the notes. Front ends own one and call [`Inspector::ui`]
 /// then [`Inspector::update`] each frame.
 pub struct Inspector {
-    /// The state after the last frame, as JSON, and the frame it is from.
-    pub(crate) state: Option<Value>,
+    /// The state after the last frame, as JSON (shared with the frame's UI: a large tree is
+    /// not copied each frame).
+    pub(crate) state: Option<Arc<Value>>,
+    /// A large state being made into JSON aside.
+    reading: Option<Reading>,
     /// Why the state could not be read, when it could not.
     pub(crate) state_error: Option<String>,
     /// The state's size as JSON text, for the header (estimated when read).
@@ -89,7 +110,7 @@ pub struct Inspector {
     /// The frame the history slider shows, while it is dragged.
     pub(crate) scrub: Option<u64>,
     /// The state of the scrubbed frame, shown in the tree while scrubbing.
-    pub(crate) scrub_state: Option<(u64, Value)>,
+    pub(crate) scrub_state: Option<(u64, Arc<Value>)>,
     step: bool,
     /// Notes by path (an edit refused or overwritten), and `""` for the panel's own.
     pub(crate) notes: HashMap<String, Note>,
@@ -125,6 +146,7 @@ impl Inspector {
     pub fn new() -> Inspector {
         Inspector {
             state: None,
+            reading: None,
             state_error: None,
             state_bytes: 0,
             refreshed: None,
@@ -204,13 +226,26 @@ impl Inspector {
         } else {
             self.state = None;
             self.refreshed = None;
+            self.reading = None;
         }
         result
     }
 
-    /// Reads the state again (when due: a large state less often) and checks the values the
-    /// user set against it.
+    /// Reads the state again (when due: a large state less often, and made into JSON aside)
+    /// and checks the values the user set against it.
     fn refresh<C: ?Sized + Interface + 'static>(&mut self, game: &Worker<C>, ran: bool) {
+        if let Some(reading) = &self.reading {
+            let result = match reading.done.try_recv() {
+                Ok(result) => result,
+                Err(TryRecvError::Empty) => return,
+                Err(TryRecvError::Disconnected) => Err("the thread reading it stopped".into()),
+            };
+            let (encode, started, read_ran) = (reading.encode, reading.started, reading.ran);
+            self.reading = None;
+            self.refresh_cost = encode + started.elapsed();
+            self.refreshed = Some(Instant::now());
+            return self.install(game, result, read_ran);
+        }
         let due = match self.refreshed {
             None => true,
             Some(at) => at.elapsed() >= self.refresh_cost * REFRESH_SHARE,
@@ -219,15 +254,54 @@ impl Inspector {
             return;
         }
         let started = Instant::now();
-        match game.state_json() {
-            Ok(state) => {
-                self.refresh_cost = started.elapsed();
-                self.refreshed = Some(Instant::now());
-                self.state_bytes = estimate_bytes(&state);
-                if self.state_bytes > MAX_SHOWN_BYTES {
+        let snapshot = match game.snapshot() {
+            Ok(snapshot) => snapshot,
+            Err(e) => {
+                self.state_error = Some(format!("cannot read the state: {e}"));
+                self.state = None;
+                return;
+            }
+        };
+        if snapshot.bytes.len() > READ_ASIDE_FROM {
+            let (tx, done) = mpsc::channel();
+            let encode = started.elapsed();
+            let spawned = std::thread::Builder::new()
+                .name("relive-inspector-read".into())
+                .spawn(move || {
+                    let _ = tx.send(to_tree(&snapshot));
+                });
+            if let Err(e) = spawned {
+                self.state_error = Some(format!("cannot read the state aside: {e}"));
+                return;
+            }
+            self.reading = Some(Reading {
+                done,
+                encode,
+                started: Instant::now(),
+                ran,
+            });
+            return;
+        }
+        let result = to_tree(&snapshot);
+        self.refresh_cost = started.elapsed();
+        self.refreshed = Some(Instant::now());
+        self.install(game, result, ran);
+    }
+
+    /// The state just read becomes the tree (unless it is too large to show).
+    fn install<C: ?Sized + Interface + 'static>(
+        &mut self,
+        game: &Worker<C>,
+        result: Result<(Value, usize), String>,
+        ran: bool,
+    ) {
+        match result {
+            Ok((state, bytes)) => {
+                self.state_bytes = bytes;
+                if bytes > MAX_SHOWN_BYTES {
                     self.state_error = Some(format!(
                         "the state is {} MB as JSON: too large to show (the game goes on)",
-                        self.state_bytes >> 20
+                        bytes >> 20
                     ));
                     self.state = None;
                     return;
@@ -237,7 +311,7 @@ impl Inspector {
                     self.check_pending(&state);
                 }
                 self.record_plots(game, &state, ran);
-                self.state = Some(state);
+                self.state = Some(Arc::new(state));
             }
             Err(e) => {
                 self.state_error = Some(format!("cannot read the state: {e}"));
@@ -350,7 +424,7 @@ impl Inspector {
                     self.scrub_state = game
                         .history_state(Rewind::ToFrame(frame))
                         .ok()
-                        .map(|kept| (kept.frame, kept.state));
+                        .map(|kept| (kept.frame, Arc::new(kept.state)));
                 }
                 self.scrub = Some(frame);
             }
@@ -418,7 +492,11 @@ impl Inspector {
 
     /// Writes `value` into the shown tree at once, so the field shows it this frame.
     fn patch(&mut self, pointer: &str, value: Value) {
-        if let Some(slot) = self.state.as_mut().and_then(|s| s.pointer_mut(pointer)) {
+        if let Some(slot) = self
+            .state
+            .as_mut()
+            .and_then(|s| Arc::make_mut(s).pointer_mut(pointer))
+        {
             *slot = value;
         }
     }
@@ -465,6 +543,13 @@ fn remove_at(state: &mut Value, pointer: &str) -> bool {
         },
         _ => false,
     }
+}
+
+/// The tree of an encoded state, and about how many bytes it takes as JSON text.
+fn to_tree(snapshot: &relive::Snapshot) -> Result<(Value, usize), String> {
+    let state = snapshot.to_json().map_err(|e| e.to_string())?;
+    let bytes = estimate_bytes(&state);
+    Ok((state, bytes))
 }
 
 /// About how many bytes `value` takes as JSON text (without writing it out).

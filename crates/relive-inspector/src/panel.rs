@@ -1,6 +1,8 @@
 //! The panel's layout: relive's status and notes at the top, the time controls, the watch list,
 //! the plots, the state's tree with its filter, and the tweakable literals.
 
+use std::sync::Arc;
+
 use relive::{Interface, Worker};
 
 use crate::core::Inspector;
@@ -73,7 +75,7 @@ impl Inspector {
         let scrubbing = self.scrub_state.clone();
         let Some(state) = scrubbing
             .as_ref()
-            .map(|(_, s)| s.clone())
+            .map(|(_, s)| Arc::clone(s))
             .or_else(|| self.state.clone())
         else {
             if self.state_error.is_none() {

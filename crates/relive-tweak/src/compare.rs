@@ -9,6 +9,7 @@ use proc_macro2::{Delimiter, Span, TokenStream, TokenTree};
 use syn::spanned::Spanned;
 use syn::{Expr, ImplItem, Item};
 
+use crate::splice::Splice;
 use crate::{Body, Found, Site, Value, is_tweak, walk_block, walk_expr};
 
 /// What relive knows about the tweakable literals of one source file.
@@ -92,6 +93,16 @@ pub fn prepare(text: &str) {
     let memo = crate::memo::of(text);
     memo.tokens();
     memo.tweaks();
+}
+
+/// Lets go of what this thread kept of the texts it read (see [`prepare`]) and of
+/// proc-macro2's map of the sources behind their spans, once more than `limit` bytes were read
+/// since the last time: that map only grows, by each text read (on a 20k-line file, 1 MB a
+/// build and a save that changed code), so a long session calls this before each [`prepare`].
+/// Every `Span` (in a [`Site`], a [`FileTweaks`]) made on this thread before is void after it;
+/// returns whether it let go.
+pub fn reclaim(limit: usize) -> bool {
+    crate::memo::reclaim(limit)
 }
 
 /// Reads a file's tweaks. The error is the file's syntax error. (Kept for the last few texts
@@ -263,9 +274,9 @@ fn defaults_of(imp: &syn::ItemImpl, out: &mut FileTweaks) {
 
 /// One token of a flattened file: its text, and whether it is a literal.
 pub(crate) struct Token {
-    text: String,
-    literal: bool,
-    span: Span,
+    pub(crate) text: String,
+    pub(crate) literal: bool,
+    pub(crate) span: Span,
 }
 
 pub(crate) fn flatten(stream: TokenStream, out: &mut Vec<Token>) {
@@ -327,11 +338,28 @@ fn position(span: Span) -> (usize, usize) {
 ///
 /// When only literals changed, the two files have the same items, so what `old` holds (its
 /// tweakable literals, its consts' uses: parsed once per build, see [`prepare`]) says what
-/// each changed literal is; `new` is only tokenized. A changed literal whose line count or sign
+/// each changed literal is; `new` is only tokenized, and when it differs from `old` in one run
+/// of bytes inside one literal, only that literal is. A changed literal whose line count or sign
 /// changed (the lines after it move; a minus may be unary or binary) is read from `new` parsed.
 pub fn compare(old: &str, new: &str) -> Outcome {
-    let (old_memo, new_memo) = (crate::memo::of(old), crate::memo::of(new));
-    let (Some(a), Some(b)) = (old_memo.tokens(), new_memo.tokens()) else {
+    let old_memo = crate::memo::of(old);
+    let Some(a) = old_memo.tokens() else {
+        return build("the file does not parse".into());
+    };
+    // The common save while tuning: one literal retyped. Found from the bytes that differ,
+    // with only the new literal tokenized (see `splice`).
+    match crate::splice::one_literal(&a, old, new) {
+        Splice::Identical => return Outcome::Same,
+        Splice::Literal { index, token } => {
+            let old_token = &a[index];
+            if old_token.text.matches('\n').count() == token.text.matches('\n').count() {
+                return from_changed(&old_memo, old, new, &[(old_token, &token)]);
+            }
+        }
+        Splice::Other => {}
+    }
+    let new_memo = crate::memo::of(new);
+    let Some(b) = new_memo.tokens() else {
         return build("the file does not parse".into());
     };
     if a.len() != b.len()
@@ -349,6 +377,17 @@ pub fn compare(old: &str, new: &str) -> Outcome {
     if changed.is_empty() {
         return Outcome::Same;
     }
+    from_changed(&old_memo, old, new, &changed)
+}
+
+/// The outcome of a save whose tokens are `old`'s but for the literals in `changed` (old
+/// token, new token).
+fn from_changed(
+    old_memo: &crate::memo::Memo,
+    old: &str,
+    new: &str,
+    changed: &[(&Token, &Token)],
+) -> Outcome {
     let moves = changed.iter().any(|(x, y)| {
         x.text.matches('\n').count() != y.text.matches('\n').count()
             || x.text.starts_with('-') != y.text.starts_with('-')
@@ -357,7 +396,7 @@ pub fn compare(old: &str, new: &str) -> Outcome {
         let (Ok(before), Ok(after)) = (analyze(old), analyze(new)) else {
             return build("the file does not parse".into());
         };
-        return compare_parsed(&before, &after, new, &changed);
+        return compare_parsed(&before, &after, new, changed);
     }
     let Some(before) = old_memo.tweaks() else {
         return build("the file does not parse".into());
@@ -366,7 +405,7 @@ pub fn compare(old: &str, new: &str) -> Outcome {
     let defaults = defaults_by_position(&before);
     let mut tweaks = Vec::new();
     let mut default_changes = Vec::new();
-    for (old_token, new_token) in changed {
+    for &(old_token, new_token) in changed {
         let at = position(old_token.span);
         let site = by_position.get(&at).map(|&i| &before.sites[i]);
         let relit = site.map(|s| (s, relit(s, &new_token.text)));

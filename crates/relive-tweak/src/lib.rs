@@ -27,6 +27,8 @@ pub mod compare;
 mod macros;
 #[cfg(feature = "locations")]
 mod memo;
+#[cfg(feature = "locations")]
+mod splice;
 pub mod value;
 
 pub use value::{Kind, Value};

@@ -3,7 +3,7 @@
 //! same from one build to the next, so its tokens, its tweaks and the uses of its consts are
 //! computed once per build rather than once per save (on a 20k-line file: ≈ 250 ms of parsing).
 
-use std::cell::{OnceCell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 use std::str::FromStr;
@@ -28,6 +28,28 @@ pub(crate) struct Memo {
 
 thread_local! {
     static MEMOS: RefCell<VecDeque<Rc<Memo>>> = const { RefCell::new(VecDeque::new()) };
+    /// Bytes of source tokenized on this thread since [`reclaim`] last let go of them: what
+    /// proc-macro2 keeps of each text for its spans (its source map) until then.
+    static READ: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Lets go of the memos and of proc-macro2's map of the sources behind their spans, once more
+/// than `limit` bytes were tokenized on this thread since the last time: the map only grows,
+/// by the size of each text tokenized (a 20k-line file: 1 MB a save). Every span made on this
+/// thread before is void after it; returns whether it let go.
+pub(crate) fn reclaim(limit: usize) -> bool {
+    if READ.get() <= limit {
+        return false;
+    }
+    MEMOS.with(|memos| memos.borrow_mut().clear());
+    proc_macro2::extra::invalidate_current_thread_spans();
+    READ.set(0);
+    true
+}
+
+/// Counts `text` as tokenized (see [`reclaim`]).
+fn read(text: &str) {
+    READ.set(READ.get().saturating_add(text.len()));
 }
 
 /// The memo of `text`, made (and the oldest dropped) if it is not kept.
@@ -60,6 +82,7 @@ impl Memo {
     pub(crate) fn tokens(&self) -> Option<Rc<Vec<Token>>> {
         self.tokens
             .get_or_init(|| {
+                read(&self.text);
                 let stream = TokenStream::from_str(&self.text).ok()?;
                 let mut tokens = Vec::new();
                 flatten(stream, &mut tokens);
@@ -71,7 +94,10 @@ impl Memo {
     /// The text's tweaks; `None` when it does not parse.
     pub(crate) fn tweaks(&self) -> Option<Rc<FileTweaks>> {
         self.tweaks
-            .get_or_init(|| analyze_uncached(&self.text).ok().map(Rc::new))
+            .get_or_init(|| {
+                read(&self.text);
+                analyze_uncached(&self.text).ok().map(Rc::new)
+            })
             .clone()
     }
 

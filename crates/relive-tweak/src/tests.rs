@@ -320,6 +320,62 @@ relive_worker::export! { state: State, context: (), update: update }
     }
 
     #[test]
+    fn a_retyped_literal_is_found_from_the_bytes_and_what_could_join_its_neighbours_is_not() {
+        let built = "#[relive_worker::tweak]\nfn f() -> u32 {\n    let s = \"h\u{e9}llo\";\n    let n = 1.max(2) + 30;\n    n\n}\n";
+        let texts = |new: &str| match compare(built, new) {
+            Outcome::Tweaks(changes) => changes
+                .into_iter()
+                .map(|c| (c.old_text, c.site.text))
+                .collect::<Vec<_>>(),
+            other => panic!("not tweaks: {other:?}"),
+        };
+        // A digit retyped, digits added and removed, a letter of a string that shares its
+        // first byte (é → è), a string grown.
+        assert_eq!(texts(&built.replace("30", "35")), [("30".into(), "35".into())]);
+        assert_eq!(texts(&built.replace("30", "3000")), [("30".into(), "3000".into())]);
+        assert_eq!(texts(&built.replace("30", "3")), [("30".into(), "3".into())]);
+        assert_eq!(
+            texts(&built.replace("h\u{e9}llo", "h\u{e8}llo")),
+            [("\"h\u{e9}llo\"".into(), "\"h\u{e8}llo\"".into())]
+        );
+        assert_eq!(
+            texts(&built.replace("llo\"", "llo there\"")),
+            [("\"h\u{e9}llo\"".into(), "\"h\u{e9}llo there\"".into())]
+        );
+        // `1.` is a literal alone, but before `.max` the file reads `1..max`: code.
+        let why = |new: String| match compare(built, &new) {
+            Outcome::Build { why, .. } => why,
+            other => panic!("not a build: {other:?}"),
+        };
+        assert_eq!(why(built.replace("1.max", "1..max")), "code changed");
+        // A literal grown into an expression, a string split in two: code.
+        assert_eq!(why(built.replace("30", "30 + n")), "code changed");
+        assert_eq!(why(built.replace("llo\"", "l\" + \"lo\"")), "code changed");
+        // Identical text, and a change in whitespace only.
+        assert!(matches!(compare(built, built), Outcome::Same));
+        assert!(matches!(
+            compare(built, &built.replace("+ 30", "+  30")),
+            Outcome::Same
+        ));
+    }
+
+    #[test]
+    fn what_the_reads_kept_is_let_go_past_the_limit_and_compares_go_on_after() {
+        let new = BUILT.replace("300.0", "450.0");
+        assert_eq!(tweaks(&new).len(), 1);
+        assert!(!crate::compare::reclaim(usize::MAX));
+        assert!(crate::compare::reclaim(0));
+        // Nothing read since.
+        assert!(!crate::compare::reclaim(0));
+        // Read again from scratch, with spans of their own.
+        assert_eq!(
+            tweaks(&new),
+            [("SPEED".into(), 0, "300.0".into(), "450.0".into())]
+        );
+        assert!(crate::compare::reclaim(0));
+    }
+
+    #[test]
     fn everything_else_builds_and_says_why() {
         let why = |new: String| match compare(BUILT, &new) {
             Outcome::Build { why, .. } => why,

@@ -15,6 +15,9 @@ use super::Supervisor;
 use super::unchanged::Snapshot;
 use crate::status;
 
+/// What the compares may have read (and proc-macro2 kept for their spans) before it is let go.
+const READ_LIMIT: usize = 256 << 20;
+
 /// Whether `site` is a const's value (`const SPEED: f32 = 300.0;`): its table is its name.
 pub(super) fn is_const(site: &Site) -> bool {
     !site.table.contains("::")
@@ -63,6 +66,9 @@ impl Supervisor {
     /// only tokenizes that save (on a 20k-line file: ≈ 30 ms instead of ≈ 600 ms). Run after a
     /// build is staged, while the session waits for the next save.
     pub(super) fn prepare_tweaks(&self) {
+        // No span of an earlier read is held here: let go of what the reads kept (proc-macro2
+        // keeps every text it tokenized), once it is more than a long session should hold.
+        compare::reclaim(READ_LIMIT);
         for (path, text) in self.sources.built_texts() {
             if path.starts_with(&self.project.worker_dir) && text.contains("tweak") {
                 compare::prepare(text);
