@@ -45,7 +45,7 @@ fn until(what: &str, mut check: impl FnMut() -> bool) {
 }
 
 #[test]
-fn window_template_inspector_edits_numbers_strings_and_colours_keeps_input_from_the_game_pauses_steps_scrubs_and_loops()
+fn window_template_inspector_edits_numbers_strings_colours_variants_options_and_items_keeps_input_from_the_game_pauses_steps_scrubs_and_loops()
  {
     let x = Xvfb::start();
     let tmp = tempfile::tempdir().unwrap();
@@ -293,6 +293,81 @@ fn window_template_inspector_edits_numbers_strings_and_colours_keeps_input_from_
     });
     assert_eq!(tweaks.get(), 1, "the drag wrote more than once");
     x.screenshot(&shots, "13-dragged-literal");
+
+    // The loop stopped from the panel: live play again, where edits stay.
+    xdo(&["mousemove", "693", "77", "click", "1"]);
+    s.event("loop stopped", STEP, |e| e["event"] == "loop_stopped");
+
+    // Shapes: an enum's variant picked from the list its decoder gives, an `Option` set, set
+    // to `None` and back, a sequence's item added and removed, each checked in the game.
+    edit(
+        &src,
+        "    tint_color: [f32; 4],\n}",
+        "    tint_color: [f32; 4],\n    #[serde(with = \"base::engine_serde\")]\n    key: KeyCode,\n    \
+         aim: Option<f32>,\n    trail: Vec<u32>,\n}",
+    );
+    edit(
+        &src,
+        "            tint_color: [0.2, 0.8, 0.4, 1.0],\n",
+        "            tint_color: [0.2, 0.8, 0.4, 1.0],\n            key: KeyCode::Space,\n            \
+         aim: None,\n            trail: vec![1, 2],\n",
+    );
+    s.event("reload with the shapes", STEP, |e| e["event"] == "reloaded");
+    until("the new fields", || get(&dir, &target, "/key") == "Space");
+    std::thread::sleep(Duration::from_millis(300));
+    x.screenshot(&shots, "14-shapes");
+    // The key's list (120 names), its fifth entry.
+    xdo(&["mousemove", "520", "293", "click", "1"]);
+    std::thread::sleep(Duration::from_millis(400));
+    x.screenshot(&shots, "15-variants");
+    xdo(&["mousemove", "500", "402", "click", "1"]);
+    until("the picked variant", || {
+        get(&dir, &target, "/key") == "Period"
+    });
+    // `None`: "set…" opens a box for its value as JSON.
+    xdo(&["mousemove", "530", "314", "click", "1"]);
+    std::thread::sleep(Duration::from_millis(300));
+    xdo(&["mousemove", "550", "335", "click", "1"]);
+    std::thread::sleep(Duration::from_millis(200));
+    xdo(&["type", "--delay", "60", "2.5"]);
+    xdo(&["mousemove", "673", "335", "click", "1"]);
+    until("aim set", || get(&dir, &target, "/aim") == 2.5);
+    // The sequence opened, an item added (a copy of the last), the middle one removed.
+    xdo(&["mousemove", "470", "335", "click", "1"]);
+    std::thread::sleep(Duration::from_millis(300));
+    xdo(&["mousemove", "485", "396", "click", "1"]);
+    until("an item added", || {
+        get(&dir, &target, "/trail") == serde_json::json!([1, 2, 2])
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    xdo(&["mousemove", "506", "377", "click", "3"]);
+    std::thread::sleep(Duration::from_millis(400));
+    x.screenshot(&shots, "16-menu");
+    xdo(&["mousemove", "537", "493", "click", "1"]);
+    until("the item removed", || {
+        get(&dir, &target, "/trail") == serde_json::json!([1, 2])
+    });
+    // `Set to None` from the value's menu, and `Some` brings the value back.
+    xdo(&["mousemove", "493", "314", "click", "3"]);
+    std::thread::sleep(Duration::from_millis(400));
+    xdo(&["mousemove", "547", "388", "click", "1"]);
+    until("aim none", || get(&dir, &target, "/aim").is_null());
+    std::thread::sleep(Duration::from_millis(300));
+    x.screenshot(&shots, "16b-none");
+    xdo(&["mousemove", "530", "314", "click", "1"]);
+    until("aim back", || get(&dir, &target, "/aim") == 2.5);
+    x.screenshot(&shots, "17-shapes-edited");
+
+    // What was set survives a rebuild.
+    edit(
+        &src,
+        "    state.frames += 1;\n",
+        "    state.frames += 1;\n    state.frames += 0;\n",
+    );
+    s.event("the last reload", STEP, |e| e["event"] == "reloaded");
+    assert_eq!(get(&dir, &target, "/key"), "Period");
+    assert_eq!(get(&dir, &target, "/aim"), 2.5);
+    assert_eq!(get(&dir, &target, "/trail"), serde_json::json!([1, 2]));
 }
 
 /// Where the history slider's handle is: the first light pixel from the left on the slider's
