@@ -541,14 +541,21 @@ mod tests {
     fn every_template_source_is_formatted_as_rustfmt_would() {
         let dir = tempfile::tempdir().unwrap();
         for state_crate in [false, true] {
-            for files in [&[COMMON, TERMINAL][..], &[COMMON, WINDOW][..]] {
-                for (path, text) in render_all(files, state_crate) {
+            for files in [&[COMMON, TERMINAL][..], &[COMMON, WINDOW, WINDOW_EXTRA][..]] {
+                // Each file at its place: a `mod` declaration finds its file.
+                let rendered = render_all(files, state_crate);
+                let root = dir.path().join(format!("{state_crate}-{}", files.len()));
+                for (path, text) in &rendered {
+                    let file = root.join(path);
+                    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+                    std::fs::write(&file, text).unwrap();
+                }
+                for (path, _) in rendered {
                     if !path.ends_with(".rs") {
                         continue;
                     }
                     // A file, not stdin: rustfmt lets some long lines through on stdin.
-                    let file = dir.path().join("lib.rs");
-                    std::fs::write(&file, &text).unwrap();
+                    let file = root.join(&path);
                     let out = std::process::Command::new("rustfmt")
                         .args(["--check", "--edition", "2024"])
                         .arg(&file)

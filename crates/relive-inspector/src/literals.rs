@@ -44,20 +44,10 @@ pub(crate) struct Literals {
     last: Option<Note>,
 }
 
-/// What a user calls a literal: a const's name when its value is that one literal, else its
-/// item and place (`update#3`, `COLOR#1`). `alone`: the only literal of its table.
+/// What a user calls a literal (`SPEED`, `update#3`): as the command line and relive's
+/// messages name it. `alone`: the only literal of its table.
 pub(crate) fn name(key: &LiteralKey, alone: bool) -> String {
-    let is_const = alone
-        && !key.item.contains("::")
-        && key
-            .item
-            .chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
-    if is_const {
-        key.item.clone()
-    } else {
-        format!("{}#{}", key.item, key.index)
-    }
+    key.name(alone)
 }
 
 /// A literal's value from its source text (`1_000`, `2.5f32`, `-3`, `"hi"`, `'x'`).

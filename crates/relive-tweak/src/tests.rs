@@ -331,9 +331,18 @@ relive_worker::export! { state: State, context: (), update: update }
         };
         // A digit retyped, digits added and removed, a letter of a string that shares its
         // first byte (é → è), a string grown.
-        assert_eq!(texts(&built.replace("30", "35")), [("30".into(), "35".into())]);
-        assert_eq!(texts(&built.replace("30", "3000")), [("30".into(), "3000".into())]);
-        assert_eq!(texts(&built.replace("30", "3")), [("30".into(), "3".into())]);
+        assert_eq!(
+            texts(&built.replace("30", "35")),
+            [("30".into(), "35".into())]
+        );
+        assert_eq!(
+            texts(&built.replace("30", "3000")),
+            [("30".into(), "3000".into())]
+        );
+        assert_eq!(
+            texts(&built.replace("30", "3")),
+            [("30".into(), "3".into())]
+        );
         assert_eq!(
             texts(&built.replace("h\u{e9}llo", "h\u{e8}llo")),
             [("\"h\u{e9}llo\"".into(), "\"h\u{e8}llo\"".into())]

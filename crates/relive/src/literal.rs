@@ -18,6 +18,33 @@ pub struct LiteralKey {
     pub index: u32,
 }
 
+impl LiteralKey {
+    /// What a user calls this literal (see [`LiteralKey::name_of`]); `alone`: the only
+    /// literal of its table.
+    pub fn name(&self, alone: bool) -> String {
+        LiteralKey::name_of(&self.item, self.index as usize, alone)
+    }
+
+    /// What a user calls the literal `index` of `table` (messages, `cargo relive tweak`, the
+    /// inspector): the const's name when the table is a const's and this is its only literal
+    /// (`SPEED`), else the table and the place in it (`update#3`, `COLOR#1`).
+    pub fn name_of(table: &str, index: usize, alone: bool) -> String {
+        if alone && LiteralKey::is_const_table(table) {
+            table.to_owned()
+        } else {
+            format!("{table}#{index}")
+        }
+    }
+
+    /// Whether `table` is a const's (`SPEED`, `MAX_HP`), not a function's or a method's.
+    pub fn is_const_table(table: &str) -> bool {
+        !table.contains("::")
+            && table
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+    }
+}
+
 /// A literal's new value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LiteralValue {

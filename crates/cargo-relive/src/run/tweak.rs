@@ -20,23 +20,16 @@ const READ_LIMIT: usize = 256 << 20;
 
 /// Whether `site` is a const's value (`const SPEED: f32 = 300.0;`): its table is its name.
 pub(super) fn is_const(site: &Site) -> bool {
-    !site.table.contains("::")
-        && site
-            .table
-            .chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+    relive::LiteralKey::is_const_table(&site.table)
 }
 
 /// What messages and `cargo relive tweak` call a literal: a const's name when its value is
-/// that one literal, else its table and its place in it (`update#3`, `COLOR#1`). `sites`: the
-/// file's tweakable literals.
+/// that one literal, else its table and its place in it (`update#3`, `COLOR#1`), as the
+/// inspector names it (one rule: [`relive::LiteralKey::name_of`]). `sites`: the file's
+/// tweakable literals.
 pub(super) fn literal_name(site: &Site, sites: &[Site]) -> String {
     let alone = sites.iter().filter(|s| s.table == site.table).count() <= 1;
-    if is_const(site) && alone {
-        site.table.clone()
-    } else {
-        format!("{}#{}", site.table, site.index)
-    }
+    relive::LiteralKey::name_of(&site.table, site.index, alone)
 }
 
 /// The value of a literal as the host's `tweak` command takes it.
