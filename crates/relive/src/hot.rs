@@ -14,10 +14,10 @@ use relive_worker::abi::CallFn;
 use crate::attention::{
     Attention, BUILD_READY, CONTROL, HISTORY, LOOP, QUIT, SNAPSHOT_DUE, STANDING, SUPERVISED,
 };
-use crate::copies::Copies;
+use crate::loader::copies::Copies;
 use crate::error::Error;
 use crate::event::{Bus, Event, SwapTimings};
-use crate::library::{CallError, Library};
+use crate::loader::library::{CallError, Library};
 use crate::supervise::Supervisor;
 use crate::watch::{Loader, Prepared};
 
@@ -65,9 +65,9 @@ pub struct Worker<C: ?Sized + Interface + 'static> {
 
 impl<C: ?Sized + Interface + 'static> Worker<C> {
     /// Loads the worker crate `crate_name`, found through `RELIVE_WORKER_LIB` or next to the
-    /// running executable in cargo's target directory (see [`crate::locate`]).
+    /// running executable in cargo's target directory (see [`crate::loader::locate`]).
     pub fn new(crate_name: &str) -> Result<Self, Error> {
-        Worker::open(crate::locate::locate(crate_name)?)
+        Worker::open(crate::loader::locate::locate(crate_name)?)
     }
 
     /// Loads the worker library at `path` (the file cargo builds) and watches it for new builds.
@@ -78,8 +78,8 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
         let source = std::fs::canonicalize(path.as_ref())
             .map_err(|e| Error::io("cannot find", path.as_ref(), e))?;
-        crate::locate::check_trusted(&source)?;
-        crate::shared_libs::check(&source)?;
+        crate::loader::locate::check_trusted(&source)?;
+        crate::loader::shared_libs::check(&source)?;
         let mut copies = Copies::new(&source)?;
         let copy = copies.add(&source, 1)?;
         let lib = match Library::open::<C>(&copy) {

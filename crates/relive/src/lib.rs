@@ -99,31 +99,19 @@ mod error;
 mod event;
 mod history;
 #[cfg(not(feature = "static"))]
-pub mod shared_libs;
-#[cfg(not(feature = "static"))]
 mod shared_std;
 mod snapshot;
 mod static_worker;
 mod status;
 
 #[cfg(not(feature = "static"))]
-mod copies;
-#[cfg(not(feature = "static"))]
-pub use copies::STAGED_ENV;
-#[cfg(not(feature = "static"))]
-mod elf;
-#[cfg(not(feature = "static"))]
-mod fingerprint;
-#[cfg(not(feature = "static"))]
 #[doc(hidden)]
 pub mod fuzzing;
 #[cfg(not(feature = "static"))]
 mod hot;
-#[cfg(not(feature = "static"))]
-mod library;
 mod literal;
 #[cfg(not(feature = "static"))]
-pub mod locate;
+mod loader;
 #[cfg(not(feature = "static"))]
 mod maps;
 #[cfg(not(feature = "static"))]
@@ -144,6 +132,10 @@ pub use event::{Event, SwapTimings};
 pub use history::{LoopState, Rewind};
 #[cfg(not(feature = "static"))]
 pub use hot::{HistoryState, Worker};
+#[cfg(not(feature = "static"))]
+pub use loader::copies::STAGED_ENV;
+#[cfg(not(feature = "static"))]
+pub use loader::{locate, shared_libs};
 pub use literal::{LiteralKey, LiteralValue, LiteralWrite, Tweakable, TweakedLiteral};
 pub use relive_worker::{Exports, Interface};
 pub use snapshot::{Format, Snapshot};

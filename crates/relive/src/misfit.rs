@@ -10,7 +10,7 @@
 
 use serde_json::Value;
 
-use crate::library::Library;
+use crate::loader::library::Library;
 use crate::snapshot::Snapshot;
 
 /// Largest encoded state searched.

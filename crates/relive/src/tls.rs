@@ -13,7 +13,7 @@
 use std::ffi::{CStr, c_int, c_void};
 use std::sync::atomic::{AtomicPtr, Ordering};
 
-/// Marker in the path of every versioned copy relive loads (see [`crate::copies`]).
+/// Marker in the path of every versioned copy relive loads (see [`crate::loader::copies`]).
 pub(crate) const COPY_DIR_MARKER: &str = "/.relive/";
 
 type AtexitFn = unsafe extern "C" fn(

@@ -18,10 +18,10 @@ use notify::{EventKind, RecursiveMode, Watcher};
 use relive_worker::Interface;
 
 use crate::attention::{Attention, BUILD_READY};
-use crate::copies::Copies;
+use crate::loader::copies::Copies;
 use crate::error::Error;
 use crate::event::{Bus, Event};
-use crate::library::Library;
+use crate::loader::library::Library;
 
 /// How long a file that is not a complete library may stay so before the failure is reported:
 /// a writer that is still at work sends more events within this time.
@@ -276,7 +276,7 @@ impl LoaderThread {
         if self.last_seen == Some(id) {
             return Ok(());
         }
-        if let Err(reason) = crate::elf::check(&self.source) {
+        if let Err(reason) = crate::loader::elf::check(&self.source) {
             return Err(format!(
                 "{} is not a loadable library: {reason}",
                 self.source.display()
@@ -285,7 +285,7 @@ impl LoaderThread {
         self.last_seen = Some(id);
         let version = self.next_version;
         self.next_version += 1;
-        if let Err(e) = crate::shared_libs::check(&self.source) {
+        if let Err(e) = crate::loader::shared_libs::check(&self.source) {
             self.fail_version(version, e.to_string());
             return Ok(());
         }
@@ -343,7 +343,7 @@ impl LoaderThread {
 
 /// Why a closed version may still be mapped.
 fn stale_why(path: &Path) -> String {
-    if crate::elf::is_nodelete(path) {
+    if crate::loader::elf::is_nodelete(path) {
         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         format!(
             "the library is marked NODELETE (DF_1_NODELETE: a `-z nodelete` link flag, or a \

@@ -12,7 +12,7 @@ use crate::attention::LOOP;
 use crate::error::Error;
 use crate::event::Event;
 use crate::history::LoopState;
-use crate::library::CallError;
+use crate::loader::library::CallError;
 use crate::snapshot::Snapshot;
 
 /// The most a recording keeps; longer, it ends on its own and starts playing.

@@ -131,7 +131,7 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
 
 /// A kept state as a snapshot of the running library's state type.
 pub(super) fn snapshot_of(
-    lib: &crate::library::Library,
+    lib: &crate::loader::library::Library,
     entry: &crate::history::Entry,
 ) -> Snapshot {
     Snapshot {

@@ -8,7 +8,7 @@ use relive_worker::Interface;
 
 use super::{Worker, call_error};
 use crate::error::Error;
-use crate::library::CallError;
+use crate::loader::library::CallError;
 use crate::snapshot::{Format, Snapshot};
 
 impl<C: ?Sized + Interface + 'static> Worker<C> {

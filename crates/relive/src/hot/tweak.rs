@@ -38,8 +38,8 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
         };
         self.lib.tweak(&target, &value).map_err(|e| Error::Tweak {
             message: match e {
-                crate::library::CallError::Failed(message) => message,
-                crate::library::CallError::Panicked { message, .. } => {
+                crate::loader::library::CallError::Failed(message) => message,
+                crate::loader::library::CallError::Panicked { message, .. } => {
                     format!("the worker panicked setting a tweak: {message}")
                 }
             },

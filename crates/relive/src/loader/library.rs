@@ -115,7 +115,7 @@ unsafe impl Send for Library {}
 impl Library {
     /// Loads `path` (a fresh versioned copy) and checks it against this host's build.
     pub(crate) fn open<C: ?Sized + Interface>(path: &Path) -> Result<Library, Error> {
-        crate::elf::check(path).map_err(|reason| Error::NotALibrary {
+        crate::loader::elf::check(path).map_err(|reason| Error::NotALibrary {
             path: path.to_owned(),
             reason,
         })?;
@@ -517,5 +517,5 @@ fn check_fingerprint<C: ?Sized + Interface>(path: &Path, exports: &Exports) -> R
             format!("{:016x}", exports.interface_fingerprint),
         ]
     };
-    crate::fingerprint::compare(path, &worker, &crate::fingerprint::host_facts::<C>())
+    crate::loader::fingerprint::compare(path, &worker, &crate::loader::fingerprint::host_facts::<C>())
 }

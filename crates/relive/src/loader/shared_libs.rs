@@ -18,7 +18,7 @@ pub const DEPS_DIR_ENV: &str = "RELIVE_DEPS_DIR";
 
 /// The libraries the ELF file at `path` needs (its `DT_NEEDED` entries), by file name.
 pub fn needed(path: &Path) -> Vec<String> {
-    crate::elf::needed(path)
+    crate::loader::elf::needed(path)
 }
 
 /// Refuses the worker built at `built` (the file cargo wrote, not relive's copy) when a Rust
