@@ -117,7 +117,7 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
             version: 1,
             path: lib.path().to_owned(),
         });
-        crate::allocator::check_once(&bus);
+        crate::unload::allocator::check_once(&bus);
         let update = lib.function("update").unwrap_or(missing_function);
         let mut worker = Worker {
             lib,

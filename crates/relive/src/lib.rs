@@ -91,15 +91,11 @@
 #![deny(missing_docs)]
 
 #[cfg(not(feature = "static"))]
-mod allocator;
-#[cfg(not(feature = "static"))]
 mod attention;
 mod decode_message;
 mod error;
 mod event;
 mod history;
-#[cfg(not(feature = "static"))]
-mod shared_std;
 mod snapshot;
 mod static_worker;
 mod status;
@@ -113,17 +109,11 @@ mod literal;
 #[cfg(not(feature = "static"))]
 mod loader;
 #[cfg(not(feature = "static"))]
-mod maps;
-#[cfg(not(feature = "static"))]
 mod misfit;
 #[cfg(not(feature = "static"))]
 pub mod supervise;
 #[cfg(not(feature = "static"))]
-mod thread_exit;
-#[cfg(not(feature = "static"))]
-mod threads;
-#[cfg(not(feature = "static"))]
-mod tls;
+mod unload;
 #[cfg(not(feature = "static"))]
 mod watch;
 
@@ -142,7 +132,7 @@ pub use snapshot::{Format, Snapshot};
 pub use static_worker::StaticWorker;
 pub use status::Status;
 #[cfg(not(feature = "static"))]
-pub use tls::interposer_active;
+pub use unload::tls::interposer_active;
 
 /// A handle to an exported worker function, from `func(name)`; valid across reloads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -251,7 +251,7 @@ impl LoaderThread {
             Command::Swapped { current, closed } => {
                 self.copies.prune(&current);
                 let (version, path) = closed;
-                match crate::maps::is_mapped(&path) {
+                match crate::unload::maps::is_mapped(&path) {
                     Ok(false) => self.bus.emit(Event::Unloaded { version }),
                     Ok(true) => {
                         let why = stale_why(&path);
@@ -300,7 +300,7 @@ impl LoaderThread {
             Ok(lib) => {
                 // Fault the new image in here rather than on the frame thread during the swap.
                 // SAFETY: `lib` keeps the library loaded for the whole call.
-                if let Err(e) = unsafe { crate::maps::prefault(lib.path()) } {
+                if let Err(e) = unsafe { crate::unload::maps::prefault(lib.path()) } {
                     log::debug!("cannot prefault {}: {e}", lib.path().display());
                 }
                 let prepared = Prepared {

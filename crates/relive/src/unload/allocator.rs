@@ -50,7 +50,7 @@ pub(crate) fn check_once(bus: &crate::event::Bus) {
                           the wrong allocator and corrupt the heap); pass borrowed data (`&str`, \
                           `&[T]`) and let each side allocate its own"
                     .to_owned();
-            if crate::shared_std::std_is_shared() {
+            if crate::unload::shared_std::std_is_shared() {
                 message.push_str(
                     "; or, since host and worker share std here, declare the \
                      `#[global_allocator]` in the engine crate both link as a dylib: then it \

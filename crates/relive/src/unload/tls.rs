@@ -5,7 +5,7 @@
 //! `dlclose` never unmaps it: every reload would leave the old image behind. The host executable
 //! defines the same symbol, which interposes glibc's for every library loaded after it. For objects
 //! in a relive worker copy the destructor is kept by the host instead, and run on the thread that
-//! closes the version, before it is closed ([`crate::thread_exit`]); on other threads the value
+//! closes the version, before it is closed ([`crate::unload::thread_exit`]); on other threads the value
 //! leaks. Every other object's registration is forwarded to glibc unchanged.
 //!
 //! See rust-lang/rust#59629 and #88737.
@@ -43,7 +43,7 @@ pub unsafe extern "C" fn __cxa_thread_atexit_impl(
         // Not glibc's to run (it would pin the library, and run after the image is gone): the
         // host runs it on this thread before the version is closed (`thread_exit`), or, on a
         // thread that is exiting anyway, skips it (the value leaks).
-        crate::thread_exit::record_tls_dtor(base, dtor, obj);
+        crate::unload::thread_exit::record_tls_dtor(base, dtor, obj);
         return 0;
     }
     let mut real = REAL.load(Ordering::Acquire);
@@ -120,7 +120,7 @@ pub(crate) fn resolved_definition(name: &CStr) -> *mut c_void {
     unsafe { libc_dlsym(std::ptr::null_mut(), name.as_ptr()) }
 }
 
-/// Warns once for each interposer (this one and [`crate::threads`]'s `pthread_create`) that is not
+/// Warns once for each interposer (this one and [`crate::unload::threads`]'s `pthread_create`) that is not
 /// the definition the loader resolves for libraries, saying what breaks and how to link the host.
 pub(crate) fn ensure_linked() {
     static CHECKED: std::sync::Once = std::sync::Once::new();
@@ -133,12 +133,12 @@ pub(crate) fn ensure_linked() {
             ),
             (
                 c"pthread_create",
-                crate::threads::interposer(),
+                crate::unload::threads::interposer(),
                 "a version closed while a thread it started still runs will crash the process",
             ),
             (
                 c"pthread_key_create",
-                crate::thread_exit::interposer(),
+                crate::unload::thread_exit::interposer(),
                 "a host thread that called the worker may crash when it exits after the version was closed",
             ),
         ];
