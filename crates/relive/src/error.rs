@@ -143,7 +143,7 @@ pub enum Error {
     #[error(
         "version {version} cannot read the state saved by version {from_version} (state version {from_state_version} -> {state_version}){}: {message}; kept version {from_version} running with its state. {}",
         at.as_deref().map(|p| format!(" at `{p}`")).unwrap_or_default(),
-        crate::decode_message::advice(message)
+        crate::state::decode_message::advice(message)
     )]
     IncompatibleState {
         /// The version that failed to read the state.

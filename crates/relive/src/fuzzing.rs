@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::snapshot::{Format, Snapshot};
+use crate::state::snapshot::{Format, Snapshot};
 
 /// Snapshot decoding: never panics; whatever decodes re-encodes to the same snapshot.
 pub fn snapshot(data: &[u8]) {

@@ -52,7 +52,7 @@ pub struct Worker<C: ?Sized + Interface + 'static> {
     /// When the last swap happened.
     last_swap: Option<Instant>,
     /// The states of the last frames, for [`Worker::rewind`], while kept.
-    history: Option<crate::history::History>,
+    history: Option<crate::state::history::History>,
     /// The loop, while one is asked for, records or plays.
     looping: Option<looping::Loop>,
     /// The engine's wrapped reads, for a loop of a worker that calls its engine directly.
@@ -396,8 +396,8 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
                     from_version: self.version,
                     from_state_version: self.lib.state_version(),
                     state_version: new.state_version(),
-                    message: crate::decode_message::plain(&message),
-                    at: crate::misfit::find(&new, &bytes, self.lib.state_version()),
+                    message: crate::state::decode_message::plain(&message),
+                    at: crate::state::misfit::find(&new, &bytes, self.lib.state_version()),
                 };
                 undo(self, ctx.as_deref_mut());
                 return fail(self, new, err);

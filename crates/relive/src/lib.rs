@@ -92,11 +92,9 @@
 
 #[cfg(not(feature = "static"))]
 mod attention;
-mod decode_message;
 mod error;
 mod event;
-mod history;
-mod snapshot;
+mod state;
 mod static_worker;
 mod status;
 
@@ -109,8 +107,6 @@ mod literal;
 #[cfg(not(feature = "static"))]
 mod loader;
 #[cfg(not(feature = "static"))]
-mod misfit;
-#[cfg(not(feature = "static"))]
 pub mod supervise;
 #[cfg(not(feature = "static"))]
 mod unload;
@@ -119,7 +115,7 @@ mod watch;
 
 pub use error::{Error, FingerprintPart};
 pub use event::{Event, SwapTimings};
-pub use history::{LoopState, Rewind};
+pub use state::history::{LoopState, Rewind};
 #[cfg(not(feature = "static"))]
 pub use hot::{HistoryState, Worker};
 #[cfg(not(feature = "static"))]
@@ -128,7 +124,7 @@ pub use loader::copies::STAGED_ENV;
 pub use loader::{locate, shared_libs};
 pub use literal::{LiteralKey, LiteralValue, LiteralWrite, Tweakable, TweakedLiteral};
 pub use relive_worker::{Exports, Interface};
-pub use snapshot::{Format, Snapshot};
+pub use state::snapshot::{Format, Snapshot};
 pub use static_worker::StaticWorker;
 pub use status::Status;
 #[cfg(not(feature = "static"))]

@@ -237,7 +237,7 @@ impl Supervisor {
                 .name("relive-snapshot-writer".to_owned())
                 .spawn(move || {
                     for (bytes, done) in rx {
-                        if let Err(e) = crate::snapshot::write_atomic(&path, &bytes, false) {
+                        if let Err(e) = crate::state::snapshot::write_atomic(&path, &bytes, false) {
                             log::warn!("cannot write the recovery snapshot: {e}");
                         }
                         if let Some(done) = done {

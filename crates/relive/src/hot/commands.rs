@@ -5,7 +5,7 @@ use relive_worker::Interface;
 
 use super::Worker;
 use crate::event::Event;
-use crate::snapshot::Format;
+use crate::state::snapshot::Format;
 
 impl<C: ?Sized + Interface + 'static> Worker<C> {
     /// Starts from the supervisor's snapshot, if it gave one. An unreadable snapshot is moved

@@ -11,9 +11,9 @@ use super::Worker;
 use crate::attention::LOOP;
 use crate::error::Error;
 use crate::event::Event;
-use crate::history::LoopState;
+use crate::state::history::LoopState;
 use crate::loader::library::CallError;
-use crate::snapshot::Snapshot;
+use crate::state::snapshot::Snapshot;
 
 /// The most a recording keeps; longer, it ends on its own and starts playing.
 const MAX_TAPE: usize = 256 << 20;

@@ -11,7 +11,7 @@
 use serde_json::Value;
 
 use crate::loader::library::Library;
-use crate::snapshot::Snapshot;
+use crate::state::snapshot::Snapshot;
 
 /// Largest encoded state searched.
 const MAX_BYTES: usize = 1 << 20;
