@@ -11,15 +11,15 @@ use std::time::{Duration, Instant};
 use relive_worker::Interface;
 use relive_worker::abi::CallFn;
 
-use crate::attention::{
+use crate::session::attention::{
     Attention, BUILD_READY, CONTROL, HISTORY, LOOP, QUIT, SNAPSHOT_DUE, STANDING, SUPERVISED,
 };
 use crate::loader::copies::Copies;
 use crate::error::Error;
-use crate::event::{Bus, Event, SwapTimings};
+use crate::session::event::{Bus, Event, SwapTimings};
 use crate::loader::library::{CallError, Library};
-use crate::supervise::Supervisor;
-use crate::watch::{Loader, Prepared};
+use crate::session::supervise::Supervisor;
+use crate::session::watch::{Loader, Prepared};
 
 mod commands;
 mod inspect;

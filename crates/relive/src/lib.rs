@@ -90,13 +90,10 @@
 
 #![deny(missing_docs)]
 
-#[cfg(not(feature = "static"))]
-mod attention;
 mod error;
-mod event;
+mod session;
 mod state;
 mod static_worker;
-mod status;
 
 #[cfg(not(feature = "static"))]
 #[doc(hidden)]
@@ -107,14 +104,10 @@ mod literal;
 #[cfg(not(feature = "static"))]
 mod loader;
 #[cfg(not(feature = "static"))]
-pub mod supervise;
-#[cfg(not(feature = "static"))]
 mod unload;
-#[cfg(not(feature = "static"))]
-mod watch;
 
 pub use error::{Error, FingerprintPart};
-pub use event::{Event, SwapTimings};
+pub use session::event::{Event, SwapTimings};
 pub use state::history::{LoopState, Rewind};
 #[cfg(not(feature = "static"))]
 pub use hot::{HistoryState, Worker};
@@ -126,7 +119,9 @@ pub use literal::{LiteralKey, LiteralValue, LiteralWrite, Tweakable, TweakedLite
 pub use relive_worker::{Exports, Interface};
 pub use state::snapshot::{Format, Snapshot};
 pub use static_worker::StaticWorker;
-pub use status::Status;
+pub use session::status::Status;
+#[cfg(not(feature = "static"))]
+pub use session::supervise;
 #[cfg(not(feature = "static"))]
 pub use unload::tls::interposer_active;
 

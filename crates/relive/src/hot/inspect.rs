@@ -5,7 +5,7 @@
 use relive_worker::Interface;
 
 use super::Worker;
-use crate::attention::STANDING;
+use crate::session::attention::STANDING;
 use crate::error::Error;
 use crate::state::history::Rewind;
 use crate::state::snapshot::Snapshot;

@@ -8,9 +8,9 @@ use relive_worker::abi::CallFn;
 use relive_worker::tape::Tape;
 
 use super::Worker;
-use crate::attention::LOOP;
+use crate::session::attention::LOOP;
 use crate::error::Error;
-use crate::event::Event;
+use crate::session::event::Event;
 use crate::state::history::LoopState;
 use crate::loader::library::CallError;
 use crate::state::snapshot::Snapshot;

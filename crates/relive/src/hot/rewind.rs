@@ -5,9 +5,9 @@ use std::time::Instant;
 use relive_worker::Interface;
 
 use super::Worker;
-use crate::attention::HISTORY;
+use crate::session::attention::HISTORY;
 use crate::error::Error;
-use crate::event::Event;
+use crate::session::event::Event;
 use crate::state::history::{History, Rewind};
 use crate::state::snapshot::Snapshot;
 

@@ -3,7 +3,7 @@
 
 use super::Worker;
 use crate::error::Error;
-use crate::event::Event;
+use crate::session::event::Event;
 use crate::literal::{LiteralKey, LiteralValue, LiteralWrite, Tweakable, TweakedLiteral};
 use relive_worker::Interface;
 use relive_worker::abi::{self, RawStr};
@@ -104,7 +104,7 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
             "index": key.index,
             "value": typed,
         });
-        if !crate::supervise::send_line(control, &request) {
+        if !crate::session::supervise::send_line(control, &request) {
             return Err(Error::Tweak {
                 message: "the connection to `cargo relive run` is closed: nothing was written"
                     .into(),
@@ -210,7 +210,7 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
         }
         let effect_ms = command["saved_at_ns"]
             .as_u64()
-            .map(|saved| crate::supervise::monotonic_ns().saturating_sub(saved) as f64 / 1e6);
+            .map(|saved| crate::session::supervise::monotonic_ns().saturating_sub(saved) as f64 / 1e6);
         self.bus.emit(Event::Tweaked {
             version: self.version,
             literals: reported,

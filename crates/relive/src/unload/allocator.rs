@@ -40,7 +40,7 @@ fn in_use() -> usize {
 }
 
 /// Warns once per process when the host's global allocator is not the C allocator.
-pub(crate) fn check_once(bus: &crate::event::Bus) {
+pub(crate) fn check_once(bus: &crate::session::event::Bus) {
     static CHECKED: std::sync::Once = std::sync::Once::new();
     CHECKED.call_once(|| {
         if !host_uses_malloc() {

@@ -21,8 +21,8 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::attention::{Attention, CONTROL, QUIT, SNAPSHOT_DUE};
-use crate::event::{Bus, Event};
+use crate::session::attention::{Attention, CONTROL, QUIT, SNAPSHOT_DUE};
+use crate::session::event::{Bus, Event};
 
 /// Where to write crash-recovery snapshots.
 pub const SNAPSHOT_ENV: &str = "RELIVE_SNAPSHOT";

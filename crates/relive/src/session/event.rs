@@ -235,7 +235,7 @@ fn problem(event: &Event) -> Option<String> {
 #[derive(Clone, Default)]
 pub(crate) struct Bus {
     senders: Arc<Mutex<Vec<Sender<Event>>>>,
-    board: Arc<Mutex<crate::status::Board>>,
+    board: Arc<Mutex<crate::session::status::Board>>,
 }
 
 #[cfg(not(feature = "static"))]
@@ -261,14 +261,14 @@ impl Bus {
     pub(crate) fn emit(&self, event: Event) {
         let report = self.board().on_event(&event);
         match report {
-            crate::status::Report::Repeat => return,
-            crate::status::Report::Send(Some(summary)) => self.send(summary),
-            crate::status::Report::Send(None) => {}
+            crate::session::status::Report::Repeat => return,
+            crate::session::status::Report::Send(Some(summary)) => self.send(summary),
+            crate::session::status::Report::Send(None) => {}
         }
         self.send(event);
     }
 
-    fn board(&self) -> std::sync::MutexGuard<'_, crate::status::Board> {
+    fn board(&self) -> std::sync::MutexGuard<'_, crate::session::status::Board> {
         self.board.lock().unwrap_or_else(|e| e.into_inner())
     }
 

@@ -3,7 +3,7 @@
 //! A `notify` watcher on the library's directory forwards changes of the library file to a loader
 //! thread. The loader thread checks that the file is a complete library, copies it to a fresh
 //! versioned path, loads it and checks its fingerprint, then raises a flag. The frame thread pays
-//! one atomic load per call to see that flag (see [`crate::attention`]); the swap itself is
+//! one atomic load per call to see that flag (see [`crate::session::attention`]); the swap itself is
 //! [`crate::Worker`]'s. After a swap the loader thread also checks, off the frame path, that the old
 //! image left the process's mappings.
 
@@ -17,10 +17,10 @@ use std::time::{Duration, Instant};
 use notify::{EventKind, RecursiveMode, Watcher};
 use relive_worker::Interface;
 
-use crate::attention::{Attention, BUILD_READY};
+use crate::session::attention::{Attention, BUILD_READY};
 use crate::loader::copies::Copies;
 use crate::error::Error;
-use crate::event::{Bus, Event};
+use crate::session::event::{Bus, Event};
 use crate::loader::library::Library;
 
 /// How long a file that is not a complete library may stay so before the failure is reported:

@@ -1,0 +1,12 @@
+//! What the host reports and hears while it runs: its events and the status board behind
+//! `Worker::status`, the loader thread that notices and prepares new builds, the supervisor's
+//! side of `cargo relive run`, and the atomic word that tells the frame thread about all of it.
+
+#[cfg(not(feature = "static"))]
+pub(crate) mod attention;
+pub(crate) mod event;
+pub(crate) mod status;
+#[cfg(not(feature = "static"))]
+pub mod supervise;
+#[cfg(not(feature = "static"))]
+pub(crate) mod watch;
