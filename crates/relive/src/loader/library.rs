@@ -119,7 +119,7 @@ impl Library {
             path: path.to_owned(),
             reason,
         })?;
-        crate::unload::tls::ensure_linked();
+        crate::unload::ensure_linked();
         crate::unload::shared_std::install_hook();
         // RTLD_NOW: an unresolved symbol fails here rather than at a call. RTLD_LOCAL: two
         // versions loaded at once do not see each other's symbols.
@@ -183,7 +183,7 @@ impl Library {
         // SAFETY: a static string in the loaded image.
         let state_type = unsafe { exports.state_type.to_string_lossy() };
         // SAFETY: `dladdr` only reads the loader's tables for an address of the loaded image.
-        let base = unsafe { crate::unload::tls::worker_image(exports_fn as *const c_void) }.unwrap_or(0);
+        let base = unsafe { crate::unload::symbols::worker_image(exports_fn as *const c_void) }.unwrap_or(0);
         let call_parts = Box::new(UnsafeCell::new(Collected::default()));
         let call_sink = Sink {
             data: call_parts.get().cast(),

@@ -55,7 +55,7 @@ fn keys() -> std::sync::MutexGuard<'static, Vec<(usize, c_uint, Dtor)>> {
 fn real<F>(cache: &AtomicPtr<c_void>, name: &std::ffi::CStr) -> Option<F> {
     let mut ptr = cache.load(Ordering::Acquire);
     if ptr.is_null() {
-        ptr = crate::unload::tls::next_definition(name);
+        ptr = crate::unload::symbols::next_definition(name);
         cache.store(ptr, Ordering::Release);
     }
     // SAFETY: a non-null result of `dlsym` for `name` is glibc's function of that name; `F` is
@@ -92,7 +92,7 @@ pub unsafe extern "C" fn pthread_key_create(key: *mut c_uint, dtor: Option<Dtor>
         && let Some(dtor) = dtor
     {
         // SAFETY: `dladdr` only reads the loader's tables for the address.
-        if let Some(base) = unsafe { crate::unload::tls::worker_image(dtor as *const c_void) } {
+        if let Some(base) = unsafe { crate::unload::symbols::worker_image(dtor as *const c_void) } {
             // SAFETY: glibc wrote the new key to `key` (rc == 0).
             keys().push((base, unsafe { *key }, dtor));
         }
@@ -170,7 +170,7 @@ pub(crate) fn before_close(base: usize) -> usize {
     ran
 }
 
-/// This interposer's address, for [`crate::unload::tls::ensure_linked`]'s check.
+/// This interposer's address, for [`crate::unload::ensure_linked`]'s check.
 pub(crate) fn interposer() -> *mut c_void {
     std::hint::black_box(pthread_key_create as KeyCreateFn) as *mut c_void
 }

@@ -142,7 +142,7 @@ pub unsafe extern "C" fn pthread_create(
 ) -> c_int {
     let mut real = REAL.load(Ordering::Acquire);
     if real.is_null() {
-        real = crate::unload::tls::next_definition(c"pthread_create");
+        real = crate::unload::symbols::next_definition(c"pthread_create");
         REAL.store(real, Ordering::Release);
     }
     if real.is_null() {
@@ -153,7 +153,7 @@ pub unsafe extern "C" fn pthread_create(
     // The start routine's object, or, with a shared std (whose own start routine runs the
     // closure), the worker code on the stack that asked for the thread.
     // SAFETY: `dladdr` only reads the loader's tables for the address.
-    let image = unsafe { crate::unload::tls::worker_image(start as *const c_void) }.or_else(|| {
+    let image = unsafe { crate::unload::symbols::worker_image(start as *const c_void) }.or_else(|| {
         crate::unload::shared_std::std_is_shared()
             .then(crate::unload::shared_std::stack_in_worker)
             .flatten()
@@ -181,7 +181,7 @@ pub unsafe extern "C" fn pthread_create(
     rc
 }
 
-/// This interposer's address, for [`crate::unload::tls::ensure_linked`]'s check.
+/// This interposer's address, for [`crate::unload::ensure_linked`]'s check.
 pub(crate) fn interposer() -> *mut c_void {
     std::hint::black_box(pthread_create as CreateFn) as *mut c_void
 }

@@ -10,11 +10,10 @@
 //!
 //! See rust-lang/rust#59629 and #88737.
 
-use std::ffi::{CStr, c_int, c_void};
+use std::ffi::{c_int, c_void};
 use std::sync::atomic::{AtomicPtr, Ordering};
 
-/// Marker in the path of every versioned copy relive loads (see [`crate::loader::copies`]).
-pub(crate) const COPY_DIR_MARKER: &str = "/.relive/";
+use crate::unload::symbols::{next_definition, resolved_definition, worker_image};
 
 type AtexitFn = unsafe extern "C" fn(
     dtor: unsafe extern "C" fn(*mut c_void),
@@ -62,102 +61,13 @@ pub unsafe extern "C" fn __cxa_thread_atexit_impl(
     }
 }
 
-const RTLD_NEXT: *mut c_void = -1isize as *mut c_void;
-
-#[repr(C)]
-struct DlInfo {
-    dli_fname: *const std::ffi::c_char,
-    dli_fbase: *mut c_void,
-    dli_sname: *const std::ffi::c_char,
-    dli_saddr: *mut c_void,
-}
-
-unsafe extern "C" {
-    #[link_name = "dlsym"]
-    fn libc_dlsym(handle: *mut c_void, symbol: *const std::ffi::c_char) -> *mut c_void;
-    fn dladdr(addr: *const c_void, info: *mut DlInfo) -> c_int;
-}
-
-fn object_and_base(addr: *const c_void) -> Option<(&'static CStr, usize)> {
-    let mut info = DlInfo {
-        dli_fname: std::ptr::null(),
-        dli_fbase: std::ptr::null_mut(),
-        dli_sname: std::ptr::null(),
-        dli_saddr: std::ptr::null_mut(),
-    };
-    // SAFETY: `info` is writable; dladdr tolerates any address.
-    if unsafe { dladdr(addr, &mut info) } == 0 || info.dli_fname.is_null() {
-        return None;
-    }
-    // SAFETY: dladdr returned a NUL-terminated path owned by the loader, valid while the object
-    // is loaded; callers use it while code of the object runs or is about to run.
-    let name = unsafe { CStr::from_ptr(info.dli_fname) };
-    Some((name, info.dli_fbase as usize))
-}
-
-/// The base address of the relive worker copy `addr` lies in, if it lies in one.
-///
-/// # Safety
-///
-/// Any address may be passed; `dladdr` does not dereference it.
-pub(crate) unsafe fn worker_image(addr: *const c_void) -> Option<usize> {
-    let (name, base) = object_and_base(addr)?;
-    name.to_str()
-        .is_ok_and(|n| n.contains(COPY_DIR_MARKER))
-        .then_some(base)
-}
-
-/// The next definition of `name` after this executable's (glibc's), or null.
-pub(crate) fn next_definition(name: &CStr) -> *mut c_void {
-    // SAFETY: RTLD_NEXT finds the next definition after this executable; `name` is
-    // NUL-terminated.
-    unsafe { libc_dlsym(RTLD_NEXT, name.as_ptr()) }
-}
-
-/// The definition of `name` the loader resolves for libraries (RTLD_DEFAULT), or null.
-pub(crate) fn resolved_definition(name: &CStr) -> *mut c_void {
-    // SAFETY: RTLD_DEFAULT (null) looks the name up in the global scope; `name` is NUL-terminated.
-    unsafe { libc_dlsym(std::ptr::null_mut(), name.as_ptr()) }
-}
-
-/// Warns once for each interposer (this one and [`crate::unload::threads`]'s `pthread_create`) that is not
-/// the definition the loader resolves for libraries, saying what breaks and how to link the host.
-pub(crate) fn ensure_linked() {
-    static CHECKED: std::sync::Once = std::sync::Once::new();
-    CHECKED.call_once(|| {
-        let interposers = [
-            (
-                c"__cxa_thread_atexit_impl",
-                std::hint::black_box(__cxa_thread_atexit_impl as AtexitFn) as *mut c_void,
-                "a worker using thread_local! with a destructor will stay mapped after each reload",
-            ),
-            (
-                c"pthread_create",
-                crate::unload::threads::interposer(),
-                "a version closed while a thread it started still runs will crash the process",
-            ),
-            (
-                c"pthread_key_create",
-                crate::unload::thread_exit::interposer(),
-                "a host thread that called the worker may crash when it exits after the version was closed",
-            ),
-        ];
-        for (name, ours, consequence) in interposers {
-            let found = resolved_definition(name);
-            if found != ours {
-                let name = name.to_string_lossy();
-                log::warn!(
-                    "relive's {name} is not the one the loader sees (it found {found:p}, ours is \
-                     {ours:p}): {consequence}. Link the host with \
-                     `-C link-arg=-Wl,--export-dynamic-symbol={name}`"
-                );
-            }
-        }
-    });
-}
-
 /// Whether the interposer is the definition the dynamic loader resolves.
 pub fn interposer_active() -> bool {
     resolved_definition(c"__cxa_thread_atexit_impl")
         == __cxa_thread_atexit_impl as AtexitFn as *mut c_void
+}
+
+/// This interposer's address, for [`crate::unload::ensure_linked`]'s check.
+pub(crate) fn interposer() -> *mut c_void {
+    std::hint::black_box(__cxa_thread_atexit_impl as AtexitFn) as *mut c_void
 }
