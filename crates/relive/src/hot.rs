@@ -117,7 +117,9 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
             version: 1,
             path: lib.path().to_owned(),
         });
-        crate::unload::allocator::check_once(&bus);
+        if let Some(message) = crate::unload::allocator::check_once() {
+            bus.emit(Event::Warning { message });
+        }
         let update = lib.function("update").unwrap_or(missing_function);
         let mut worker = Worker {
             lib,

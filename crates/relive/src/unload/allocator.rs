@@ -39,9 +39,11 @@ fn in_use() -> usize {
     info.uordblks + info.hblkhd
 }
 
-/// Warns once per process when the host's global allocator is not the C allocator.
-pub(crate) fn check_once(bus: &crate::session::event::Bus) {
+/// The warning to give, once per process, when the host's global allocator is not the C
+/// allocator: only the first call checks (`Some` if it found so); every later call is `None`.
+pub(crate) fn check_once() -> Option<String> {
     static CHECKED: std::sync::Once = std::sync::Once::new();
+    let mut warning = None;
     CHECKED.call_once(|| {
         if !host_uses_malloc() {
             let mut message: String = "the host's global allocator is not the C allocator the worker uses: a heap \
@@ -57,7 +59,8 @@ pub(crate) fn check_once(bus: &crate::session::event::Bus) {
                      serves the worker too (unless that is where it is already)",
                 );
             }
-            bus.emit(crate::Event::Warning { message });
+            warning = Some(message);
         }
     });
+    warning
 }
