@@ -16,7 +16,8 @@ use crate::session::attention::{
 };
 use crate::loader::copies::Copies;
 use crate::error::Error;
-use crate::session::event::{Bus, Event, SwapTimings};
+use crate::session::bus::Bus;
+use crate::session::event::{Event, SwapTimings};
 use crate::loader::library::{CallError, Library};
 use crate::session::supervise::Supervisor;
 use crate::session::watch::{Loader, Prepared};

@@ -4,6 +4,8 @@
 
 #[cfg(not(feature = "static"))]
 pub(crate) mod attention;
+#[cfg(not(feature = "static"))]
+pub(crate) mod bus;
 pub(crate) mod event;
 pub(crate) mod status;
 #[cfg(not(feature = "static"))]

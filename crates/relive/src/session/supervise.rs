@@ -22,7 +22,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::session::attention::{Attention, CONTROL, QUIT, SNAPSHOT_DUE};
-use crate::session::event::{Bus, Event};
+use crate::session::bus::Bus;
+use crate::session::event::Event;
 
 /// Where to write crash-recovery snapshots.
 pub const SNAPSHOT_ENV: &str = "RELIVE_SNAPSHOT";

@@ -20,7 +20,8 @@ use relive_worker::Interface;
 use crate::session::attention::{Attention, BUILD_READY};
 use crate::loader::copies::Copies;
 use crate::error::Error;
-use crate::session::event::{Bus, Event};
+use crate::session::bus::Bus;
+use crate::session::event::Event;
 use crate::loader::library::Library;
 
 /// How long a file that is not a complete library may stay so before the failure is reported:
