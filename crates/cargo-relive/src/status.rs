@@ -63,8 +63,7 @@ struct PlainText<W>(W);
 impl<W: Write> Write for PlainText<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let text = String::from_utf8_lossy(buf);
-        self.0
-            .write_all(strip_ansi(&text).as_bytes())?;
+        self.0.write_all(strip_ansi(&text).as_bytes())?;
         Ok(buf.len())
     }
 

@@ -11,14 +11,14 @@ use std::time::{Duration, Instant};
 use relive_worker::Interface;
 use relive_worker::abi::CallFn;
 
+use crate::error::Error;
+use crate::loader::copies::Copies;
+use crate::loader::library::{CallError, Library};
 use crate::session::attention::{
     Attention, BUILD_READY, CONTROL, HISTORY, LOOP, QUIT, SNAPSHOT_DUE, STANDING, SUPERVISED,
 };
-use crate::loader::copies::Copies;
-use crate::error::Error;
 use crate::session::bus::Bus;
 use crate::session::event::{Event, SwapTimings};
-use crate::loader::library::{CallError, Library};
 use crate::session::supervise::Supervisor;
 use crate::session::watch::{Loader, Prepared};
 

@@ -90,38 +90,44 @@
 
 #![deny(missing_docs)]
 
+// The source is in folders by concern, layered one way (each uses only those before it):
+// `unload` (what lets a version leave the process), `loader` (one build, checked and opened),
+// `state` (snapshots, history), `session` (events, status, the loader thread, the supervisor) and
+// `hot` (the `Worker`). `error`, `literal` and `static_worker` stand beside them; see
+// ARCHITECTURE.md.
 mod error;
+mod literal;
+mod static_worker;
+
+#[cfg(not(feature = "static"))]
+mod hot;
+#[cfg(not(feature = "static"))]
+mod loader;
 mod session;
 mod state;
-mod static_worker;
+#[cfg(not(feature = "static"))]
+mod unload;
 
 #[cfg(not(feature = "static"))]
 #[doc(hidden)]
 pub mod fuzzing;
-#[cfg(not(feature = "static"))]
-mod hot;
-mod literal;
-#[cfg(not(feature = "static"))]
-mod loader;
-#[cfg(not(feature = "static"))]
-mod unload;
 
 pub use error::{Error, FingerprintPart};
-pub use session::event::{Event, SwapTimings};
-pub use state::history::{LoopState, Rewind};
 #[cfg(not(feature = "static"))]
 pub use hot::{HistoryState, Worker};
+pub use literal::{LiteralKey, LiteralValue, LiteralWrite, Tweakable, TweakedLiteral};
 #[cfg(not(feature = "static"))]
 pub use loader::copies::STAGED_ENV;
 #[cfg(not(feature = "static"))]
 pub use loader::{locate, shared_libs};
-pub use literal::{LiteralKey, LiteralValue, LiteralWrite, Tweakable, TweakedLiteral};
 pub use relive_worker::{Exports, Interface};
-pub use state::snapshot::{Format, Snapshot};
-pub use static_worker::StaticWorker;
+pub use session::event::{Event, SwapTimings};
 pub use session::status::Status;
 #[cfg(not(feature = "static"))]
 pub use session::supervise;
+pub use state::history::{LoopState, Rewind};
+pub use state::snapshot::{Format, Snapshot};
+pub use static_worker::StaticWorker;
 #[cfg(not(feature = "static"))]
 pub use unload::tls::interposer_active;
 

@@ -5,8 +5,8 @@
 use relive_worker::Interface;
 
 use super::Worker;
-use crate::session::attention::STANDING;
 use crate::error::Error;
+use crate::session::attention::STANDING;
 use crate::state::history::Rewind;
 use crate::state::snapshot::Snapshot;
 

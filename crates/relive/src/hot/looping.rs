@@ -8,11 +8,11 @@ use relive_worker::abi::CallFn;
 use relive_worker::tape::Tape;
 
 use super::Worker;
-use crate::session::attention::LOOP;
 use crate::error::Error;
+use crate::loader::library::CallError;
+use crate::session::attention::LOOP;
 use crate::session::event::Event;
 use crate::state::history::LoopState;
-use crate::loader::library::CallError;
 use crate::state::snapshot::Snapshot;
 
 /// The most a recording keeps; longer, it ends on its own and starts playing.

@@ -5,8 +5,8 @@ use std::time::Instant;
 use relive_worker::Interface;
 
 use super::Worker;
-use crate::session::attention::HISTORY;
 use crate::error::Error;
+use crate::session::attention::HISTORY;
 use crate::session::event::Event;
 use crate::state::history::{History, Rewind};
 use crate::state::snapshot::Snapshot;

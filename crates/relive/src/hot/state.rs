@@ -43,9 +43,10 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
         match self.lib.load(&snapshot.bytes, snapshot.state_version) {
             Ok(state) => Ok(state),
             Err(CallError::Failed(message)) => {
-                let at = crate::state::misfit::find(&self.lib, &snapshot.bytes, snapshot.state_version)
-                    .map(|p| format!(" (at `{p}`)"))
-                    .unwrap_or_default();
+                let at =
+                    crate::state::misfit::find(&self.lib, &snapshot.bytes, snapshot.state_version)
+                        .map(|p| format!(" (at `{p}`)"))
+                        .unwrap_or_default();
                 Err(Error::BadValue {
                     message: format!("{}{at}", crate::state::decode_message::plain(&message)),
                 })

@@ -3,8 +3,8 @@
 
 use super::Worker;
 use crate::error::Error;
-use crate::session::event::Event;
 use crate::literal::{LiteralKey, LiteralValue, LiteralWrite, Tweakable, TweakedLiteral};
+use crate::session::event::Event;
 use relive_worker::Interface;
 use relive_worker::abi::{self, RawStr};
 
@@ -208,9 +208,9 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
                 new: text("new"),
             });
         }
-        let effect_ms = command["saved_at_ns"]
-            .as_u64()
-            .map(|saved| crate::session::supervise::monotonic_ns().saturating_sub(saved) as f64 / 1e6);
+        let effect_ms = command["saved_at_ns"].as_u64().map(|saved| {
+            crate::session::supervise::monotonic_ns().saturating_sub(saved) as f64 / 1e6
+        });
         self.bus.emit(Event::Tweaked {
             version: self.version,
             literals: reported,

@@ -3,7 +3,7 @@
 //! A [`Library`] is one loaded worker version: the `dlopen` handle, a copy of its
 //! [`Exports`](relive_worker::abi::Exports) and the calls into it. Every pointer it holds points
 //! into that image, so none of them outlives the `Library`: the raw exports are private, and the
-//! state pointer the worker hands out is owned by [`crate::hot::Worker`], which drops it through the
+//! state pointer the worker hands out is owned by [`crate::Worker`], which drops it through the
 //! same `Library` before closing it.
 
 use std::cell::UnsafeCell;
@@ -183,7 +183,8 @@ impl Library {
         // SAFETY: a static string in the loaded image.
         let state_type = unsafe { exports.state_type.to_string_lossy() };
         // SAFETY: `dladdr` only reads the loader's tables for an address of the loaded image.
-        let base = unsafe { crate::unload::symbols::worker_image(exports_fn as *const c_void) }.unwrap_or(0);
+        let base = unsafe { crate::unload::symbols::worker_image(exports_fn as *const c_void) }
+            .unwrap_or(0);
         let call_parts = Box::new(UnsafeCell::new(Collected::default()));
         let call_sink = Sink {
             data: call_parts.get().cast(),
@@ -517,5 +518,9 @@ fn check_fingerprint<C: ?Sized + Interface>(path: &Path, exports: &Exports) -> R
             format!("{:016x}", exports.interface_fingerprint),
         ]
     };
-    crate::loader::fingerprint::compare(path, &worker, &crate::loader::fingerprint::host_facts::<C>())
+    crate::loader::fingerprint::compare(
+        path,
+        &worker,
+        &crate::loader::fingerprint::host_facts::<C>(),
+    )
 }

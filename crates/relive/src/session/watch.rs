@@ -17,12 +17,12 @@ use std::time::{Duration, Instant};
 use notify::{EventKind, RecursiveMode, Watcher};
 use relive_worker::Interface;
 
-use crate::session::attention::{Attention, BUILD_READY};
-use crate::loader::copies::Copies;
 use crate::error::Error;
+use crate::loader::copies::Copies;
+use crate::loader::library::Library;
+use crate::session::attention::{Attention, BUILD_READY};
 use crate::session::bus::Bus;
 use crate::session::event::Event;
-use crate::loader::library::Library;
 
 /// How long a file that is not a complete library may stay so before the failure is reported:
 /// a writer that is still at work sends more events within this time.

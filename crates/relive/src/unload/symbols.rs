@@ -1,11 +1,11 @@
 //! The loader lookups every interposer needs: which relive worker copy an address lies in
 //! (`dladdr`), and the definitions of a symbol after this executable's and for libraries (`dlsym`).
 //!
-//! The bottom of [`crate::unload`]: it uses nothing of the crate, and every interposer uses it.
+//! The bottom of `unload`: it uses nothing of the crate, and every interposer uses it.
 
 use std::ffi::{CStr, c_int, c_void};
 
-/// Marker in the path of every versioned copy relive loads (see [`crate::loader::copies`]).
+/// Marker in the path of every versioned copy relive loads (see `loader::copies`).
 pub(crate) const COPY_DIR_MARKER: &str = "/.relive/";
 
 const RTLD_NEXT: *mut c_void = -1isize as *mut c_void;

@@ -14,6 +14,7 @@ use std::ffi::{c_int, c_void};
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 use crate::unload::symbols::{next_definition, resolved_definition, worker_image};
+use crate::unload::thread_exit;
 
 type AtexitFn = unsafe extern "C" fn(
     dtor: unsafe extern "C" fn(*mut c_void),
@@ -42,7 +43,7 @@ pub unsafe extern "C" fn __cxa_thread_atexit_impl(
         // Not glibc's to run (it would pin the library, and run after the image is gone): the
         // host runs it on this thread before the version is closed (`thread_exit`), or, on a
         // thread that is exiting anyway, skips it (the value leaks).
-        crate::unload::thread_exit::record_tls_dtor(base, dtor, obj);
+        thread_exit::record_tls_dtor(base, dtor, obj);
         return 0;
     }
     let mut real = REAL.load(Ordering::Acquire);
@@ -67,7 +68,7 @@ pub fn interposer_active() -> bool {
         == __cxa_thread_atexit_impl as AtexitFn as *mut c_void
 }
 
-/// This interposer's address, for [`crate::unload::ensure_linked`]'s check.
+/// This interposer's address, for the check in `unload::ensure_linked`.
 pub(crate) fn interposer() -> *mut c_void {
     std::hint::black_box(__cxa_thread_atexit_impl as AtexitFn) as *mut c_void
 }
