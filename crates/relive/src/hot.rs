@@ -399,7 +399,7 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
                     from_version: self.version,
                     from_state_version: self.lib.state_version(),
                     state_version: new.state_version(),
-                    message: crate::state::decode_message::plain(&message),
+                    message: crate::error::decode_message::plain(&message),
                     at: crate::state::misfit::find(&new, &bytes, self.lib.state_version()),
                 };
                 undo(self, ctx.as_deref_mut());

@@ -48,7 +48,7 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
                         .map(|p| format!(" (at `{p}`)"))
                         .unwrap_or_default();
                 Err(Error::BadValue {
-                    message: format!("{}{at}", crate::state::decode_message::plain(&message)),
+                    message: format!("{}{at}", crate::error::decode_message::plain(&message)),
                 })
             }
             Err(e) => Err(call_error(e, "load", self.version)),
