@@ -66,7 +66,7 @@ pub struct Worker<C: ?Sized + Interface + 'static> {
 
 impl<C: ?Sized + Interface + 'static> Worker<C> {
     /// Loads the worker crate `crate_name`, found through `RELIVE_WORKER_LIB` or next to the
-    /// running executable in cargo's target directory (see [`crate::loader::locate`]).
+    /// running executable in cargo's target directory (see [`crate::locate`]).
     pub fn new(crate_name: &str) -> Result<Self, Error> {
         Worker::open(crate::loader::locate::locate(crate_name)?)
     }

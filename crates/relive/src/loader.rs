@@ -1,8 +1,8 @@
 //! Loading one worker build: finding its library, checking it (complete ELF file, the host's
 //! fingerprint, the shared `dylib`s it needs), copying it to a fresh path and opening it.
 //!
-//! Sits on the unloading machinery (a [`library::Library`] closes through it) and on the root's
-//! `error`; nothing here knows about sessions, states or the `Worker`.
+//! Uses [`crate::unload`] (a [`library::Library`] closes through it) and [`crate::error`]; nothing
+//! here knows about sessions, states or the `Worker`.
 
 pub(crate) mod copies;
 pub(crate) mod elf;

@@ -5,10 +5,8 @@
 //! The layering, one way: [`symbols`] (the loader lookups) at the bottom; [`shared_std`] and
 //! [`thread_exit`] on it; [`tls`] on `thread_exit` (it hands it the destructors it keeps),
 //! [`threads`] on `thread_exit` and `shared_std`; this module on the three interposers (the check
-//! that they are in effect). [`allocator`] and [`maps`] stand alone. Nothing here uses the rest of
-//! the crate.
-
-use std::ffi::c_void;
+//! that they are in effect); [`allocator`] on `shared_std`; [`maps`] alone. Nothing here uses the
+//! rest of the crate.
 
 pub(crate) mod allocator;
 pub(crate) mod maps;
@@ -24,7 +22,7 @@ pub(crate) mod tls;
 pub(crate) fn ensure_linked() {
     static CHECKED: std::sync::Once = std::sync::Once::new();
     CHECKED.call_once(|| {
-        let interposers: [(_, *mut c_void, _); 3] = [
+        let interposers = [
             (
                 c"__cxa_thread_atexit_impl",
                 tls::interposer(),
