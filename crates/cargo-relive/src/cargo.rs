@@ -1,7 +1,7 @@
 //! Runs cargo builds: cargo's own output goes to the terminal as cargo shows it, the artifacts are
 //! read from `--message-format=json`, never guessed.
 
-use std::io::{BufRead, BufReader, IsTerminal, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -10,22 +10,10 @@ use anyhow::{Context as _, Result};
 
 use crate::diag::{FirstError, error_of, is_local_package};
 use crate::project::{CargoOptions, Project};
-use crate::replay::{Invocation, strip_ansi};
+use crate::replay::Invocation;
+use crate::status::{color, plain_unless_colored, strip_ansi};
 
-/// The result of one build.
-#[derive(Debug)]
-pub struct Build {
-    /// Whether cargo succeeded.
-    pub success: bool,
-    /// How long it took.
-    pub duration: Duration,
-    /// The artifact asked for (the worker's `.so` or the host's executable), on success.
-    pub artifact: Option<PathBuf>,
-    /// The compiler's first error, when it failed.
-    pub first_error: Option<FirstError>,
-    /// How long the link took, when relive's linker shim timed it (the replay).
-    pub link: Option<Duration>,
-}
+pub use crate::diag::Build;
 
 /// The host and the worker built in one cargo run.
 #[derive(Debug)]
@@ -244,26 +232,6 @@ fn is_build_script_output(plain: &str) -> bool {
     tag.rsplit_once(' ').is_some_and(|(name, version)| {
         !name.is_empty() && version.starts_with(|c: char| c.is_ascii_digit())
     })
-}
-
-/// `rendered` as is when colors are on, else without its ANSI codes (rustc renders them whatever
-/// the terminal; cargo strips them for a plain build).
-pub(crate) fn plain_unless_colored(rendered: &str) -> std::borrow::Cow<'_, str> {
-    if color() {
-        std::borrow::Cow::Borrowed(rendered)
-    } else {
-        std::borrow::Cow::Owned(strip_ansi(rendered))
-    }
-}
-
-/// Whether cargo should color: as it would itself (CARGO_TERM_COLOR, else whether stderr is a
-/// terminal).
-pub(crate) fn color() -> bool {
-    match std::env::var("CARGO_TERM_COLOR").as_deref() {
-        Ok("always") => true,
-        Ok("never") => false,
-        _ => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
-    }
 }
 
 fn cargo_command(opts: &CargoOptions, subcommand: &str) -> Command {

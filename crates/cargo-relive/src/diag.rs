@@ -1,7 +1,26 @@
 //! The compiler's diagnostics: the first error of a build (message and `file:line:column`), for
-//! the host's status, and which diagnostics a user sees.
+//! the host's status, and which diagnostics a user sees; and [`Build`], the result of one build
+//! (cargo's or a replayed `rustc`'s) that carries its first error.
+
+use std::path::PathBuf;
+use std::time::Duration;
 
 use serde_json::Value;
+
+/// The result of one build.
+#[derive(Debug)]
+pub struct Build {
+    /// Whether cargo succeeded.
+    pub success: bool,
+    /// How long it took.
+    pub duration: Duration,
+    /// The artifact asked for (the worker's `.so` or the host's executable), on success.
+    pub artifact: Option<PathBuf>,
+    /// The compiler's first error, when it failed.
+    pub first_error: Option<FirstError>,
+    /// How long the link took, when relive's linker shim timed it (the replay).
+    pub link: Option<Duration>,
+}
 
 /// The first error of a failed build, as the game's status shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -16,8 +16,10 @@ use std::time::Instant;
 
 use anyhow::{Context as _, Result};
 
-use crate::cargo::Build;
+use crate::diag::Build;
 use crate::link::Link;
+
+pub use crate::status::strip_ansi;
 
 /// A replay running in the background to fill its incremental cache.
 #[derive(Debug)]
@@ -53,27 +55,6 @@ pub struct Invocation {
     /// link failed with them).
     speedups: bool,
     link: Link,
-}
-
-/// Removes ANSI escape sequences (cargo colors its status lines).
-pub fn strip_ansi(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\x1b' {
-            // CSI: ESC [ … final byte in @..~
-            if chars.next() == Some('[') {
-                for c in chars.by_ref() {
-                    if ('@'..='~').contains(&c) {
-                        break;
-                    }
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 impl Invocation {
@@ -393,7 +374,7 @@ impl Invocation {
                         first_error = crate::diag::error_of(&msg);
                     }
                     if let Some(rendered) = msg["rendered"].as_str() {
-                        let rendered = crate::cargo::plain_unless_colored(rendered);
+                        let rendered = crate::status::plain_unless_colored(rendered);
                         let _ = err.write_all(rendered.as_bytes());
                     }
                 }

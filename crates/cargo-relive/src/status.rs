@@ -5,6 +5,9 @@
 //! its next frame. So then relive's lines and the compiler's output go to the session log
 //! (`target/relive/<host>/session.log`) instead, and the game shows relive's status itself
 //! (`relive::Worker::status`).
+//!
+//! Also the text helpers every build's output goes through ([`strip_ansi`], whether to color);
+//! this module uses no other module of the crate, so that `cargo` and `replay` can both use it.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -60,8 +63,7 @@ struct PlainText<W>(W);
 impl<W: Write> Write for PlainText<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let text = String::from_utf8_lossy(buf);
-        self.0
-            .write_all(crate::replay::strip_ansi(&text).as_bytes())?;
+        self.0.write_all(strip_ansi(&text).as_bytes())?;
         Ok(buf.len())
     }
 
@@ -140,6 +142,47 @@ pub fn show_held() {
 /// Something went wrong; what keeps running is in the message.
 pub fn error(message: &str) {
     line("relive", "31", message);
+}
+
+/// Removes ANSI escape sequences (cargo colors its status lines).
+pub fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            // CSI: ESC [ … final byte in @..~
+            if chars.next() == Some('[') {
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `rendered` as is when colors are on, else without its ANSI codes (rustc renders them whatever
+/// the terminal; cargo strips them for a plain build).
+pub(crate) fn plain_unless_colored(rendered: &str) -> std::borrow::Cow<'_, str> {
+    if color() {
+        std::borrow::Cow::Borrowed(rendered)
+    } else {
+        std::borrow::Cow::Owned(strip_ansi(rendered))
+    }
+}
+
+/// Whether cargo should color: as it would itself (CARGO_TERM_COLOR, else whether stderr is a
+/// terminal).
+pub(crate) fn color() -> bool {
+    match std::env::var("CARGO_TERM_COLOR").as_deref() {
+        Ok("always") => true,
+        Ok("never") => false,
+        _ => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,12 @@
 //! The errors of the host runtime.
+//!
+//! [`decode_message`] puts the decoder's messages in words, for these errors and for a refused
+//! reload's reason; neither uses anything else of the crate, so every module may use them.
 
 use std::io;
 use std::path::PathBuf;
+
+pub(crate) mod decode_message;
 
 /// Everything that can go wrong while loading, calling, swapping or snapshotting a worker.
 ///
@@ -143,7 +148,7 @@ pub enum Error {
     #[error(
         "version {version} cannot read the state saved by version {from_version} (state version {from_state_version} -> {state_version}){}: {message}; kept version {from_version} running with its state. {}",
         at.as_deref().map(|p| format!(" at `{p}`")).unwrap_or_default(),
-        crate::decode_message::advice(message)
+        decode_message::advice(message)
     )]
     IncompatibleState {
         /// The version that failed to read the state.

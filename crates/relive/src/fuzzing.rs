@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::snapshot::{Format, Snapshot};
+use crate::state::snapshot::{Format, Snapshot};
 
 /// Snapshot decoding: never panics; whatever decodes re-encodes to the same snapshot.
 pub fn snapshot(data: &[u8]) {
@@ -25,12 +25,12 @@ pub fn fingerprint(data: &[u8]) {
     impl relive_worker::Interface for dyn Probe {
         const FINGERPRINT: u64 = 0x1234_5678;
     }
-    let host = crate::fingerprint::host_facts::<dyn Probe>();
+    let host = crate::loader::fingerprint::host_facts::<dyn Probe>();
     let mut worker = host.clone();
     for (i, part) in data.split(|b| *b == 0).take(7).enumerate() {
         worker[i] = String::from_utf8_lossy(part).into_owned();
     }
-    let result = crate::fingerprint::compare(Path::new("fuzz"), &worker, &host);
+    let result = crate::loader::fingerprint::compare(Path::new("fuzz"), &worker, &host);
     assert_eq!(result.is_ok(), worker == host);
     if let Err(e) = result {
         assert!(!e.to_string().is_empty());
@@ -39,7 +39,7 @@ pub fn fingerprint(data: &[u8]) {
 
 /// The ELF completeness check on the first bytes of a file of `data.len()` bytes: never panics.
 pub fn elf_header(data: &[u8]) {
-    let _ = crate::elf::check_header(&data[..data.len().min(64)], data.len() as u64);
+    let _ = crate::loader::elf::check_header(&data[..data.len().min(64)], data.len() as u64);
 }
 
 #[cfg(test)]

@@ -11,15 +11,16 @@ use std::time::{Duration, Instant};
 use relive_worker::Interface;
 use relive_worker::abi::CallFn;
 
-use crate::attention::{
+use crate::error::Error;
+use crate::loader::copies::Copies;
+use crate::loader::library::{CallError, Library};
+use crate::session::attention::{
     Attention, BUILD_READY, CONTROL, HISTORY, LOOP, QUIT, SNAPSHOT_DUE, STANDING, SUPERVISED,
 };
-use crate::copies::Copies;
-use crate::error::Error;
-use crate::event::{Bus, Event, SwapTimings};
-use crate::library::{CallError, Library};
-use crate::supervise::Supervisor;
-use crate::watch::{Loader, Prepared};
+use crate::session::bus::Bus;
+use crate::session::event::{Event, SwapTimings};
+use crate::session::supervise::Supervisor;
+use crate::session::watch::{Loader, Prepared};
 
 mod commands;
 mod inspect;
@@ -52,7 +53,7 @@ pub struct Worker<C: ?Sized + Interface + 'static> {
     /// When the last swap happened.
     last_swap: Option<Instant>,
     /// The states of the last frames, for [`Worker::rewind`], while kept.
-    history: Option<crate::history::History>,
+    history: Option<crate::state::history::History>,
     /// The loop, while one is asked for, records or plays.
     looping: Option<looping::Loop>,
     /// The engine's wrapped reads, for a loop of a worker that calls its engine directly.
@@ -67,7 +68,7 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
     /// Loads the worker crate `crate_name`, found through `RELIVE_WORKER_LIB` or next to the
     /// running executable in cargo's target directory (see [`crate::locate`]).
     pub fn new(crate_name: &str) -> Result<Self, Error> {
-        Worker::open(crate::locate::locate(crate_name)?)
+        Worker::open(crate::loader::locate::locate(crate_name)?)
     }
 
     /// Loads the worker library at `path` (the file cargo builds) and watches it for new builds.
@@ -78,8 +79,8 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
         let source = std::fs::canonicalize(path.as_ref())
             .map_err(|e| Error::io("cannot find", path.as_ref(), e))?;
-        crate::locate::check_trusted(&source)?;
-        crate::shared_libs::check(&source)?;
+        crate::loader::locate::check_trusted(&source)?;
+        crate::loader::shared_libs::check(&source)?;
         let mut copies = Copies::new(&source)?;
         let copy = copies.add(&source, 1)?;
         let lib = match Library::open::<C>(&copy) {
@@ -117,7 +118,9 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
             version: 1,
             path: lib.path().to_owned(),
         });
-        crate::allocator::check_once(&bus);
+        if let Some(message) = crate::unload::allocator::check_once() {
+            bus.emit(Event::Warning { message });
+        }
         let update = lib.function("update").unwrap_or(missing_function);
         let mut worker = Worker {
             lib,
@@ -396,8 +399,8 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
                     from_version: self.version,
                     from_state_version: self.lib.state_version(),
                     state_version: new.state_version(),
-                    message: crate::decode_message::plain(&message),
-                    at: crate::misfit::find(&new, &bytes, self.lib.state_version()),
+                    message: crate::error::decode_message::plain(&message),
+                    at: crate::state::misfit::find(&new, &bytes, self.lib.state_version()),
                 };
                 undo(self, ctx.as_deref_mut());
                 return fail(self, new, err);

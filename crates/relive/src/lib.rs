@@ -90,67 +90,46 @@
 
 #![deny(missing_docs)]
 
-#[cfg(not(feature = "static"))]
-mod allocator;
-#[cfg(not(feature = "static"))]
-mod attention;
-mod decode_message;
+// The source is in folders by concern, layered one way (each uses only those before it):
+// `unload` (what lets a version leave the process), `loader` (one build, checked and opened),
+// `state` (snapshots, history), `session` (events, status, the loader thread, the supervisor) and
+// `hot` (the `Worker`). `error`, `literal` and `static_worker` stand beside them; see
+// ARCHITECTURE.md.
 mod error;
-mod event;
-mod history;
-#[cfg(not(feature = "static"))]
-pub mod shared_libs;
-#[cfg(not(feature = "static"))]
-mod shared_std;
-mod snapshot;
+mod literal;
 mod static_worker;
-mod status;
 
-#[cfg(not(feature = "static"))]
-mod copies;
-#[cfg(not(feature = "static"))]
-pub use copies::STAGED_ENV;
-#[cfg(not(feature = "static"))]
-mod elf;
-#[cfg(not(feature = "static"))]
-mod fingerprint;
-#[cfg(not(feature = "static"))]
-#[doc(hidden)]
-pub mod fuzzing;
 #[cfg(not(feature = "static"))]
 mod hot;
 #[cfg(not(feature = "static"))]
-mod library;
-mod literal;
+mod loader;
+mod session;
+mod state;
 #[cfg(not(feature = "static"))]
-pub mod locate;
+mod unload;
+
 #[cfg(not(feature = "static"))]
-mod maps;
-#[cfg(not(feature = "static"))]
-mod misfit;
-#[cfg(not(feature = "static"))]
-pub mod supervise;
-#[cfg(not(feature = "static"))]
-mod thread_exit;
-#[cfg(not(feature = "static"))]
-mod threads;
-#[cfg(not(feature = "static"))]
-mod tls;
-#[cfg(not(feature = "static"))]
-mod watch;
+#[doc(hidden)]
+pub mod fuzzing;
 
 pub use error::{Error, FingerprintPart};
-pub use event::{Event, SwapTimings};
-pub use history::{LoopState, Rewind};
 #[cfg(not(feature = "static"))]
 pub use hot::{HistoryState, Worker};
 pub use literal::{LiteralKey, LiteralValue, LiteralWrite, Tweakable, TweakedLiteral};
-pub use relive_worker::{Exports, Interface};
-pub use snapshot::{Format, Snapshot};
-pub use static_worker::StaticWorker;
-pub use status::Status;
 #[cfg(not(feature = "static"))]
-pub use tls::interposer_active;
+pub use loader::copies::STAGED_ENV;
+#[cfg(not(feature = "static"))]
+pub use loader::{locate, shared_libs};
+pub use relive_worker::{Exports, Interface};
+pub use session::event::{Event, SwapTimings};
+pub use session::status::Status;
+#[cfg(not(feature = "static"))]
+pub use session::supervise;
+pub use state::history::{LoopState, Rewind};
+pub use state::snapshot::{Format, Snapshot};
+pub use static_worker::StaticWorker;
+#[cfg(not(feature = "static"))]
+pub use unload::tls::interposer_active;
 
 /// A handle to an exported worker function, from `func(name)`; valid across reloads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -9,8 +9,8 @@ use relive_worker::{Exports, OldState};
 
 use crate::Func;
 use crate::error::Error;
-use crate::event::Event;
-use crate::snapshot::{Format, Snapshot};
+use crate::session::event::Event;
+use crate::state::snapshot::{Format, Snapshot};
 
 /// The same API as [`crate::Worker`], for a worker crate linked statically.
 ///

@@ -4,8 +4,8 @@
 use relive_worker::Interface;
 
 use super::Worker;
-use crate::event::Event;
-use crate::snapshot::Format;
+use crate::session::event::Event;
+use crate::state::snapshot::Format;
 
 impl<C: ?Sized + Interface + 'static> Worker<C> {
     /// Starts from the supervisor's snapshot, if it gave one. An unreadable snapshot is moved
@@ -76,7 +76,7 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
                 Err(message) => serde_json::json!({ "response": command["id"], "error": message }),
             };
             if let Some(control) = &control {
-                crate::supervise::send_line(control, &reply);
+                crate::session::supervise::send_line(control, &reply);
             }
         }
     }

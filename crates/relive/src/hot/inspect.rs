@@ -5,10 +5,10 @@
 use relive_worker::Interface;
 
 use super::Worker;
-use crate::attention::STANDING;
 use crate::error::Error;
-use crate::history::Rewind;
-use crate::snapshot::Snapshot;
+use crate::session::attention::STANDING;
+use crate::state::history::Rewind;
+use crate::state::snapshot::Snapshot;
 
 impl<C: ?Sized + Interface + 'static> Worker<C> {
     /// Sets the value at the JSON `pointer` (`/player/speed`) of the state to `value`, decoded by

@@ -8,12 +8,12 @@ use relive_worker::abi::CallFn;
 use relive_worker::tape::Tape;
 
 use super::Worker;
-use crate::attention::LOOP;
 use crate::error::Error;
-use crate::event::Event;
-use crate::history::LoopState;
-use crate::library::CallError;
-use crate::snapshot::Snapshot;
+use crate::loader::library::CallError;
+use crate::session::attention::LOOP;
+use crate::session::event::Event;
+use crate::state::history::LoopState;
+use crate::state::snapshot::Snapshot;
 
 /// The most a recording keeps; longer, it ends on its own and starts playing.
 const MAX_TAPE: usize = 256 << 20;

@@ -5,11 +5,11 @@ use std::time::Instant;
 use relive_worker::Interface;
 
 use super::Worker;
-use crate::attention::HISTORY;
 use crate::error::Error;
-use crate::event::Event;
-use crate::history::{History, Rewind};
-use crate::snapshot::Snapshot;
+use crate::session::attention::HISTORY;
+use crate::session::event::Event;
+use crate::state::history::{History, Rewind};
+use crate::state::snapshot::Snapshot;
 
 /// A state kept in the history ([`Worker::history_state`]).
 #[derive(Debug, Clone, PartialEq)]
@@ -109,12 +109,12 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
         let Ok(bytes) = saved else {
             return;
         };
-        if started.elapsed() > crate::history::MAX_ENCODE {
+        if started.elapsed() > crate::state::history::MAX_ENCODE {
             history.slow_in_a_row += 1;
         } else {
             history.slow_in_a_row = 0;
         }
-        let too_slow = history.slow_in_a_row >= crate::history::SLOW_FRAMES;
+        let too_slow = history.slow_in_a_row >= crate::state::history::SLOW_FRAMES;
         if too_slow || !history.fits(bytes.len()) {
             log::warn!(
                 "rewind is off: the state ({} bytes) takes {:?} to encode each frame; a larger \
@@ -131,8 +131,8 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
 
 /// A kept state as a snapshot of the running library's state type.
 pub(super) fn snapshot_of(
-    lib: &crate::library::Library,
-    entry: &crate::history::Entry,
+    lib: &crate::loader::library::Library,
+    entry: &crate::state::history::Entry,
 ) -> Snapshot {
     Snapshot {
         state_type: lib.state_type().to_owned(),

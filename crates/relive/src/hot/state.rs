@@ -8,8 +8,8 @@ use relive_worker::Interface;
 
 use super::{Worker, call_error};
 use crate::error::Error;
-use crate::library::CallError;
-use crate::snapshot::{Format, Snapshot};
+use crate::loader::library::CallError;
+use crate::state::snapshot::{Format, Snapshot};
 
 impl<C: ?Sized + Interface + 'static> Worker<C> {
     /// Takes the current state out as a [`Snapshot`] (the state stays in place).
@@ -43,11 +43,12 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
         match self.lib.load(&snapshot.bytes, snapshot.state_version) {
             Ok(state) => Ok(state),
             Err(CallError::Failed(message)) => {
-                let at = crate::misfit::find(&self.lib, &snapshot.bytes, snapshot.state_version)
-                    .map(|p| format!(" (at `{p}`)"))
-                    .unwrap_or_default();
+                let at =
+                    crate::state::misfit::find(&self.lib, &snapshot.bytes, snapshot.state_version)
+                        .map(|p| format!(" (at `{p}`)"))
+                        .unwrap_or_default();
                 Err(Error::BadValue {
-                    message: format!("{}{at}", crate::decode_message::plain(&message)),
+                    message: format!("{}{at}", crate::error::decode_message::plain(&message)),
                 })
             }
             Err(e) => Err(call_error(e, "load", self.version)),

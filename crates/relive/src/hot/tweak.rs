@@ -3,8 +3,8 @@
 
 use super::Worker;
 use crate::error::Error;
-use crate::event::Event;
 use crate::literal::{LiteralKey, LiteralValue, LiteralWrite, Tweakable, TweakedLiteral};
+use crate::session::event::Event;
 use relive_worker::Interface;
 use relive_worker::abi::{self, RawStr};
 
@@ -38,8 +38,8 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
         };
         self.lib.tweak(&target, &value).map_err(|e| Error::Tweak {
             message: match e {
-                crate::library::CallError::Failed(message) => message,
-                crate::library::CallError::Panicked { message, .. } => {
+                crate::loader::library::CallError::Failed(message) => message,
+                crate::loader::library::CallError::Panicked { message, .. } => {
                     format!("the worker panicked setting a tweak: {message}")
                 }
             },
@@ -104,7 +104,7 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
             "index": key.index,
             "value": typed,
         });
-        if !crate::supervise::send_line(control, &request) {
+        if !crate::session::supervise::send_line(control, &request) {
             return Err(Error::Tweak {
                 message: "the connection to `cargo relive run` is closed: nothing was written"
                     .into(),
@@ -208,9 +208,9 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
                 new: text("new"),
             });
         }
-        let effect_ms = command["saved_at_ns"]
-            .as_u64()
-            .map(|saved| crate::supervise::monotonic_ns().saturating_sub(saved) as f64 / 1e6);
+        let effect_ms = command["saved_at_ns"].as_u64().map(|saved| {
+            crate::session::supervise::monotonic_ns().saturating_sub(saved) as f64 / 1e6
+        });
         self.bus.emit(Event::Tweaked {
             version: self.version,
             literals: reported,

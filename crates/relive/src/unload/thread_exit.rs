@@ -5,7 +5,7 @@
 //! worker's image:
 //!
 //! - thread-local destructors, registered through `__cxa_thread_atexit_impl` (every
-//!   `thread_local!` with a destructor; see [`crate::tls`]);
+//!   `thread_local!` with a destructor; `tls` interposes it and hands them here);
 //! - `pthread_key_create` destructors: the worker's own copy of std creates such a key the first
 //!   time its code asks for `std::thread::current()` (channels, `park`, scoped threads do), to
 //!   drop that thread's handle when the thread exits.
@@ -22,6 +22,8 @@ use std::cell::RefCell;
 use std::ffi::{c_int, c_uint, c_void};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicPtr, Ordering};
+
+use crate::unload::symbols::{next_definition, worker_image};
 
 /// A destructor, as glibc takes it for thread-locals and keys.
 pub(crate) type Dtor = unsafe extern "C" fn(*mut c_void);
@@ -55,7 +57,7 @@ fn keys() -> std::sync::MutexGuard<'static, Vec<(usize, c_uint, Dtor)>> {
 fn real<F>(cache: &AtomicPtr<c_void>, name: &std::ffi::CStr) -> Option<F> {
     let mut ptr = cache.load(Ordering::Acquire);
     if ptr.is_null() {
-        ptr = crate::tls::next_definition(name);
+        ptr = next_definition(name);
         cache.store(ptr, Ordering::Release);
     }
     // SAFETY: a non-null result of `dlsym` for `name` is glibc's function of that name; `F` is
@@ -92,7 +94,7 @@ pub unsafe extern "C" fn pthread_key_create(key: *mut c_uint, dtor: Option<Dtor>
         && let Some(dtor) = dtor
     {
         // SAFETY: `dladdr` only reads the loader's tables for the address.
-        if let Some(base) = unsafe { crate::tls::worker_image(dtor as *const c_void) } {
+        if let Some(base) = unsafe { worker_image(dtor as *const c_void) } {
             // SAFETY: glibc wrote the new key to `key` (rc == 0).
             keys().push((base, unsafe { *key }, dtor));
         }
@@ -170,7 +172,7 @@ pub(crate) fn before_close(base: usize) -> usize {
     ran
 }
 
-/// This interposer's address, for [`crate::tls::ensure_linked`]'s check.
+/// This interposer's address, for the check in `unload::ensure_linked`.
 pub(crate) fn interposer() -> *mut c_void {
     std::hint::black_box(pthread_key_create as KeyCreateFn) as *mut c_void
 }

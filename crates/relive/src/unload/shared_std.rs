@@ -12,6 +12,8 @@
 use std::cell::RefCell;
 use std::ffi::{c_int, c_void};
 
+use crate::unload::symbols::worker_image;
+
 /// The message and location of the last panic raised with a worker on the stack, per thread.
 type Recorded = Option<(String, String)>;
 
@@ -41,7 +43,7 @@ pub(crate) fn stack_in_worker() -> Option<usize> {
         .iter()
         // A return address points just past its call: step back into the calling instruction.
         // SAFETY: `worker_image` only asks the loader which object contains the address.
-        .find_map(|&pc| unsafe { crate::tls::worker_image(pc.cast::<u8>().wrapping_sub(1).cast()) })
+        .find_map(|&pc| unsafe { worker_image(pc.cast::<u8>().wrapping_sub(1).cast()) })
 }
 
 /// Installs the process's panic hook for shared-std workers, once, if this process's std is

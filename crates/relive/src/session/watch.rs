@@ -3,7 +3,7 @@
 //! A `notify` watcher on the library's directory forwards changes of the library file to a loader
 //! thread. The loader thread checks that the file is a complete library, copies it to a fresh
 //! versioned path, loads it and checks its fingerprint, then raises a flag. The frame thread pays
-//! one atomic load per call to see that flag (see [`crate::attention`]); the swap itself is
+//! one atomic load per call to see that flag (see [`crate::session::attention`]); the swap itself is
 //! [`crate::Worker`]'s. After a swap the loader thread also checks, off the frame path, that the old
 //! image left the process's mappings.
 
@@ -17,11 +17,12 @@ use std::time::{Duration, Instant};
 use notify::{EventKind, RecursiveMode, Watcher};
 use relive_worker::Interface;
 
-use crate::attention::{Attention, BUILD_READY};
-use crate::copies::Copies;
 use crate::error::Error;
-use crate::event::{Bus, Event};
-use crate::library::Library;
+use crate::loader::copies::Copies;
+use crate::loader::library::Library;
+use crate::session::attention::{Attention, BUILD_READY};
+use crate::session::bus::Bus;
+use crate::session::event::Event;
 
 /// How long a file that is not a complete library may stay so before the failure is reported:
 /// a writer that is still at work sends more events within this time.
@@ -251,7 +252,7 @@ impl LoaderThread {
             Command::Swapped { current, closed } => {
                 self.copies.prune(&current);
                 let (version, path) = closed;
-                match crate::maps::is_mapped(&path) {
+                match crate::unload::maps::is_mapped(&path) {
                     Ok(false) => self.bus.emit(Event::Unloaded { version }),
                     Ok(true) => {
                         let why = stale_why(&path);
@@ -276,7 +277,7 @@ impl LoaderThread {
         if self.last_seen == Some(id) {
             return Ok(());
         }
-        if let Err(reason) = crate::elf::check(&self.source) {
+        if let Err(reason) = crate::loader::elf::check(&self.source) {
             return Err(format!(
                 "{} is not a loadable library: {reason}",
                 self.source.display()
@@ -285,7 +286,7 @@ impl LoaderThread {
         self.last_seen = Some(id);
         let version = self.next_version;
         self.next_version += 1;
-        if let Err(e) = crate::shared_libs::check(&self.source) {
+        if let Err(e) = crate::loader::shared_libs::check(&self.source) {
             self.fail_version(version, e.to_string());
             return Ok(());
         }
@@ -300,7 +301,7 @@ impl LoaderThread {
             Ok(lib) => {
                 // Fault the new image in here rather than on the frame thread during the swap.
                 // SAFETY: `lib` keeps the library loaded for the whole call.
-                if let Err(e) = unsafe { crate::maps::prefault(lib.path()) } {
+                if let Err(e) = unsafe { crate::unload::maps::prefault(lib.path()) } {
                     log::debug!("cannot prefault {}: {e}", lib.path().display());
                 }
                 let prepared = Prepared {
@@ -343,7 +344,7 @@ impl LoaderThread {
 
 /// Why a closed version may still be mapped.
 fn stale_why(path: &Path) -> String {
-    if crate::elf::is_nodelete(path) {
+    if crate::loader::elf::is_nodelete(path) {
         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         format!(
             "the library is marked NODELETE (DF_1_NODELETE: a `-z nodelete` link flag, or a \

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 #[cfg(not(feature = "static"))]
-use crate::event::Event;
+use crate::session::event::Event;
 
 /// relive's current status, as a game shows it (see [`crate::Worker::status`]).
 ///

@@ -4,7 +4,7 @@
 //! while the thread still runs (a detached thread, a pool the state's `Drop` did not join), the
 //! next instruction it fetches would be gone and the whole process would die of SIGSEGV. So the
 //! host executable defines `pthread_create`, which (like the thread-local interposer in
-//! [`crate::tls`]) is the definition every library loaded after it calls: a thread whose start
+//! `tls`) is the definition every library loaded after it calls: a thread whose start
 //! routine lies in a relive worker copy is counted for that image until its start routine
 //! returns. Closing a version with threads still counted leaves its image mapped (reported as
 //! [`crate::Event::StaleMapping`], with a warning naming the threads), and the next close of any
@@ -14,6 +14,9 @@ use std::collections::HashMap;
 use std::ffi::{c_int, c_ulong, c_void};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicPtr, Ordering};
+
+use crate::unload::symbols::{next_definition, worker_image};
+use crate::unload::{shared_std, thread_exit};
 
 /// A thread's start routine, as `pthread_create` takes it.
 type StartFn = unsafe extern "C" fn(*mut c_void) -> *mut c_void;
@@ -79,7 +82,7 @@ pub(crate) fn close(base: usize, lib: libloading::Library) -> Result<(), libload
         done
     };
     for (old_base, old) in finished {
-        crate::thread_exit::before_close(old_base);
+        thread_exit::before_close(old_base);
         if let Err(e) = old.close() {
             log::warn!("closing a worker version whose threads ended: {e}");
         }
@@ -96,7 +99,7 @@ pub(crate) fn close(base: usize, lib: libloading::Library) -> Result<(), libload
             .push((base, lib));
         return Ok(());
     }
-    crate::thread_exit::before_close(base);
+    thread_exit::before_close(base);
     lib.close()
 }
 
@@ -142,7 +145,7 @@ pub unsafe extern "C" fn pthread_create(
 ) -> c_int {
     let mut real = REAL.load(Ordering::Acquire);
     if real.is_null() {
-        real = crate::tls::next_definition(c"pthread_create");
+        real = next_definition(c"pthread_create");
         REAL.store(real, Ordering::Release);
     }
     if real.is_null() {
@@ -153,9 +156,9 @@ pub unsafe extern "C" fn pthread_create(
     // The start routine's object, or, with a shared std (whose own start routine runs the
     // closure), the worker code on the stack that asked for the thread.
     // SAFETY: `dladdr` only reads the loader's tables for the address.
-    let image = unsafe { crate::tls::worker_image(start as *const c_void) }.or_else(|| {
-        crate::shared_std::std_is_shared()
-            .then(crate::shared_std::stack_in_worker)
+    let image = unsafe { worker_image(start as *const c_void) }.or_else(|| {
+        shared_std::std_is_shared()
+            .then(shared_std::stack_in_worker)
             .flatten()
     });
     let Some(base) = image else {
@@ -181,7 +184,7 @@ pub unsafe extern "C" fn pthread_create(
     rc
 }
 
-/// This interposer's address, for [`crate::tls::ensure_linked`]'s check.
+/// This interposer's address, for the check in `unload::ensure_linked`.
 pub(crate) fn interposer() -> *mut c_void {
     std::hint::black_box(pthread_create as CreateFn) as *mut c_void
 }

@@ -18,7 +18,7 @@ pub const DEPS_DIR_ENV: &str = "RELIVE_DEPS_DIR";
 
 /// The libraries the ELF file at `path` needs (its `DT_NEEDED` entries), by file name.
 pub fn needed(path: &Path) -> Vec<String> {
-    crate::elf::needed(path)
+    crate::loader::elf::needed(path)
 }
 
 /// Refuses the worker built at `built` (the file cargo wrote, not relive's copy) when a Rust
@@ -27,7 +27,7 @@ pub fn needed(path: &Path) -> Vec<String> {
 pub(crate) fn check(built: &Path) -> Result<(), Error> {
     // Without a shared std there are no shared Rust libraries (a `dylib` links through
     // `-C prefer-dynamic`): nothing to read on the reload path.
-    if !crate::shared_std::std_is_shared() {
+    if !crate::unload::shared_std::std_is_shared() {
         return Ok(());
     }
     let deps = match std::env::var_os(DEPS_DIR_ENV) {
@@ -42,7 +42,7 @@ pub(crate) fn check(built: &Path) -> Result<(), Error> {
         if name.starts_with("libstd-") || !name.ends_with(".so") {
             continue;
         }
-        let Some((mapped, inode)) = crate::maps::mapped_object(&name) else {
+        let Some((mapped, inode)) = crate::unload::maps::mapped_object(&name) else {
             continue;
         };
         let candidate = deps.join(&name);

@@ -3,7 +3,7 @@
 //! A [`Library`] is one loaded worker version: the `dlopen` handle, a copy of its
 //! [`Exports`](relive_worker::abi::Exports) and the calls into it. Every pointer it holds points
 //! into that image, so none of them outlives the `Library`: the raw exports are private, and the
-//! state pointer the worker hands out is owned by [`crate::hot::Worker`], which drops it through the
+//! state pointer the worker hands out is owned by [`crate::Worker`], which drops it through the
 //! same `Library` before closing it.
 
 use std::cell::UnsafeCell;
@@ -74,7 +74,7 @@ impl Collected {
                 .then(|| String::from_utf8_lossy(&self.location).into_owned());
             // A worker sharing the host's std has no hook of its own: the host's recorded it.
             if location.is_none()
-                && let Some((message, location)) = crate::shared_std::take_last()
+                && let Some((message, location)) = crate::unload::shared_std::take_last()
             {
                 return CallError::Panicked {
                     message,
@@ -100,7 +100,7 @@ pub(crate) struct Library {
     call_parts: Box<UnsafeCell<Collected>>,
     /// The sink every [`Library::call`] hands over: built once, nothing to set up per call.
     call_sink: Sink,
-    /// Base address of the image (0 if it is not a relive copy), for [`crate::threads`].
+    /// Base address of the image (0 if it is not a relive copy), for [`crate::unload::threads`].
     base: usize,
     /// The handle; `None` once closed. Closed last, after everything that points into it, and
     /// only when no thread the worker started still runs its code.
@@ -115,12 +115,12 @@ unsafe impl Send for Library {}
 impl Library {
     /// Loads `path` (a fresh versioned copy) and checks it against this host's build.
     pub(crate) fn open<C: ?Sized + Interface>(path: &Path) -> Result<Library, Error> {
-        crate::elf::check(path).map_err(|reason| Error::NotALibrary {
+        crate::loader::elf::check(path).map_err(|reason| Error::NotALibrary {
             path: path.to_owned(),
             reason,
         })?;
-        crate::tls::ensure_linked();
-        crate::shared_std::install_hook();
+        crate::unload::ensure_linked();
+        crate::unload::shared_std::install_hook();
         // RTLD_NOW: an unresolved symbol fails here rather than at a call. RTLD_LOCAL: two
         // versions loaded at once do not see each other's symbols.
         let flags = libloading::os::unix::RTLD_NOW | libloading::os::unix::RTLD_LOCAL;
@@ -183,7 +183,8 @@ impl Library {
         // SAFETY: a static string in the loaded image.
         let state_type = unsafe { exports.state_type.to_string_lossy() };
         // SAFETY: `dladdr` only reads the loader's tables for an address of the loaded image.
-        let base = unsafe { crate::tls::worker_image(exports_fn as *const c_void) }.unwrap_or(0);
+        let base = unsafe { crate::unload::symbols::worker_image(exports_fn as *const c_void) }
+            .unwrap_or(0);
         let call_parts = Box::new(UnsafeCell::new(Collected::default()));
         let call_sink = Sink {
             data: call_parts.get().cast(),
@@ -421,7 +422,7 @@ impl Library {
     }
 
     /// Closes the library, unless threads it started still run its code: then it stays mapped
-    /// until a later close finds them ended ([`crate::threads`]).
+    /// until a later close finds them ended ([`crate::unload::threads`]).
     pub(crate) fn close(mut self) -> Result<(), Error> {
         self.release().map_err(|e| Error::Load {
             path: self.path.clone(),
@@ -431,7 +432,7 @@ impl Library {
 
     fn release(&mut self) -> Result<(), libloading::Error> {
         match self.lib.take() {
-            Some(lib) => crate::threads::close(self.base, lib),
+            Some(lib) => crate::unload::threads::close(self.base, lib),
             None => Ok(()),
         }
     }
@@ -517,5 +518,9 @@ fn check_fingerprint<C: ?Sized + Interface>(path: &Path, exports: &Exports) -> R
             format!("{:016x}", exports.interface_fingerprint),
         ]
     };
-    crate::fingerprint::compare(path, &worker, &crate::fingerprint::host_facts::<C>())
+    crate::loader::fingerprint::compare(
+        path,
+        &worker,
+        &crate::loader::fingerprint::host_facts::<C>(),
+    )
 }

@@ -10,8 +10,8 @@
 
 use serde_json::Value;
 
-use crate::library::Library;
-use crate::snapshot::Snapshot;
+use crate::loader::library::Library;
+use crate::state::snapshot::Snapshot;
 
 /// Largest encoded state searched.
 const MAX_BYTES: usize = 1 << 20;

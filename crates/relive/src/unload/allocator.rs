@@ -39,9 +39,11 @@ fn in_use() -> usize {
     info.uordblks + info.hblkhd
 }
 
-/// Warns once per process when the host's global allocator is not the C allocator.
-pub(crate) fn check_once(bus: &crate::event::Bus) {
+/// The warning to give, once per process, when the host's global allocator is not the C
+/// allocator: only the first call checks (`Some` if it found so); every later call is `None`.
+pub(crate) fn check_once() -> Option<String> {
     static CHECKED: std::sync::Once = std::sync::Once::new();
+    let mut warning = None;
     CHECKED.call_once(|| {
         if !host_uses_malloc() {
             let mut message: String = "the host's global allocator is not the C allocator the worker uses: a heap \
@@ -50,14 +52,15 @@ pub(crate) fn check_once(bus: &crate::event::Bus) {
                           the wrong allocator and corrupt the heap); pass borrowed data (`&str`, \
                           `&[T]`) and let each side allocate its own"
                     .to_owned();
-            if crate::shared_std::std_is_shared() {
+            if crate::unload::shared_std::std_is_shared() {
                 message.push_str(
                     "; or, since host and worker share std here, declare the \
                      `#[global_allocator]` in the engine crate both link as a dylib: then it \
                      serves the worker too (unless that is where it is already)",
                 );
             }
-            bus.emit(crate::Event::Warning { message });
+            warning = Some(message);
         }
     });
+    warning
 }

@@ -21,8 +21,9 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::attention::{Attention, CONTROL, QUIT, SNAPSHOT_DUE};
-use crate::event::{Bus, Event};
+use crate::session::attention::{Attention, CONTROL, QUIT, SNAPSHOT_DUE};
+use crate::session::bus::Bus;
+use crate::session::event::Event;
 
 /// Where to write crash-recovery snapshots.
 pub const SNAPSHOT_ENV: &str = "RELIVE_SNAPSHOT";
@@ -237,7 +238,7 @@ impl Supervisor {
                 .name("relive-snapshot-writer".to_owned())
                 .spawn(move || {
                     for (bytes, done) in rx {
-                        if let Err(e) = crate::snapshot::write_atomic(&path, &bytes, false) {
+                        if let Err(e) = crate::state::snapshot::write_atomic(&path, &bytes, false) {
                             log::warn!("cannot write the recovery snapshot: {e}");
                         }
                         if let Some(done) = done {
