@@ -29,6 +29,16 @@ fn copy_ported(to: &Path) {
                     .replace("../../../../crates/", &crates)
                     .replace("../../../crates/", &crates);
                 std::fs::write(&target, text).unwrap();
+            } else if entry.path().extension().is_some_and(|e| e == "rs") {
+                // The engine's `#[path]` to the window template's engine_serde.rs (from
+                // engine/src/, four levels up to the checkout).
+                let text = std::fs::read_to_string(entry.path()).unwrap();
+                let crates = format!("{}/crates/", repo().display());
+                std::fs::write(
+                    &target,
+                    text.replace("\"../../../../crates/", &format!("\"{crates}")),
+                )
+                .unwrap();
             } else {
                 std::fs::copy(entry.path(), &target).unwrap();
             }
