@@ -3,39 +3,27 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::mpsc::{self, TryRecvError};
 use std::time::{Duration, Instant};
 
 use relive::{Error, Interface, Rewind, Worker};
 use serde_json::Value;
 
 use crate::model::{self, display_path};
+use crate::read::{self, Reading, Started};
 
 /// How long a note (an edit refused, a value the game overwrote) stays in the panel.
 pub(crate) const NOTE_FOR: Duration = Duration::from_secs(6);
 
-/// Refreshing the tree may take at most this share of the time (a large state is then refreshed
-/// less often, never every frame).
+/// Refreshing the tree may take at most this share of the game thread's time (a large state is
+/// then refreshed less often, never every frame)...
 const REFRESH_SHARE: u32 = 10;
+
+/// ...and a read aside (a copy of the process and a thread, on another core) at most this share
+/// of the time.
+const ASIDE_SHARE: u32 = 3;
 
 /// The largest JSON state the tree shows (beyond it, the panel says so).
 const MAX_SHOWN_BYTES: usize = 64 << 20;
-
-/// An encoded state larger than this is made into the tree's JSON on a thread of its own, while
-/// the game's frames go on (the worker's encode stays on the game's thread: it reads the state).
-const READ_ASIDE_FROM: usize = 256 << 10;
-
-/// A read of the state made into JSON on a thread of its own.
-struct Reading {
-    /// The tree and its size as JSON text, or why the state could not be read.
-    done: mpsc::Receiver<Result<(Value, usize), String>>,
-    /// What the worker's encode took, on the game's thread.
-    encode: Duration,
-    /// When the thread started.
-    started: Instant,
-    /// Whether the state read was after a frame the game played.
-    ran: bool,
-}
 
 /// Something the user did in the panel, applied before the game's next frame.
 #[derive(Debug, Clone, PartialEq)]
@@ -92,15 +80,23 @@ pub struct Inspector {
     /// The state after the last frame, as JSON (shared with the frame's UI: a large tree is
     /// not copied each frame).
     pub(crate) state: Option<Arc<Value>>,
-    /// A large state being made into JSON aside.
+    /// A large state being read aside.
     reading: Option<Reading>,
+    /// How many reads of the state reached the tree.
+    reads: u64,
+    /// Whether the next read is made aside (see [`crate::read`]); `None` until known.
+    read_aside: Option<bool>,
     /// Why the state could not be read, when it could not.
     pub(crate) state_error: Option<String>,
+    /// The size of the tree in `state` as JSON text (0 for none), to know how to let go of it.
+    tree_bytes: usize,
     /// The state's size as JSON text, for the header (estimated when read).
     pub(crate) state_bytes: usize,
     /// When the state was last read and what reading it cost.
     refreshed: Option<Instant>,
     pub(crate) refresh_cost: Duration,
+    /// What of it was on the game's thread (all of it, unless the state was read aside).
+    pub(crate) refresh_in_frame: Duration,
     /// The tree's filter text.
     pub(crate) filter: String,
     /// Pinned paths.
@@ -147,10 +143,14 @@ impl Inspector {
         Inspector {
             state: None,
             reading: None,
+            read_aside: None,
+            reads: 0,
             state_error: None,
             state_bytes: 0,
+            tree_bytes: 0,
             refreshed: None,
             refresh_cost: Duration::ZERO,
+            refresh_in_frame: Duration::ZERO,
             filter: String::new(),
             watch: Vec::new(),
             plots: Vec::new(),
@@ -170,6 +170,18 @@ impl Inspector {
             version: 0,
             frames: 0,
         }
+    }
+
+    /// The state as the panel last read it, as JSON (`None` while closed, or when it could not
+    /// be read).
+    pub fn state(&self) -> Option<&Value> {
+        self.state.as_deref()
+    }
+
+    /// How many times the panel has read the state for its tree (a large state is read less
+    /// often than every frame, and aside: see [`Inspector::update`]).
+    pub fn reads(&self) -> u64 {
+        self.reads
     }
 
     /// Whether play is paused (the game's `update` runs on a copy of the state each frame, so
@@ -193,7 +205,9 @@ impl Inspector {
     /// Runs the game's frame: the panel's edits and time controls first, then the game's
     /// `update` (or, while paused or scrubbing, an `update` on a copy of the state that is then
     /// thrown away, so the frame is drawn and the game does not move), then the state is read
-    /// again for the panel when `open`. The result is the game's `update`'s.
+    /// again for the panel when `open` (a state that takes long to encode is read by a copy of
+    /// the process while the game plays on: see [`relive::Worker::snapshot_aside`]). The result
+    /// is the game's `update`'s.
     pub fn update<C: ?Sized + Interface + 'static>(
         &mut self,
         game: &mut Worker<C>,
@@ -224,9 +238,10 @@ impl Inspector {
             self.literals.refresh(game);
             self.refresh(game, ran);
         } else {
-            self.state = None;
+            self.set_tree(None, 0);
             self.refreshed = None;
             self.reading = None;
+            self.read_aside = None;
         }
         result
     }
@@ -235,66 +250,73 @@ impl Inspector {
     /// and checks the values the user set against it.
     fn refresh<C: ?Sized + Interface + 'static>(&mut self, game: &Worker<C>, ran: bool) {
         if let Some(reading) = &self.reading {
-            let result = match reading.done.try_recv() {
-                Ok(result) => result,
-                Err(TryRecvError::Empty) => return,
-                Err(TryRecvError::Disconnected) => Err("the thread reading it stopped".into()),
+            let Some(result) = reading.poll() else {
+                return;
             };
-            let (encode, started, read_ran) = (reading.encode, reading.started, reading.ran);
+            let cost = reading.on_game_thread + reading.started.elapsed();
+            let (read_ran, forked) = (reading.ran, reading.forked);
+            self.refresh_in_frame = reading.on_game_thread;
             self.reading = None;
-            self.refresh_cost = encode + started.elapsed();
+            self.refresh_cost = cost;
             self.refreshed = Some(Instant::now());
+            if forked {
+                // The copy's encode is not measured on the game's thread: its size decides.
+                self.read_aside = Some(
+                    result
+                        .as_ref()
+                        .map_or(true, |(_, bytes)| *bytes > read::ASIDE_FROM_BYTES),
+                );
+            } else {
+                self.read_aside = Some(read::aside_by_last_encode(game));
+            }
             return self.install(game, result, read_ran);
         }
         let due = match self.refreshed {
             None => true,
-            Some(at) => at.elapsed() >= self.refresh_cost * REFRESH_SHARE,
+            Some(at) => {
+                at.elapsed()
+                    >= (self.refresh_in_frame * REFRESH_SHARE).max(self.refresh_cost * ASIDE_SHARE)
+            }
         };
         if !due && self.pending.is_empty() {
             return;
         }
-        let started = Instant::now();
-        let snapshot = match game.snapshot() {
-            Ok(snapshot) => snapshot,
+        let aside = *self
+            .read_aside
+            .get_or_insert_with(|| read::aside_by_last_encode(game));
+        match read::start(game, aside, ran) {
+            Ok(Started::Aside(reading)) => self.reading = Some(reading),
+            Ok(Started::Now(result, cost)) => {
+                self.refresh_cost = cost;
+                self.refresh_in_frame = cost;
+                self.refreshed = Some(Instant::now());
+                self.read_aside = Some(read::aside_by_last_encode(game));
+                self.install(game, result, ran);
+            }
             Err(e) => {
                 self.state_error = Some(format!("cannot read the state: {e}"));
-                self.state = None;
-                return;
+                self.set_tree(None, 0);
             }
-        };
-        if snapshot.bytes.len() > READ_ASIDE_FROM {
-            let (tx, done) = mpsc::channel();
-            let encode = started.elapsed();
-            let spawned = std::thread::Builder::new()
-                .name("relive-inspector-read".into())
-                .spawn(move || {
-                    let _ = tx.send(to_tree(&snapshot));
-                });
-            if let Err(e) = spawned {
-                self.state_error = Some(format!("cannot read the state aside: {e}"));
-                return;
-            }
-            self.reading = Some(Reading {
-                done,
-                encode,
-                started: Instant::now(),
-                ran,
-            });
-            return;
         }
-        let result = to_tree(&snapshot);
-        self.refresh_cost = started.elapsed();
-        self.refreshed = Some(Instant::now());
-        self.install(game, result, ran);
+    }
+
+    /// Replaces the tree. A large old one is let go of on a thread: freeing a million values
+    /// takes longer than a frame has.
+    fn set_tree(&mut self, tree: Option<Arc<Value>>, bytes: usize) {
+        let old = std::mem::replace(&mut self.state, tree);
+        if std::mem::replace(&mut self.tree_bytes, bytes) > read::ASIDE_FROM_BYTES {
+            read::let_go(old);
+        }
     }
 
     /// The state just read becomes the tree (unless it is too large to show).
     fn install<C: ?Sized + Interface + 'static>(
         &mut self,
         game: &Worker<C>,
-        result: Result<(Value, usize), String>,
+        result: read::Tree,
         ran: bool,
     ) {
+        self.reads += 1;
         match result {
             Ok((state, bytes)) => {
                 self.state_bytes = bytes;
@@ -303,7 +325,8 @@ impl Inspector {
                         "the state is {} MB as JSON: too large to show (the game goes on)",
                         bytes >> 20
                     ));
-                    self.state = None;
+                    read::let_go(state);
+                    self.set_tree(None, 0);
                     return;
                 }
                 self.state_error = None;
@@ -311,11 +334,11 @@ impl Inspector {
                     self.check_pending(&state);
                 }
                 self.record_plots(game, &state, ran);
-                self.state = Some(Arc::new(state));
+                self.set_tree(Some(Arc::new(state)), bytes);
             }
             Err(e) => {
                 self.state_error = Some(format!("cannot read the state: {e}"));
-                self.state = None;
+                self.set_tree(None, 0);
             }
         }
     }
@@ -542,29 +565,6 @@ fn remove_at(state: &mut Value, pointer: &str) -> bool {
             _ => false,
         },
         _ => false,
-    }
-}
-
-/// The tree of an encoded state, and about how many bytes it takes as JSON text.
-fn to_tree(snapshot: &relive::Snapshot) -> Result<(Value, usize), String> {
-    let state = snapshot.to_json().map_err(|e| e.to_string())?;
-    let bytes = estimate_bytes(&state);
-    Ok((state, bytes))
-}
-
-/// About how many bytes `value` takes as JSON text (without writing it out).
-fn estimate_bytes(value: &Value) -> usize {
-    match value {
-        Value::Null | Value::Bool(_) => 5,
-        Value::Number(_) => 8,
-        Value::String(s) => s.len() + 2,
-        Value::Array(items) => 2 + items.iter().map(|v| estimate_bytes(v) + 1).sum::<usize>(),
-        Value::Object(map) => {
-            2 + map
-                .iter()
-                .map(|(k, v)| k.len() + 4 + estimate_bytes(v))
-                .sum::<usize>()
-        }
     }
 }
 

@@ -36,6 +36,8 @@ pub mod model;
 #[cfg(not(feature = "static"))]
 mod panel;
 #[cfg(not(feature = "static"))]
+mod read;
+#[cfg(not(feature = "static"))]
 mod time;
 #[cfg(not(feature = "static"))]
 mod widgets;

@@ -109,10 +109,16 @@ impl Inspector {
         } else {
             format!("{} bytes", self.state_bytes)
         };
-        ui.weak(format!(
-            "{size}, read in {:.2} ms",
-            self.refresh_cost.as_secs_f64() * 1000.0
-        ));
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+        ui.weak(if self.refresh_in_frame < self.refresh_cost {
+            format!(
+                "{size}, read aside in {:.0} ms ({:.2} ms of it in the game's frame)",
+                ms(self.refresh_cost),
+                ms(self.refresh_in_frame)
+            )
+        } else {
+            format!("{size}, read in {:.2} ms", ms(self.refresh_cost))
+        });
         let editable = scrubbing.is_none();
         ui.add_enabled_ui(editable, |ui| {
             Row::children(self, ui, game, &state, "", &filter);

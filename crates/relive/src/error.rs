@@ -174,6 +174,14 @@ pub enum Error {
         message: String,
     },
 
+    /// A copy of the process could not read the state aside ([`crate::Worker::snapshot_aside`]);
+    /// the game and its state are untouched.
+    #[error("cannot read the state aside: {reason}")]
+    ReadAside {
+        /// What went wrong.
+        reason: String,
+    },
+
     /// The worker exports no function with that name.
     #[error(
         "the worker exports no function `{name}`; add it to `functions: [...]` in `relive_worker::export!`"

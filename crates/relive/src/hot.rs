@@ -22,6 +22,8 @@ use crate::session::event::{Event, SwapTimings};
 use crate::session::supervise::Supervisor;
 use crate::session::watch::{Loader, Prepared};
 
+mod aside;
+pub use aside::SnapshotAside;
 mod commands;
 mod inspect;
 mod looping;
@@ -58,6 +60,9 @@ pub struct Worker<C: ?Sized + Interface + 'static> {
     looping: Option<looping::Loop>,
     /// The engine's wrapped reads, for a loop of a worker that calls its engine directly.
     engine_reads: Option<&'static relive_worker::tape::EngineReads>,
+    /// The size and the time of the last encode of the state on this thread (a snapshot, the
+    /// history's frame), for [`Worker::last_encode`].
+    last_encode: std::cell::Cell<Option<(usize, Duration)>>,
     loader: Loader,
     bus: Bus,
     source: PathBuf,
@@ -135,6 +140,7 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
             history: None,
             looping: None,
             engine_reads: None,
+            last_encode: std::cell::Cell::new(None),
             loader,
             bus,
             source,

@@ -114,7 +114,7 @@ pub mod fuzzing;
 
 pub use error::{Error, FingerprintPart};
 #[cfg(not(feature = "static"))]
-pub use hot::{HistoryState, Worker};
+pub use hot::{HistoryState, SnapshotAside, Worker};
 pub use literal::{LiteralKey, LiteralValue, LiteralWrite, Tweakable, TweakedLiteral};
 #[cfg(not(feature = "static"))]
 pub use loader::copies::STAGED_ENV;

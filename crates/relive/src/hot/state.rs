@@ -14,19 +14,30 @@ use crate::state::snapshot::{Format, Snapshot};
 impl<C: ?Sized + Interface + 'static> Worker<C> {
     /// Takes the current state out as a [`Snapshot`] (the state stays in place).
     pub fn snapshot(&self) -> Result<Snapshot, Error> {
+        let started = std::time::Instant::now();
         // SAFETY: the state was created by `self.lib`.
         match unsafe { self.lib.save(self.state.as_ptr()) } {
-            Ok(bytes) => Ok(Snapshot {
-                state_type: self.lib.state_type().to_owned(),
-                state_version: self.lib.state_version(),
-                bytes,
-            }),
+            Ok(bytes) => {
+                self.last_encode.set(Some((bytes.len(), started.elapsed())));
+                Ok(Snapshot {
+                    state_type: self.lib.state_type().to_owned(),
+                    state_version: self.lib.state_version(),
+                    bytes,
+                })
+            }
             Err(CallError::Failed(message)) => Err(Error::Save {
                 version: self.version,
                 message,
             }),
             Err(e) => Err(call_error(e, "save", self.version)),
         }
+    }
+
+    /// The size in bytes and the time of the last encode of the state on the game's thread (by
+    /// [`Worker::snapshot`] or the history's frame), if there was one: what a reader decides by
+    /// whether to read in the frame or [aside](Worker::snapshot_aside).
+    pub fn last_encode(&self) -> Option<(usize, std::time::Duration)> {
+        self.last_encode.get()
     }
 
     /// Replaces the state with one decoded from `snapshot` (through the worker's tolerant decode

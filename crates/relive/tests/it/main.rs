@@ -4,6 +4,7 @@
 #![cfg(not(feature = "static"))]
 #![allow(clippy::unwrap_used)]
 mod allocator;
+mod aside;
 mod bad_library;
 mod engine_direct;
 mod host_threads;
