@@ -294,7 +294,7 @@ impl Inspector {
                 self.install(game, result, ran);
             }
             Err(e) => {
-                self.state_error = Some(format!("cannot read the state: {e}"));
+                self.state_error = Some(e);
                 self.set_tree(None, 0);
             }
         }
@@ -337,7 +337,7 @@ impl Inspector {
                 self.set_tree(Some(Arc::new(state)), bytes);
             }
             Err(e) => {
-                self.state_error = Some(format!("cannot read the state: {e}"));
+                self.state_error = Some(e);
                 self.set_tree(None, 0);
             }
         }

@@ -21,7 +21,7 @@ pub(crate) const ASIDE_FROM_BYTES: usize = 256 << 10;
 pub(crate) const ASIDE_FROM_ENCODE: Duration = Duration::from_millis(4);
 
 /// What one read of the state gives: the tree and its size as JSON text, or why it could not
-/// be read.
+/// be read (a whole sentence, shown as it is).
 pub(crate) type Tree = Result<(Value, usize), String>;
 
 /// A read of the state going on aside.
@@ -74,7 +74,7 @@ pub(crate) fn start<C: ?Sized + Interface + 'static>(
         match game.snapshot_aside() {
             Ok(copy) => {
                 let on_game_thread = started.elapsed();
-                return on_a_thread(move || copy.wait().map_err(|e| e.to_string())).map(|done| {
+                return on_a_thread(move || copy.wait().map_err(|e| unreadable(&e))).map(|done| {
                     Started::Aside(Reading {
                         done,
                         on_game_thread,
@@ -87,7 +87,7 @@ pub(crate) fn start<C: ?Sized + Interface + 'static>(
             Err(e) => log::warn!("{e}; the panel reads the state in the frame"),
         }
     }
-    let snapshot = game.snapshot().map_err(|e| e.to_string())?;
+    let snapshot = game.snapshot().map_err(|e| unreadable(&e))?;
     let on_game_thread = started.elapsed();
     if snapshot.bytes.len() <= ASIDE_FROM_BYTES {
         return Ok(Started::Now(to_tree(&snapshot), started.elapsed()));
@@ -113,8 +113,17 @@ fn on_a_thread(
         .spawn(move || {
             let _ = tx.send(snapshot().and_then(|s| to_tree(&s)));
         })
-        .map_err(|e| format!("cannot read the state aside: {e}"))?;
+        .map_err(|e| format!("cannot read the state: cannot start a thread: {e}"))?;
     Ok(done)
+}
+
+/// Why the state could not be read, as the panel says it.
+fn unreadable(e: &relive::Error) -> String {
+    match e {
+        // Says it already.
+        relive::Error::ReadAside { .. } => e.to_string(),
+        e => format!("cannot read the state: {e}"),
+    }
 }
 
 /// Drops `value` on a thread of its own (a large tree takes longer to free than a frame has).
@@ -127,7 +136,7 @@ pub(crate) fn let_go<T: Send + 'static>(value: T) {
 
 /// The tree of an encoded state, and about how many bytes it takes as JSON text.
 pub(crate) fn to_tree(snapshot: &Snapshot) -> Tree {
-    let state = snapshot.to_json().map_err(|e| e.to_string())?;
+    let state = snapshot.to_json().map_err(|e| unreadable(&e))?;
     let bytes = estimate_bytes(&state);
     Ok((state, bytes))
 }

@@ -39,6 +39,8 @@ pub struct SnapshotAside {
     version: u64,
     /// What making the copy took on the calling thread.
     forked_in: Duration,
+    /// How the copy ended, once reaped ("exited with 0", "was killed by signal 11").
+    ended: String,
 }
 
 impl<C: ?Sized + Interface + 'static> Worker<C> {
@@ -88,6 +90,7 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
             state_version: self.lib.state_version(),
             version: self.version,
             forked_in: started.elapsed(),
+            ended: String::new(),
         })
     }
 }
@@ -194,11 +197,12 @@ impl SnapshotAside {
         let bytes = self.read_all()?;
         let mut rest = &bytes[..];
         let Some((&tag, tail)) = rest.split_first() else {
-            return Err(aside_error(
-                "the copy of the process ended without a word (it crashed while encoding the \
-                 state; `cargo relive state get` reads it on the game's thread and reports how)"
-                    .into(),
-            ));
+            return Err(aside_error(format!(
+                "the copy of the process encoding the state {} before it answered: the state's \
+                 `Serialize` (or the worker's `save`) crashed there; the game is untouched, but \
+                 its next reload or snapshot runs the same code",
+                self.ended
+            )));
         };
         rest = tail;
         let damaged = || aside_error("the copy of the process wrote a damaged answer".into());
