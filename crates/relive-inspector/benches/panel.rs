@@ -103,6 +103,14 @@ fn large_state() {
         open.push(paced(t));
     }
     let reads = inspector.reads();
+    // What an edit and a paused frame cost on this state (both on the game's thread: the
+    // worker's whole decode, and a copy of the state, for each).
+    let t = Instant::now();
+    game.set_state_at("/data/5", serde_json::json!(5)).unwrap();
+    let edit = t.elapsed().as_secs_f64() * 1e3;
+    let t = Instant::now();
+    game.update_frozen(&mut host).unwrap();
+    let frozen = t.elapsed().as_secs_f64() * 1e3;
     let worst = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
     let (plain_worst, open_worst) = (worst(&plain), worst(&open));
     let (plain, open) = (median(plain), median(open));
@@ -118,6 +126,9 @@ fn large_state() {
         "panel open:                      {open:>8.2} ms, slowest {open_worst:>8.2} ms ({:.0} fps at the slowest); the tree read {reads} times in {:.1} s",
         1e3 / open_worst,
         LARGE_FRAMES as f64 * FRAME.as_secs_f64()
+    );
+    println!(
+        "one edit of a number (set_state_at): {edit:>8.2} ms; one paused frame: {frozen:>8.2} ms"
     );
 }
 

@@ -105,9 +105,9 @@ impl Inspector {
             ));
         }
         let size = if self.state_bytes >= 10_000 {
-            format!("{} KB", self.state_bytes / 1000)
+            format!("{} KB as JSON", self.state_bytes / 1000)
         } else {
-            format!("{} bytes", self.state_bytes)
+            format!("{} bytes as JSON", self.state_bytes)
         };
         let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
         ui.weak(if self.refresh_in_frame < self.refresh_cost {

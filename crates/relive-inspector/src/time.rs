@@ -106,7 +106,13 @@ impl Inspector {
             }
         });
         let Some((oldest, newest)) = game.history_frames() else {
-            ui.weak("no history kept (run under `cargo relive run` to scrub)");
+            match game.history_off() {
+                Some(why) => ui.weak(format!("no history to scrub: {why}")),
+                None if game.is_supervised() => ui.weak(
+                    "no history kept in this session (`cargo relive run --history MB` keeps one)",
+                ),
+                None => ui.weak("no history kept (run under `cargo relive run` to scrub)"),
+            };
             return;
         };
         let mut frame = self.scrub.unwrap_or(newest);

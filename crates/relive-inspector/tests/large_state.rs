@@ -29,6 +29,12 @@ fn a_large_state_reaches_the_panel_while_the_games_frames_go_on() {
         game.history_frames().is_none(),
         "the history kept 8 MB a frame"
     );
+    let off = game.history_off().unwrap();
+    assert!(
+        off.contains("(9.0 MB encoded) is too large to keep 32 frames of in 64 MB")
+            && off.contains("`cargo relive run --history 275`"),
+        "{off}"
+    );
     let measured = game.last_encode();
     let mut inspector = Inspector::new();
     let deadline = Instant::now() + Duration::from_secs(60);

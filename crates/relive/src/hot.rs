@@ -56,6 +56,8 @@ pub struct Worker<C: ?Sized + Interface + 'static> {
     last_swap: Option<Instant>,
     /// The states of the last frames, for [`Worker::rewind`], while kept.
     history: Option<crate::state::history::History>,
+    /// Why the history turned itself off, when it did.
+    history_off: Option<String>,
     /// The loop, while one is asked for, records or plays.
     looping: Option<looping::Loop>,
     /// The engine's wrapped reads, for a loop of a worker that calls its engine directly.
@@ -138,6 +140,7 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
             requests: 0,
             last_swap: None,
             history: None,
+            history_off: None,
             looping: None,
             engine_reads: None,
             last_encode: std::cell::Cell::new(None),

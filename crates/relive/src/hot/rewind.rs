@@ -30,6 +30,7 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
     /// for 1 KB); a state too large to keep 32 of in the budget, or whose encoding takes more than
     /// 4 ms in 8 frames in a row, turns the ring off with a warning. `cargo relive run` keeps 64 MiB (`--history MB`).
     pub fn keep_history(&mut self, budget: usize) {
+        self.history_off = None;
         if budget == 0 {
             self.history = None;
             self.attention.take(HISTORY);
@@ -37,6 +38,12 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
             self.history = Some(History::new(budget));
             self.attention.raise(HISTORY);
         }
+    }
+
+    /// Why the history turned itself off (the state too large for its budget, or too slow to
+    /// encode every frame), when it did; `None` while it is on, or was turned off by the host.
+    pub fn history_off(&self) -> Option<&str> {
+        self.history_off.as_deref()
     }
 
     /// Goes back to the state of `back` frames (or seconds) ago, decoded by the code running now
@@ -116,14 +123,31 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
             history.slow_in_a_row = 0;
         }
         let too_slow = history.slow_in_a_row >= crate::state::history::SLOW_FRAMES;
-        if too_slow || !history.fits(bytes.len()) {
-            log::warn!(
-                "rewind is off: the state ({} bytes) takes {:?} to encode each frame; a larger \
-                 history budget or a smaller state turns it back on",
-                bytes.len(),
-                started.elapsed()
-            );
+        let why = if !history.fits(bytes.len()) {
+            let mb = |b: usize| b.div_ceil(1 << 20);
+            Some(format!(
+                "the state ({:.1} MB encoded) is too large to keep 32 frames of in {} MB \
+                 (`cargo relive run --history {}` would keep them)",
+                bytes.len() as f64 / 1e6,
+                mb(history.budget()),
+                mb(bytes.len() * 32)
+            ))
+        } else if too_slow {
+            Some(format!(
+                "the state ({} KB encoded) took over {} ms to encode in {} frames in a row \
+                 ({:.1} ms the last time)",
+                bytes.len() / 1000,
+                crate::state::history::MAX_ENCODE.as_millis(),
+                crate::state::history::SLOW_FRAMES,
+                started.elapsed().as_secs_f64() * 1e3
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            log::warn!("rewind is off: {why}");
             self.keep_history(0);
+            self.history_off = Some(why);
             return;
         }
         history.push(state_version, bytes);

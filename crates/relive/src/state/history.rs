@@ -121,6 +121,11 @@ impl History {
         }
     }
 
+    /// The memory budget, in bytes.
+    pub(crate) fn budget(&self) -> usize {
+        self.budget
+    }
+
     /// Whether a state of `len` bytes is small enough to keep every frame: a budget holds at least
     /// 32 of them.
     pub(crate) fn fits(&self, len: usize) -> bool {
