@@ -14,6 +14,10 @@ use crate::read::{self, Reading, Started};
 /// How long a note (an edit refused, a value the game overwrote) stays in the panel.
 pub(crate) const NOTE_FOR: Duration = Duration::from_secs(6);
 
+/// The longest an edit may take to be applied each frame of a drag (a quarter of a 60 fps
+/// frame); a slower one is applied once, when the drag ends.
+pub(crate) const EDIT_IN_FRAME: Duration = Duration::from_millis(4);
+
 /// Refreshing the tree may take at most this share of the game thread's time (a large state is
 /// then refreshed less often, never every frame)...
 const REFRESH_SHARE: u32 = 10;
@@ -115,6 +119,9 @@ pub struct Inspector {
     pub(crate) typing: HashMap<String, String>,
     /// What the user is dragging: the number follows the drag, not the game.
     pub(crate) dragging: Option<(String, f64)>,
+    /// What the last edit of one value took on the game's thread (the worker decodes the whole
+    /// state): past [`EDIT_IN_FRAME`], a dragged number is applied when let go, not each frame.
+    pub(crate) edit_cost: Duration,
     /// A value taken out by "set to None", put back by "Some".
     pub(crate) remembered: HashMap<String, Value>,
     /// Enum variants the worker's decoder listed, by path (`None`: a plain string).
@@ -161,6 +168,7 @@ impl Inspector {
             notes: HashMap::new(),
             typing: HashMap::new(),
             dragging: None,
+            edit_cost: Duration::ZERO,
             remembered: HashMap::new(),
             variants: HashMap::new(),
             json_edit: None,
@@ -421,17 +429,22 @@ impl Inspector {
     /// Applies one of the panel's actions to the game.
     fn apply<C: ?Sized + Interface + 'static>(&mut self, action: Action, game: &mut Worker<C>) {
         match action {
-            Action::Set { pointer, value } => match game.set_state_at(&pointer, value.clone()) {
-                Ok(now) => {
-                    self.notes.remove(&pointer);
-                    self.pending.push(Pending {
-                        pointer: pointer.clone(),
-                        value: now,
-                    });
-                    self.patch(&pointer, value);
+            Action::Set { pointer, value } => {
+                let started = Instant::now();
+                let result = game.set_state_at(&pointer, value.clone());
+                self.edit_cost = started.elapsed();
+                match result {
+                    Ok(now) => {
+                        self.notes.remove(&pointer);
+                        self.pending.push(Pending {
+                            pointer: pointer.clone(),
+                            value: now,
+                        });
+                        self.patch(&pointer, value);
+                    }
+                    Err(e) => self.note(&pointer, refusal(&e), true),
                 }
-                Err(e) => self.note(&pointer, refusal(&e), true),
-            },
+            }
             Action::Replace { pointer, value } => self.replace(game, &pointer, Some(value)),
             Action::Remove { pointer } => self.replace(game, &pointer, None),
             Action::Pause(paused) => {

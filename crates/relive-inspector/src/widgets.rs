@@ -267,12 +267,37 @@ impl Row<'_> {
                 (response, Value::from(v))
             }
         };
+        // An edit that costs more than a frame has (a large state: the worker decodes all of
+        // it) is applied when the drag ends; the number follows the drag meanwhile.
+        // Before the first edit, a state large enough to be read aside is taken to be that slow.
+        let slow = inspector.edit_cost > crate::core::EDIT_IN_FRAME
+            || inspector.state_bytes > crate::read::ASIDE_FROM_BYTES;
+        if response.drag_started() && slow {
+            let why = if inspector.edit_cost > crate::core::EDIT_IN_FRAME {
+                format!(
+                    "an edit of this state takes {:.0} ms",
+                    inspector.edit_cost.as_secs_f64() * 1e3
+                )
+            } else {
+                format!(
+                    "an edit decodes the whole state ({} KB)",
+                    inspector.state_bytes / 1000
+                )
+            };
+            inspector.note(pointer, format!("applied when you let go: {why}"), false);
+        }
+        let released = held.is_some() && !response.dragged();
         if response.dragged() {
             inspector.dragging = value.as_f64().map(|v| (pointer.to_owned(), v));
         } else if held.is_some() {
             inspector.dragging = None;
         }
-        if response.changed() && !model::still_holds(&value, self.value) {
+        let apply = if slow && response.dragged() {
+            false
+        } else {
+            response.changed() || (slow && released)
+        };
+        if apply && !model::still_holds(&value, self.value) {
             inspector.actions.push(Action::Set {
                 pointer: pointer.to_owned(),
                 value,

@@ -161,8 +161,10 @@ async fn main() {
     let mut note = String::from("F1 inspector, F5 save, F9 load, F2 dump JSON");
     // F1 opens the inspector: the state, edited live; pause, step, rewind, loop.
     let mut inspector = relive_inspector::macroquad::Overlay::new();
+    // Each frame starts when the last one's wait ended: the present (`next_frame`) counts
+    // in the frame, so the rate is held at FPS.
+    let mut started = Instant::now();
     loop {
-        let started = Instant::now();
         // While the panel has the keyboard, neither the game nor the host's keys act on it.
         host.keys_held_back = inspector.wants_keyboard();
         let keys = !host.keys_held_back;
@@ -214,6 +216,7 @@ async fn main() {
         inspector.draw();
         let rest = std::time::Duration::from_secs_f64(1.0 / FPS).saturating_sub(started.elapsed());
         std::thread::sleep(rest);
+        started = Instant::now();
         next_frame().await;
     }
 }

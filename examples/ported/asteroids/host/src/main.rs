@@ -30,8 +30,10 @@ async fn main() {
     let mut inspector =
         relive_inspector::macroquad::Overlay::new().isolate(&ported_engine::prelude::RELIVE_READS);
     let (mut shown, mut since): (Option<relive::Status>, f64) = (None, 0.0);
+    // Each frame starts when the last one's wait ended: the present (`next_frame`) counts
+    // in the frame, so the rate is held at FPS.
+    let mut started = std::time::Instant::now();
     loop {
-        let started = std::time::Instant::now();
         // A panic is reported in the band below; the next frame calls the worker again.
         let _ = inspector.update(&mut game, &mut ());
         if let Some(status) = game.status() {
@@ -47,6 +49,7 @@ async fn main() {
         inspector.draw();
         let rest = std::time::Duration::from_secs_f64(1.0 / FPS).saturating_sub(started.elapsed());
         std::thread::sleep(rest);
+        started = std::time::Instant::now();
         next_frame().await;
     }
 }
