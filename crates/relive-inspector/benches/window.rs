@@ -6,7 +6,8 @@
 //! (on a machine without a GPU, Mesa's llvmpipe draws in software: the drawing's share here is
 //! the CPU's). Two states: `fixtures/soak` (2 KB encoded, a small game's) and `fixtures/big`
 //! (1.2 M numbers, 10.8 MB encoded). For each, blocks of 2 s with and without the panel
-//! alternate; a frame is the time from one frame's start to the next (the game's update, the
+//! alternate (and without it, with an opaque rectangle of its size drawn: what filling those
+//! pixels costs alone); a frame is the time from one frame's start to the next (the game's update, the
 //! drawing, the panel, the present).
 
 #![allow(clippy::unwrap_used, missing_docs)]
@@ -26,6 +27,8 @@ use support::{Fixture, Host};
 
 const BLOCK: Duration = Duration::from_secs(2);
 const BLOCKS: usize = 3;
+/// About the open panel's width in this window (its side panel, egui's default width).
+const PANEL_WIDTH: f32 = 380.0;
 
 /// Starts Xvfb when there is no display; the server, to stop at the end.
 fn display() -> Option<Child> {
@@ -81,6 +84,9 @@ fn main() {
 struct Frames {
     plain: Vec<f64>,
     open: Vec<f64>,
+    /// Without the panel, an opaque rectangle of its size drawn in its place: what drawing that
+    /// many pixels costs alone.
+    rect: Vec<f64>,
     /// The update alone (the game's, and with the panel its input and layout), by case.
     plain_update: Vec<f64>,
     open_update: Vec<f64>,
@@ -133,6 +139,11 @@ fn report(name: &str, bytes: usize, frames: &Frames, reads: u64) {
     println!(
         "  panel open:        median {om:6.2} ms, slowest {ow:6.2} ms, {oo} of {on} frames over 33 ms; the tree read {reads} times"
     );
+    let (rm, ..) = stats(&frames.rect);
+    println!(
+        "  a plain rectangle of the panel's size instead: median {rm:6.2} ms ({:+.2} ms)",
+        rm - pm
+    );
     let (pu, ou) = (stats(&frames.plain_update).0, stats(&frames.open_update).0);
     println!(
         "  the panel's share of the median frame: {:+.2} ms, of it {:+.2} ms its input and layout, the rest drawing it",
@@ -155,7 +166,7 @@ async fn measure(
     let mut overlay = Overlay::new().opened();
     let mut frames = Frames::default();
     for _ in 0..BLOCKS {
-        for open in [false, true] {
+        for (open, rect) in [(false, false), (false, true), (true, false)] {
             let started = Instant::now();
             let mut last = Instant::now();
             while started.elapsed() < BLOCK {
@@ -175,6 +186,10 @@ async fn measure(
                     frames
                         .plain_update
                         .push(update.elapsed().as_secs_f64() * 1e3);
+                    if rect {
+                        let w = PANEL_WIDTH;
+                        draw_rectangle(screen_width() - w, 0.0, w, screen_height(), DARKBLUE);
+                    }
                 }
                 host.lines.clear();
                 next_frame().await;
@@ -183,6 +198,8 @@ async fn measure(
                 last = now;
                 if open {
                     frames.open.push(ms);
+                } else if rect {
+                    frames.rect.push(ms);
                 } else {
                     frames.plain.push(ms);
                 }
