@@ -15,7 +15,8 @@ use crate::error::Error;
 use crate::loader::copies::Copies;
 use crate::loader::library::{CallError, Library};
 use crate::session::attention::{
-    Attention, BUILD_READY, CONTROL, HISTORY, LOOP, QUIT, SNAPSHOT_DUE, STANDING, SUPERVISED,
+    Attention, BUILD_READY, CONTROL, FROZEN, HISTORY, LOOP, QUIT, SNAPSHOT_DUE, STANDING,
+    SUPERVISED,
 };
 use crate::session::bus::Bus;
 use crate::session::event::{Event, SwapTimings};
@@ -56,6 +57,10 @@ pub struct Worker<C: ?Sized + Interface + 'static> {
     last_swap: Option<Instant>,
     /// The states of the last frames, for [`Worker::rewind`], while kept.
     history: Option<crate::state::history::History>,
+    /// A paused game's state, encoded by its first paused frame: the next paused frames put it
+    /// back without encoding the state again. Dropped by anything else that calls the worker or
+    /// replaces the state (raised as [`FROZEN`]).
+    frozen: Option<crate::state::snapshot::Snapshot>,
     /// Why the history turned itself off, when it did.
     history_off: Option<String>,
     /// The loop, while one is asked for, records or plays.
@@ -141,6 +146,7 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
             last_swap: None,
             history: None,
             history_off: None,
+            frozen: None,
             looping: None,
             engine_reads: None,
             last_encode: std::cell::Cell::new(None),
@@ -253,6 +259,9 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
     /// with the supervisor's heartbeat kept.
     #[inline(never)]
     fn call_attended(&mut self, raised: u32, f: Func, ctx: &mut C) -> Result<(), Error> {
+        if raised & FROZEN != 0 && self.attention.take(FROZEN) {
+            self.frozen = None;
+        }
         if raised & !STANDING != 0 {
             self.attend(raised, &mut *ctx);
         }
@@ -435,6 +444,7 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
             .iter()
             .map(|n| new.function(n).unwrap_or(missing_function))
             .collect();
+        self.frozen = None;
         let old_lib = std::mem::replace(&mut self.lib, new);
         let old_state = std::mem::replace(
             &mut self.state,

@@ -41,10 +41,24 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
     /// worker that draws in `update` shows its state), the game does not move on. For a paused
     /// game. Nothing is kept in the history and a loop does not advance; a new build is still
     /// swapped in and commands are still answered.
+    ///
+    /// The first paused frame encodes the state; the next ones put that back without encoding
+    /// it again, until anything else calls the worker or changes the state.
     pub fn update_frozen(&mut self, ctx: &mut C) -> Result<(), Error> {
         self.attend_standing(ctx);
-        let now = self.snapshot()?;
-        self.call_frozen(&now, ctx)
+        let now = match self.frozen.take() {
+            Some(kept) => kept,
+            None => self.snapshot()?,
+        };
+        let result = self.call_frozen(&now, ctx);
+        self.keep_frozen(now);
+        result
+    }
+
+    /// Keeps `now`, the state the paused game goes back to, for the next paused frame.
+    fn keep_frozen(&mut self, now: Snapshot) {
+        self.frozen = Some(now);
+        self.attention.raise(crate::session::attention::FROZEN);
     }
 
     /// Draws the frame of the history's state after update number `frame` (one `update` run
@@ -63,9 +77,14 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
             });
         };
         let then = super::rewind::snapshot_of(&self.lib, entry);
-        let now = self.snapshot()?;
+        let now = match self.frozen.take() {
+            Some(kept) => kept,
+            None => self.snapshot()?,
+        };
         self.restore(&then)?;
-        self.call_frozen(&now, ctx)
+        let result = self.call_frozen(&now, ctx);
+        self.keep_frozen(now);
+        result
     }
 
     /// Whether `value` would be accepted as the state, decoded by the worker's code exactly as

@@ -77,6 +77,7 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
     }
 
     pub(super) fn replace_state(&mut self, new_state: *mut c_void) {
+        self.frozen = None;
         let old = std::mem::replace(
             &mut self.state,
             NonNull::new(new_state).unwrap_or(NonNull::dangling()),

@@ -23,6 +23,9 @@ pub(crate) const HISTORY: u32 = 32;
 /// Raised while a loop is asked for, records or plays: each call takes the attended path, which
 /// wraps the context with the loop's tape.
 pub(crate) const LOOP: u32 = 64;
+/// Raised while a paused game's state is kept encoded ([`crate::Worker::update_frozen`]): the
+/// next call that is not a paused frame drops it (the state may change from then on).
+pub(crate) const FROZEN: u32 = 128;
 /// The bits that stay raised and need no attending.
 pub(crate) const STANDING: u32 = SUPERVISED | HISTORY | LOOP;
 

@@ -75,6 +75,46 @@ fn frozen_frames_draw_without_moving_the_state_or_the_history() {
 }
 
 #[test]
+fn paused_frames_encode_the_state_once_and_keep_every_change_made_between_them() {
+    let fx = Fixture::new("soak", "inspect_paused");
+    let mut worker = Worker::<dyn Context>::open(fx.lib()).unwrap();
+    let mut host = Host::default();
+    for _ in 0..3 {
+        worker.update(&mut host).unwrap();
+    }
+    worker.update_frozen(&mut host).unwrap();
+    let encoded = worker.last_encode();
+    assert!(encoded.is_some());
+    for _ in 0..3 {
+        worker.update_frozen(&mut host).unwrap();
+    }
+    assert_eq!(
+        worker.last_encode(),
+        encoded,
+        "a paused frame encoded the state again"
+    );
+    assert_eq!(frame(&worker), 3);
+    // An edit while paused is what the next paused frames go back to.
+    worker.set_state_at("/frame", json!(100)).unwrap();
+    for _ in 0..2 {
+        worker.update_frozen(&mut host).unwrap();
+    }
+    assert_eq!(frame(&worker), 100, "a paused frame undid the edit");
+    // So is a state loaded while paused.
+    let loaded = worker.snapshot().unwrap();
+    worker.update(&mut host).unwrap();
+    worker.update_frozen(&mut host).unwrap();
+    assert_eq!(frame(&worker), 101);
+    worker.restore(&loaded).unwrap();
+    worker.update_frozen(&mut host).unwrap();
+    assert_eq!(frame(&worker), 100, "a paused frame undid the restore");
+    // Play goes on from there.
+    worker.update(&mut host).unwrap();
+    worker.update(&mut host).unwrap();
+    assert_eq!(frame(&worker), 102);
+}
+
+#[test]
 fn check_state_json_decodes_without_changing_and_lists_an_enum_s_variants() {
     let fx = Fixture::new("soak", "inspect_check");
     let mut worker = Worker::<dyn Context>::open(fx.lib()).unwrap();
