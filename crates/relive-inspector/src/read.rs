@@ -1,8 +1,8 @@
 //! How the panel reads the state for its tree, without a long frame.
 //!
 //! A small state is encoded by the worker on the game's thread and made into JSON there: a few
-//! microseconds. A larger one (over [`ASIDE_FROM_BYTES`] encoded, or taking over
-//! [`ASIDE_FROM_ENCODE`] to encode) is read aside: a copy of the process
+//! microseconds. A larger one (over 256 KB encoded, or taking over 4 ms to encode:
+//! [`relive::Worker::encode_is_slow`]) is read aside: a copy of the process
 //! ([`relive::Worker::snapshot_aside`]) encodes it as it was at the end of the frame, while the
 //! game's frames go on, and a thread makes it into JSON. The game's thread then pays for the
 //! fork only. Where the fork cannot be made, the state is read in the frame as before, and made
@@ -16,9 +16,6 @@ use serde_json::Value;
 
 /// A state encoded larger than this is read aside (its JSON made on a thread of its own).
 pub(crate) const ASIDE_FROM_BYTES: usize = 256 << 10;
-
-/// A state whose encode takes longer than this (a quarter of a 60 fps frame) is read aside.
-pub(crate) const ASIDE_FROM_ENCODE: Duration = Duration::from_millis(4);
 
 /// What one read of the state gives: the tree and its size as JSON text, or why it could not
 /// be read (a whole sentence, shown as it is).
@@ -59,8 +56,7 @@ impl Reading {
 /// Whether the state is read aside, by what the last encode on the game's thread cost (an
 /// unknown state is read in the frame, and is measured by it).
 pub(crate) fn aside_by_last_encode<C: ?Sized + Interface + 'static>(game: &Worker<C>) -> bool {
-    game.last_encode()
-        .is_some_and(|(bytes, took)| bytes > ASIDE_FROM_BYTES || took > ASIDE_FROM_ENCODE)
+    game.encode_is_slow()
 }
 
 /// Starts a read of the state: aside (`aside`: a copy of the process encodes it) or in the frame.

@@ -61,6 +61,8 @@ pub struct Worker<C: ?Sized + Interface + 'static> {
     /// back without encoding the state again. Dropped by anything else that calls the worker or
     /// replaces the state (raised as [`FROZEN`]).
     frozen: Option<crate::state::snapshot::Snapshot>,
+    /// Whether a recovery snapshot is being read aside.
+    recovery_aside: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Why the history turned itself off, when it did.
     history_off: Option<String>,
     /// The loop, while one is asked for, records or plays.
@@ -146,6 +148,7 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
             last_swap: None,
             history: None,
             history_off: None,
+            recovery_aside: Default::default(),
             frozen: None,
             looping: None,
             engine_reads: None,

@@ -1,6 +1,9 @@
 //! The supervised host's side of `cargo relive run` inside a `Worker`: restoring its snapshot,
 //! writing recovery snapshots, answering `state get|set`, `save` and `load`.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use relive_worker::Interface;
 
 use super::Worker;
@@ -45,6 +48,27 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
         };
         if supervisor.snapshot.is_none() {
             return;
+        }
+        // A state that takes long to encode is read aside (a copy of the process encodes it),
+        // one read at a time; the final save (`wait`) is taken here, whatever it costs.
+        if !wait && self.encode_is_slow() {
+            if self.recovery_aside.load(Ordering::Acquire) {
+                return; // The previous one is still being read: the next tick takes it.
+            }
+            match self.snapshot_aside() {
+                Ok(aside) => {
+                    let busy = InFlight::start(&self.recovery_aside);
+                    supervisor.write_snapshot_later(Box::new(move || {
+                        let bytes = aside.wait().and_then(|s| s.to_bytes(Format::Binary));
+                        drop(busy);
+                        bytes
+                            .map_err(|e| log::warn!("cannot take the recovery snapshot: {e}"))
+                            .ok()
+                    }));
+                    return;
+                }
+                Err(e) => log::warn!("{e}; the recovery snapshot is taken in the frame"),
+            }
         }
         match self.snapshot().and_then(|s| s.to_bytes(Format::Binary)) {
             Ok(bytes) => supervisor.write_snapshot(bytes, wait),
@@ -191,6 +215,23 @@ pub(super) fn kind_mismatch(
     (!fits).then(|| {
         format!("`{pointer}` is {was} ({old}); {new} is {is}: it does not fit, nothing was changed")
     })
+}
+
+/// A recovery snapshot being read aside: lowers its flag when done, or when dropped unrun (the
+/// writer gone).
+struct InFlight(Arc<AtomicBool>);
+
+impl InFlight {
+    fn start(flag: &Arc<AtomicBool>) -> InFlight {
+        flag.store(true, Ordering::Release);
+        InFlight(flag.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
 }
 
 #[cfg(test)]

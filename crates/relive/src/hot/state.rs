@@ -40,6 +40,16 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
         self.last_encode.get()
     }
 
+    /// Whether the last encode of the state on the game's thread ([`Worker::last_encode`]) was
+    /// long enough (over 256 KB, or over 4 ms) that the frame is better off reading the state
+    /// [aside](Worker::snapshot_aside): what relive's recovery snapshots and the in-window
+    /// inspector decide by.
+    pub fn encode_is_slow(&self) -> bool {
+        self.last_encode.get().is_some_and(|(bytes, took)| {
+            bytes > 256 << 10 || took > crate::state::history::MAX_ENCODE
+        })
+    }
+
     /// Replaces the state with one decoded from `snapshot` (through the worker's tolerant decode
     /// and `migrate`). On failure the current state is unchanged.
     pub fn restore(&mut self, snapshot: &Snapshot) -> Result<(), Error> {

@@ -160,8 +160,12 @@ fn monotonic_ms() -> u64 {
         + u64::try_from(ts.tv_nsec).unwrap_or(0) / 1_000_000
 }
 
-/// Encoded state to write, and whom to tell when it is on disk.
-type SnapshotJob = (Vec<u8>, Option<Sender<()>>);
+/// What the snapshot writer writes, in the order sent: encoded state (and whom to tell when it
+/// is on disk), or a read aside that gives it when done (`None`: nothing to write).
+enum SnapshotJob {
+    Bytes(Vec<u8>, Option<Sender<()>>),
+    Later(Box<dyn FnOnce() -> Option<Vec<u8>> + Send>),
+}
 
 pub(crate) struct Supervisor {
     /// The rewind history's budget, when the supervisor asks for one.
@@ -237,8 +241,15 @@ impl Supervisor {
             let spawned = std::thread::Builder::new()
                 .name("relive-snapshot-writer".to_owned())
                 .spawn(move || {
-                    for (bytes, done) in rx {
-                        if let Err(e) = crate::state::snapshot::write_atomic(&path, &bytes, false) {
+                    for job in rx {
+                        let (bytes, done) = match job {
+                            SnapshotJob::Bytes(bytes, done) => (Some(bytes), done),
+                            SnapshotJob::Later(make) => (make(), None),
+                        };
+                        if let Some(bytes) = bytes
+                            && let Err(e) =
+                                crate::state::snapshot::write_atomic(&path, &bytes, false)
+                        {
                             log::warn!("cannot write the recovery snapshot: {e}");
                         }
                         if let Some(done) = done {
@@ -332,8 +343,20 @@ impl Supervisor {
     pub(crate) fn write_snapshot(&self, bytes: Vec<u8>, wait: bool) {
         let Some(writer) = &self.writer else { return };
         let (done_tx, done_rx) = channel();
-        if writer.send((bytes, wait.then_some(done_tx))).is_ok() && wait {
+        if writer
+            .send(SnapshotJob::Bytes(bytes, wait.then_some(done_tx)))
+            .is_ok()
+            && wait
+        {
             let _ = done_rx.recv_timeout(Duration::from_secs(5));
+        }
+    }
+
+    /// Has the writer write what `make` gives, after what was sent before and before what is
+    /// sent after (a read aside finishing late never overwrites a newer snapshot).
+    pub(crate) fn write_snapshot_later(&self, make: Box<dyn FnOnce() -> Option<Vec<u8>> + Send>) {
+        if let Some(writer) = &self.writer {
+            let _ = writer.send(SnapshotJob::Later(make));
         }
     }
 

@@ -93,3 +93,66 @@ fn a_read_aside_given_up_leaves_no_process_behind() {
     worker.update(&mut host).unwrap();
     assert_eq!(host.last(), "a");
 }
+
+/// In a process of its own (this test binary, run again for this one test, supervised by its
+/// environment: a recovery snapshot every 50 ms), a state too large to encode in a frame: its
+/// recovery snapshots are read aside, and each lands on disk.
+#[test]
+fn recovery_snapshots_of_a_large_state_are_read_aside_and_reach_the_disk() {
+    const CHILD: &str = "RELIVE_TEST_ASIDE_RECOVERY_CHILD";
+    let test = "aside::recovery_snapshots_of_a_large_state_are_read_aside_and_reach_the_disk";
+    if let Some(path) = std::env::var_os(CHILD) {
+        let path = std::path::PathBuf::from(path);
+        let fx = Fixture::new("big", "aside_recovery");
+        let mut worker = Worker::<dyn Context>::open(fx.lib()).unwrap();
+        let mut host = Host {
+            input: 1_000_000,
+            ..Host::default()
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let size = || std::fs::metadata(&path).map_or(0, |m| m.len());
+        // The first recovery snapshot is encoded in the frame: nothing was measured yet.
+        while size() < 1_000_000 {
+            assert!(std::time::Instant::now() < deadline, "no recovery snapshot");
+            worker.update(&mut host).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(worker.encode_is_slow(), "{:?}", worker.last_encode());
+        let measured = worker.last_encode();
+        // The state changes; the next snapshots, read aside, carry it to the disk.
+        host.input = 10;
+        while size() > 1_000 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the change never reached the disk"
+            );
+            worker.update(&mut host).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(
+            worker.last_encode(),
+            measured,
+            "a recovery snapshot was encoded on the game's thread"
+        );
+        worker.load_snapshot(&path).unwrap();
+        let data = &worker.state_json().unwrap()["data"];
+        assert_eq!(data.as_array().map(Vec::len), Some(10), "{data}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = dir.path().join("recovery.snap");
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", test, "--nocapture"])
+        .env(CHILD, &snapshot)
+        .env(relive::supervise::SNAPSHOT_ENV, &snapshot)
+        .env(relive::supervise::SNAPSHOT_INTERVAL_ENV, "50")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("1 passed"),
+        "the child ran no test:\n{stdout}"
+    );
+}
