@@ -303,6 +303,11 @@ impl SnapshotAside {
                 break;
             }
         }
+        self.ended = if libc::WIFSIGNALED(status) {
+            format!("was killed by signal {}", libc::WTERMSIG(status))
+        } else {
+            format!("exited with {}", libc::WEXITSTATUS(status))
+        };
         self.pid = 0;
     }
 }

@@ -77,6 +77,26 @@ fn a_panic_while_encoding_aside_is_reported_and_the_game_goes_on() {
 }
 
 #[test]
+fn a_crash_while_encoding_aside_says_how_the_copy_ended_and_the_game_goes_on() {
+    let fx = Fixture::copy("plain", "aside_abort");
+    fx.knob("ABORT_IN_SAVE");
+    fx.build().unwrap();
+    let mut worker = Worker::<dyn Context>::open(fx.lib()).unwrap();
+    let mut host = Host::default();
+    worker.update(&mut host).unwrap();
+    let err = worker.snapshot_aside().unwrap().wait().unwrap_err();
+    assert!(matches!(err, Error::ReadAside { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains("was killed by signal 6 before it answered")
+            && text.contains("crashed there; the game is untouched"),
+        "{text}"
+    );
+    worker.update(&mut host).unwrap();
+    assert_eq!(host.last(), "v1 counter=2 label= inputs=2");
+}
+
+#[test]
 fn a_read_aside_given_up_leaves_no_process_behind() {
     let fx = Fixture::new("big", "aside_drop");
     let mut worker = Worker::<dyn Context>::open(fx.lib()).unwrap();
