@@ -275,7 +275,7 @@ impl Inspector {
                         .map_or(true, |(_, bytes)| *bytes > read::ASIDE_FROM_BYTES),
                 );
             } else {
-                self.read_aside = Some(read::aside_by_last_encode(game));
+                self.read_aside = Some(game.encode_is_slow());
             }
             return self.install(game, result, read_ran);
         }
@@ -289,16 +289,14 @@ impl Inspector {
         if !due && self.pending.is_empty() {
             return;
         }
-        let aside = *self
-            .read_aside
-            .get_or_insert_with(|| read::aside_by_last_encode(game));
+        let aside = *self.read_aside.get_or_insert_with(|| game.encode_is_slow());
         match read::start(game, aside, ran) {
             Ok(Started::Aside(reading)) => self.reading = Some(reading),
             Ok(Started::Now(result, cost)) => {
                 self.refresh_cost = cost;
                 self.refresh_in_frame = cost;
                 self.refreshed = Some(Instant::now());
-                self.read_aside = Some(read::aside_by_last_encode(game));
+                self.read_aside = Some(game.encode_is_slow());
                 self.install(game, result, ran);
             }
             Err(e) => {

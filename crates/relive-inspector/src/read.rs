@@ -53,12 +53,6 @@ impl Reading {
     }
 }
 
-/// Whether the state is read aside, by what the last encode on the game's thread cost (an
-/// unknown state is read in the frame, and is measured by it).
-pub(crate) fn aside_by_last_encode<C: ?Sized + Interface + 'static>(game: &Worker<C>) -> bool {
-    game.encode_is_slow()
-}
-
 /// Starts a read of the state: aside (`aside`: a copy of the process encodes it) or in the frame.
 pub(crate) fn start<C: ?Sized + Interface + 'static>(
     game: &Worker<C>,

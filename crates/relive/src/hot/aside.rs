@@ -66,10 +66,10 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
             unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
         // SAFETY: getpid(2) has no preconditions.
         let parent = unsafe { libc::getpid() };
-        // SAFETY: the child runs only `encode_in_child`, which never returns (it ends with
-        // `_exit`), so no destructor, atexit handler or buffered output of the parent runs twice.
-        // It touches only the state (its own copy of it), the worker's `save` and the pipe. glibc
+        // The child touches only its copy of the state, the worker's `save` and the pipe; glibc
         // makes malloc usable in the child of a threaded process.
+        // SAFETY: the child runs only `encode_in_child`, which ends with `_exit`: nothing of the
+        // parent's (destructors, atexit handlers, buffered output) runs twice.
         let pid = unsafe { libc::fork() };
         if pid < 0 {
             return Err(aside_error(format!(
