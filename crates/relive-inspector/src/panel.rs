@@ -110,7 +110,7 @@ impl Inspector {
             format!("{} bytes as JSON", self.state_bytes)
         };
         let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
-        ui.weak(if self.refresh_in_frame < self.refresh_cost {
+        let read = if self.refresh_in_frame < self.refresh_cost {
             format!(
                 "{size}, read aside in {:.0} ms ({:.2} ms of it in the game's frame)",
                 ms(self.refresh_cost),
@@ -118,7 +118,10 @@ impl Inspector {
             )
         } else {
             format!("{size}, read in {:.2} ms", ms(self.refresh_cost))
-        });
+        };
+        // One line, whatever its length (the whole on hover): the tree below does not move
+        // when the way the state is read changes.
+        ui.add(egui::Label::new(egui::RichText::new(read).weak()).truncate());
         let editable = scrubbing.is_none();
         ui.add_enabled_ui(editable, |ui| {
             Row::children(self, ui, game, &state, "", &filter);

@@ -70,8 +70,8 @@ pub struct Worker<C: ?Sized + Interface + 'static> {
     /// The engine's wrapped reads, for a loop of a worker that calls its engine directly.
     engine_reads: Option<&'static relive_worker::tape::EngineReads>,
     /// The size and the time of the last encode of the state on this thread (a snapshot, the
-    /// history's frame), for [`Worker::last_encode`].
-    last_encode: std::cell::Cell<Option<(usize, Duration)>>,
+    /// history's frame), and the time of the one before, for [`Worker::last_encode`].
+    last_encode: std::cell::Cell<Option<(usize, Duration, Duration)>>,
     loader: Loader,
     bus: Bus,
     source: PathBuf,

@@ -116,7 +116,7 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
         let Ok(bytes) = saved else {
             return;
         };
-        self.last_encode.set(Some((bytes.len(), started.elapsed())));
+        super::state::note_encode(&self.last_encode, bytes.len(), started.elapsed());
         if started.elapsed() > crate::state::history::MAX_ENCODE {
             history.slow_in_a_row += 1;
         } else {

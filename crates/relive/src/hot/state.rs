@@ -18,7 +18,7 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
         // SAFETY: the state was created by `self.lib`.
         match unsafe { self.lib.save(self.state.as_ptr()) } {
             Ok(bytes) => {
-                self.last_encode.set(Some((bytes.len(), started.elapsed())));
+                note_encode(&self.last_encode, bytes.len(), started.elapsed());
                 Ok(Snapshot {
                     state_type: self.lib.state_type().to_owned(),
                     state_version: self.lib.state_version(),
@@ -37,16 +37,17 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
     /// [`Worker::snapshot`] or the history's frame), if there was one: what a reader decides by
     /// whether to read in the frame or [aside](Worker::snapshot_aside).
     pub fn last_encode(&self) -> Option<(usize, std::time::Duration)> {
-        self.last_encode.get()
+        self.last_encode.get().map(|(bytes, took, _)| (bytes, took))
     }
 
     /// Whether the last encode of the state on the game's thread ([`Worker::last_encode`]) was
-    /// long enough (over 256 KB, or over 4 ms) that the frame is better off reading the state
+    /// large enough (over 256 KB), or it and the one before slow enough (over 4 ms: one encode
+    /// slowed by the machine does not count), that the frame is better off reading the state
     /// [aside](Worker::snapshot_aside): what relive's recovery snapshots and the in-window
     /// inspector decide by.
     pub fn encode_is_slow(&self) -> bool {
-        self.last_encode.get().is_some_and(|(bytes, took)| {
-            bytes > 256 << 10 || took > crate::state::history::MAX_ENCODE
+        self.last_encode.get().is_some_and(|(bytes, took, before)| {
+            bytes > 256 << 10 || took.min(before) > crate::state::history::MAX_ENCODE
         })
     }
 
@@ -120,4 +121,15 @@ impl<C: ?Sized + Interface + 'static> Worker<C> {
         let snapshot = Snapshot::from_json(self.lib.state_type(), self.lib.state_version(), value)?;
         self.restore(&snapshot)
     }
+}
+
+/// Records an encode of the state on the game's thread in `last` (a `Worker`'s), keeping the
+/// time of the one before.
+pub(super) fn note_encode(
+    last: &std::cell::Cell<Option<(usize, std::time::Duration, std::time::Duration)>>,
+    bytes: usize,
+    took: std::time::Duration,
+) {
+    let before = last.get().map_or(took, |(_, took, _)| took);
+    last.set(Some((bytes, took, before)));
 }
